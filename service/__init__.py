@@ -1,0 +1,1 @@
+"""The insurance-charges prediction service: a FastAPI app serving an ONNX model."""

@@ -1,0 +1,85 @@
+"""The endpoints: v1 predictions, the original service's route, model metadata and probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+
+from service.model import Model
+from service.schemas import (
+    BatchPrediction,
+    BatchRequest,
+    ErrorMessage,
+    Health,
+    InsuranceRecord,
+    LegacyPrediction,
+    Prediction,
+)
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorMessage, "description": "Malformed JSON."},
+    413: {"model": ErrorMessage, "description": "Request body (or batch) too large."},
+    503: {"model": ErrorMessage, "description": "Model not loaded yet."},
+}
+
+router = APIRouter()
+
+
+def _model(request: Request) -> Model:
+    model: Model | None = request.app.state.model
+    if model is None:
+        raise HTTPException(503, "model not loaded yet")
+    return model
+
+
+@router.post("/v1/predict", response_model=Prediction, responses=ERRORS, tags=["v1"])
+async def predict(record: InsuranceRecord, request: Request) -> dict[str, Any]:
+    """Predict one person's yearly medical charges."""
+    model = _model(request)
+    (charges,) = model.predict([record])
+    return {"charges": charges, "model_version": model.version}
+
+
+@router.post("/v1/predict/batch", response_model=BatchPrediction, responses=ERRORS, tags=["v1"])
+async def predict_batch(batch: BatchRequest, request: Request) -> dict[str, Any]:
+    """Predict for up to SERVICE_MAX_BATCH_SIZE records; results come back in the records' order."""
+    limit = request.app.state.settings.max_batch_size
+    if len(batch.records) > limit:
+        raise HTTPException(413, f"records: batch of {len(batch.records)} exceeds the maximum of {limit}")
+    model = _model(request)
+    version = model.version
+    return {"predictions": [{"charges": c, "model_version": version} for c in model.predict(batch.records)]}
+
+
+@router.post(
+    "/api/models/insurance_charges_model/prediction",
+    response_model=LegacyPrediction,
+    responses=ERRORS,
+    tags=["original"],
+)
+async def predict_original(record: InsuranceRecord, request: Request) -> dict[str, float]:
+    """The original service's route and response, kept so its clients and Locust file work as-is."""
+    (charges,) = _model(request).predict([record])
+    return {"charges": round(charges, 2)}
+
+
+@router.get("/v1/model", tags=["v1"], responses={503: ERRORS[503]})
+async def model_metadata(request: Request) -> dict[str, Any]:
+    """The served model's metadata: version, training time, data checksum, metrics, feature schema."""
+    return _model(request).metadata
+
+
+@router.get("/healthz", response_model=Health, tags=["probes"])
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=Health, tags=["probes"], responses={503: {"model": Health}})
+async def readyz(request: Request, response: Response) -> dict[str, str]:
+    """Readiness: the model is loaded and a warm-up prediction succeeded."""
+    if not request.app.state.ready:
+        response.status_code = 503
+        return {"status": "loading"}
+    return {"status": "ready"}

@@ -1,0 +1,38 @@
+"""Error responses: every client mistake is a 4xx that says which field, never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+
+def field_name(loc: Sequence[Any]) -> str:
+    """`("body", "records", 3, "age")` -> `records.3.age`; the body itself is `body`."""
+    parts = [str(p) for p in loc if p != "body"]
+    return ".".join(parts) or "body"
+
+
+def invalid_fields(exc: RequestValidationError) -> list[str]:
+    return [field_name(e.get("loc", ())) for e in exc.errors()]
+
+
+async def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        ctx = errors[0].get("ctx", {})
+        return JSONResponse({"detail": f"malformed JSON: {ctx.get('error', 'cannot parse body')}"}, status_code=400)
+    detail = [
+        {
+            "loc": list(e.get("loc", ())),
+            "msg": e.get("msg", ""),
+            "type": e.get("type", ""),
+            "field": field_name(e.get("loc", ())),
+        }
+        for e in errors
+    ]
+    message = "; ".join(f"{d['field']}: {d['msg']}" for d in detail)
+    return JSONResponse({"detail": detail, "message": message}, status_code=422)

@@ -85,3 +85,10 @@ def service(tmp: Path, **settings: str) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     with running(["-m", "service"], env, ready_url=f"{base}/readyz", log=tmp / "service.log"):
         yield base
+
+
+@contextmanager
+def service_process(env: Mapping[str, str], base: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The real service with exactly these SERVICE_* settings (e.g. a fixed port, to restart it on the same one)."""
+    with running(["-m", "service"], env, ready_url=f"{base}/readyz", log=log) as proc:
+        yield proc

@@ -1,0 +1,183 @@
+"""python -m loadgen run | daemon: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from loadgen import runner, thresholds
+from loadgen.schedule import Profile, parse_duration
+from loadgen.settings import LoadgenSettings
+
+EPILOG_RUN = """
+profiles (pick one; default: --rate 10):
+  --rate 50                      constant 50 req/s
+  --ramp 1:100                   linear from 1 to 100 req/s over the run's duration
+  --stages 30s:1,1m:5,30s:1      k6-style stages: ramp to each target over each duration
+  --sine 10:8:24h                mean 10, amplitude 8, period 24 h
+  --spike 10:100:1m:30s          10 req/s, 100 req/s for 30 s from 1 min
+
+thresholds (k6 syntax, repeatable): p(99)<100ms  p(90)<500ms  avg<50ms  max<2s  error_rate<0.001  rps>5
+  dropped_rate==0  requests>=1000. A bare latency number is milliseconds.
+  error_rate = (transport errors + 5xx) / finished requests; 4xx (the deliberate invalid share) are not errors.
+
+exit codes:
+  0   the run finished and every threshold passed (or none was given)
+  1   unexpected error
+  2   bad flags, scenario file or threshold
+  99  the run finished and at least one threshold failed
+
+examples:
+  python -m loadgen run --rate 50 --duration 30s --threshold 'p(99)<100ms' --threshold 'error_rate<0.001'
+  python -m loadgen run --scenario original --out results/
+"""
+
+EPILOG_DAEMON = """
+settings come from the environment (LOADGEN_TARGET, LOADGEN_METRICS_PORT, LOADGEN_SCENARIO, LOADGEN_RATE, ...;
+see the README). SIGTERM or SIGINT drains the requests in flight and exits 0.
+"""
+
+
+def _numbers(text: str, n: int, flag: str) -> list[str]:
+    parts = text.split(":")
+    if len(parts) != n:
+        raise ValueError(f"{flag} takes {n} values separated by ':' (got {text!r})")
+    return parts
+
+
+def profile_from_flags(args: argparse.Namespace, duration: float | None) -> dict[str, Any] | None:
+    if args.rate is not None:
+        return {"kind": "constant", "rate": args.rate}
+    if args.ramp:
+        start, end = _numbers(args.ramp, 2, "--ramp")
+        return {"kind": "ramp", "start": start, "end": end, "over": duration or 30.0}
+    if args.stages:
+        stages = [
+            dict(zip(("duration", "target"), _numbers(s, 2, "--stages"), strict=True)) for s in args.stages.split(",")
+        ]
+        return {"kind": "stages", "stages": stages}
+    if args.sine:
+        mean, amplitude, period = _numbers(args.sine, 3, "--sine")
+        return {"kind": "sine", "mean": mean, "amplitude": amplitude, "period": period}
+    if args.spike:
+        base, peak, at, length = _numbers(args.spike, 4, "--spike")
+        return {"kind": "spike", "base": base, "peak": peak, "at": at, "length": length}
+    return None
+
+
+def build_scenario(args: argparse.Namespace) -> runner.Scenario:
+    from loadgen.scenario import Scenario, load
+
+    doc: dict[str, Any] = load(args.scenario).model_dump(by_alias=True) if args.scenario else {}
+    duration = parse_duration(args.duration) if args.duration else None
+    profile = profile_from_flags(args, duration if isinstance(duration, float) else None)
+    if profile is not None:
+        doc["profile"] = TypeAdapter(Profile).validate_python(profile).model_dump(by_alias=True)
+    doc.setdefault("profile", {"kind": "constant", "rate": 10.0})
+    if args.routes:
+        doc["routes"] = {k: float(v) for k, v in (item.split("=") for item in args.routes.split(","))}
+    overrides = {
+        "duration": args.duration, "requests": args.requests, "arrivals": args.arrivals,
+        "invalid_fraction": args.invalid_fraction, "batch_size": args.batch_size,
+        "max_in_flight": args.max_in_flight, "timeout": args.timeout, "seed": args.seed,
+    }  # fmt: skip
+    doc.update({k: v for k, v in overrides.items() if v is not None})
+    return Scenario.model_validate(doc)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m loadgen",
+        description="Open-loop synthetic load for the prediction service: a bounded load test (run) or steady "
+        "traffic with its own /metrics (daemon). Latency counts from each request's scheduled start.",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run",
+        help="one bounded load test with a closing table, thresholds and reports",
+        description="Run one bounded load test (30 s by default) and report it.",
+        epilog=EPILOG_RUN,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("--target", help="base URL of the service (default: LOADGEN_TARGET or http://127.0.0.1:8000)")
+    run.add_argument("--scenario", help="scenario YAML file, or a name from loadgen/scenarios/ (steady, original, ...)")
+    shape = run.add_mutually_exclusive_group()
+    shape.add_argument("--rate", type=float, help="constant rate, requests per second")
+    shape.add_argument("--ramp", metavar="FROM:TO", help="linear ramp over the duration")
+    shape.add_argument("--stages", metavar="DUR:RATE,...", help="k6-style stages")
+    shape.add_argument("--sine", metavar="MEAN:AMPLITUDE:PERIOD", help="sinusoidal rate")
+    shape.add_argument("--spike", metavar="BASE:PEAK:AT:LENGTH", help="a spike on a base rate")
+    run.add_argument("--duration", help="stop scheduling after this long (10s, 5m, 1h); default 30s")
+    run.add_argument("--requests", type=int, help="stop after scheduling this many requests")
+    run.add_argument("--arrivals", choices=["constant", "poisson"], help="evenly spaced (default) or Poisson")
+    run.add_argument("--routes", metavar="NAME=WEIGHT,...", help="route mix, e.g. single=8,batch=1,original=1")
+    run.add_argument("--batch-size", type=int, help="records per batch request (default 8)")
+    run.add_argument("--invalid-fraction", type=float, help="share of requests with one invalid record (default 0)")
+    run.add_argument("--max-in-flight", type=int, help="in-flight bound; requests due above it are dropped (1000)")
+    run.add_argument("--timeout", help="per-request timeout (default 10s)")
+    run.add_argument("--seed", type=int, help="random seed for payloads and Poisson arrivals")
+    run.add_argument("--threshold", action="append", default=[], metavar="EXPR", help="k6-style threshold (repeatable)")
+    run.add_argument("--slo", type=Path, metavar="PATH", help="add the thresholds implied by this SLO spec")
+    run.add_argument("--out", type=Path, metavar="DIR", help="write results.json, results.csv and report.html here")
+    run.add_argument("--client", choices=["auto", "fast", "aiohttp"], default="auto", help="HTTP client (auto)")
+    run.add_argument("--quiet", action="store_true", help="no live progress and no table")
+    sub.add_parser(
+        "daemon",
+        help="steady load until SIGTERM/SIGINT, with /metrics",
+        description="Send steady load until stopped, serving Prometheus metrics on LOADGEN_METRICS_HOST:PORT.",
+        epilog=EPILOG_DAEMON,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return p
+
+
+def _run_loop(coro: Coroutine[Any, Any, int]) -> int:
+    try:
+        import uvloop
+    except ImportError:  # not on Windows
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "daemon":
+        from loadgen import daemon
+
+        settings = LoadgenSettings()
+        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        try:
+            return _run_loop(daemon.serve(settings))
+        except (ValidationError, OSError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return runner.EXIT_USAGE
+    try:
+        scenario = build_scenario(args)
+        texts = list(args.threshold)
+        if args.slo is not None:
+            texts += thresholds.from_slo(args.slo)
+        checks = [thresholds.parse(t) for t in texts]
+    except (ValidationError, ValueError, OSError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return runner.EXIT_USAGE
+    target = args.target or LoadgenSettings().target
+    try:
+        return _run_loop(
+            runner.execute(
+                scenario, target=target, thresholds=checks, out=args.out, client_kind=args.client, quiet=args.quiet
+            )
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return runner.EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

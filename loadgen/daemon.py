@@ -1,0 +1,103 @@
+"""`python -m loadgen daemon`: steady load until stopped, with its own /metrics.
+
+It keeps its schedule whatever the target does: a target that is down costs "connect" errors, not
+the schedule, and traffic resumes by itself when the target is back. SIGTERM or SIGINT stops the
+schedule, waits for the requests in flight (up to LOADGEN_DRAIN_SECONDS) and exits 0. Memory stays
+flat: the recorder's histograms have a fixed size and it keeps no time series here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from loadgen import metrics
+from loadgen.client import make_client
+from loadgen.engine import Engine
+from loadgen.payloads import Payloads
+from loadgen.recorder import Recorder
+from loadgen.scenario import Scenario, load
+from loadgen.schedule import Arrivals, Constant
+from loadgen.settings import LoadgenSettings
+
+log = logging.getLogger("loadgen.daemon")
+
+#: Seconds between the daemon's progress log lines.
+LOG_EVERY = 60.0
+
+
+def scenario_from(settings: LoadgenSettings) -> Scenario:
+    if settings.scenario is not None:
+        return load(settings.scenario)
+    return Scenario(
+        description=f"constant {settings.rate:g} req/s",
+        profile=Constant(rate=settings.rate),
+        arrivals="poisson",
+        routes={"single": 8, "batch": 1, "original": 1},
+        invalid_fraction=settings.invalid_fraction,
+        max_in_flight=settings.max_in_flight,
+        timeout=settings.timeout,
+    )
+
+
+async def _fold(engine: Engine, recorder: Recorder) -> None:
+    """Fold the per-second histograms into the totals; log a line now and then."""
+    n = 0
+    while True:
+        await asyncio.sleep(1.0)
+        n += 1
+        recorder.tick(engine.elapsed(), engine.target_rate(), engine.scheduled, engine.sent, engine.dropped)
+        if n % LOG_EVERY == 0:
+            log.info(
+                "scheduled=%d sent=%d dropped=%d in_flight=%d errors=%d p99_ms=%.1f outcomes=%s",
+                engine.scheduled, engine.sent, engine.dropped, engine.in_flight, recorder.errors,
+                recorder.latency.get_value_at_percentile(99) / 1000, recorder.outcome_totals(),
+            )  # fmt: skip
+
+
+async def serve(settings: LoadgenSettings) -> int:
+    scenario = scenario_from(settings)
+    payloads = Payloads(
+        scenario.routes, batch_size=scenario.batch_size, invalid_fraction=scenario.invalid_fraction, seed=scenario.seed
+    )
+    arrivals = Arrivals(scenario.profile, scenario.arrivals, seed=scenario.seed, looped=True)
+    recorder = Recorder(series_limit=0)
+    loop = asyncio.get_running_loop()
+    async with make_client(settings.target, timeout=scenario.timeout, kind=settings.client) as client:
+        engine = Engine(client, payloads, arrivals, recorder, max_in_flight=scenario.max_in_flight)
+        registry = metrics.registry(engine)
+
+        async def metrics_endpoint(_: web.Request) -> web.Response:
+            return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+        async def healthz(_: web.Request) -> web.Response:
+            return web.json_response({"status": "ok"})
+
+        app = web.Application()
+        app.router.add_get("/metrics", metrics_endpoint)
+        app.router.add_get("/healthz", healthz)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, settings.metrics_host, settings.metrics_port).start()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, engine.stop)
+        log.info(
+            "load on %s: %s, %s arrivals; metrics on http://%s:%d/metrics",
+            settings.target, scenario.description, scenario.arrivals, settings.metrics_host, settings.metrics_port,
+        )  # fmt: skip
+        folder = loop.create_task(_fold(engine, recorder))
+        try:
+            drained = await engine.run(drain=settings.drain_seconds)
+        finally:
+            folder.cancel()
+            await runner.cleanup()
+        log.info(
+            "stopped: scheduled=%d sent=%d dropped=%d finished=%d; %s",
+            engine.scheduled, engine.sent, engine.dropped, recorder.completed,
+            "all in-flight requests finished" if drained else f"{engine.in_flight} still in flight after the drain",
+        )  # fmt: skip
+    return 0

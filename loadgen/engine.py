@@ -1,0 +1,120 @@
+"""The open-loop engine: fires each request at its scheduled time, whatever the earlier ones are doing.
+
+Latency is measured from the SCHEDULED start, not from when the request was finally sent: if the
+generator (or a stalled target) holds a request back, the wait counts against the target, as it would
+for a real user (no coordinated omission). When `max_in_flight` requests are already out, a due
+request is counted as dropped, never silently skipped. Schedule lag (send time minus scheduled time)
+is recorded so a generator that cannot keep up shows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+
+from loadgen.client import Client
+from loadgen.payloads import Payloads
+from loadgen.recorder import Recorder
+from loadgen.schedule import Arrivals
+
+clock = time.perf_counter
+
+
+class Engine:
+    def __init__(
+        self, client: Client, payloads: Payloads, arrivals: Arrivals, recorder: Recorder, *, max_in_flight: int
+    ) -> None:
+        self.client = client
+        self.payloads = payloads
+        # The wire form of every request, built once: the hot path only indexes this list.
+        self._deck = [(r.route, client.prepare(r.route, r.body)) for r in payloads.deck]
+        self.arrivals = arrivals
+        self.recorder = recorder
+        self.max_in_flight = max_in_flight
+        self.scheduled = 0
+        self.sent = 0
+        self.dropped = 0
+        self.in_flight = 0
+        self.started = 0.0
+        self.window = 0.0  # seconds the schedule ran (the denominator of the achieved rate)
+        self._stopping = False
+        self._idle: asyncio.Event | None = None
+        self._wake: asyncio.Future[None] | None = None
+
+    def elapsed(self) -> float:
+        return clock() - self.started if self.started else 0.0
+
+    def target_rate(self) -> float:
+        return self.arrivals.rate(self.elapsed())
+
+    def stop(self) -> None:
+        """Stop scheduling (in-flight requests go on; `run` returns once they are done)."""
+        self._stopping = True
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    async def run(
+        self, *, duration: float | None = None, requests: int | None = None, drain: float | None = None
+    ) -> bool:
+        """Schedule until `duration` seconds, `requests` scheduled requests, or stop(); then wait for the
+        in-flight requests (at most `drain` seconds). True when everything sent has finished."""
+        loop = asyncio.get_running_loop()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.started = start = clock()
+        end = math.inf if duration is None else duration
+        limit = math.inf if requests is None else requests
+        arrivals, send, done, record_lag = self.arrivals, self.client.start, self._done, self.recorder.record_lag
+        deck, i, n = self._deck, 0, len(self._deck)
+        due = arrivals.next()
+        while not self._stopping:
+            now = clock() - start
+            # Fire everything that is due (several per wake-up at high rates, or to catch up after a stall).
+            while due <= now and due < end and self.scheduled < limit:
+                self.scheduled += 1
+                if self.in_flight >= self.max_in_flight:
+                    self.dropped += 1
+                else:
+                    self.in_flight += 1
+                    self.sent += 1
+                    self._idle.clear()
+                    route, wire = deck[i]
+                    i = i + 1 if i + 1 < n else 0
+                    at = start + due
+                    record_lag(clock() - at)
+                    send(wire, done, route, at)
+                due = arrivals.next()
+            if self.scheduled >= limit:
+                break
+            if due >= end:  # the schedule is over: wait out the duration (a stop() cuts it short)
+                if end != math.inf:
+                    await self._sleep(loop, end - (clock() - start))
+                break
+            await self._sleep(loop, due - (clock() - start))
+        self.window = min(clock() - start, end)
+        self._stopping = True
+        try:
+            await asyncio.wait_for(self._idle.wait(), drain)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _sleep(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+        """Sleep until the next arrival; long sleeps can be cut short by stop()."""
+        if seconds <= 0.001:  # below the loop's timer resolution: just let I/O run, then look again
+            await asyncio.sleep(0)
+            return
+        self._wake = loop.create_future()
+        handle = loop.call_later(seconds, lambda f=self._wake: f.done() or f.set_result(None))
+        try:
+            await self._wake
+        finally:
+            handle.cancel()
+            self._wake = None
+
+    def _done(self, outcome: str, route: str, scheduled: float) -> None:
+        self.recorder.record(route, outcome, clock() - scheduled)
+        self.in_flight -= 1
+        if self.in_flight == 0 and self._idle is not None:
+            self._idle.set()

@@ -1,0 +1,63 @@
+"""The daemon's Prometheus metrics, every one defined here (names fixed by the project's contract).
+
+A collector reads the engine's counters and the recorder's cumulative buckets at scrape time, so the
+request path does no Prometheus bookkeeping of its own and the label sets stay bounded (route x outcome).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import accumulate
+
+from prometheus_client import CollectorRegistry, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from loadgen.engine import Engine
+from service.observability.buckets import LATENCY_SECONDS
+
+
+class LoadgenCollector(Collector):
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        engine, recorder = self.engine, self.engine.recorder
+        duration = HistogramMetricFamily(
+            "loadgen_request_duration_seconds",
+            "Client-side request latency, from the scheduled start to the end of the response.",
+            labels=["route"],
+        )
+        bounds = [*(repr(b) for b in LATENCY_SECONDS), "+Inf"]
+        for route, b in sorted(recorder.buckets.items()):
+            cumulative = list(accumulate(b.counts))
+            duration.add_metric([route], list(zip(bounds, cumulative, strict=True)), b.sum)
+        yield duration
+
+        requests = CounterMetricFamily(
+            "loadgen_requests", "Finished requests by outcome: HTTP status code or transport error kind.",
+            labels=["route", "outcome"],
+        )  # fmt: skip
+        for (route, outcome), n in sorted(recorder.outcomes.items()):
+            requests.add_metric([route, outcome], n)
+        yield requests
+
+        yield CounterMetricFamily(
+            "loadgen_scheduled", "Requests that came due on the schedule.", value=engine.scheduled
+        )
+        yield CounterMetricFamily("loadgen_sent", "Requests sent (scheduled minus dropped).", value=engine.sent)
+        yield CounterMetricFamily(
+            "loadgen_dropped", "Requests due while the in-flight bound was reached, so not sent.", value=engine.dropped
+        )
+        yield GaugeMetricFamily("loadgen_in_flight", "Requests sent and not yet finished.", value=engine.in_flight)
+        yield GaugeMetricFamily(
+            "loadgen_target_requests_per_second", "The schedule's current target rate.", value=engine.target_rate()
+        )
+
+
+def registry(engine: Engine) -> CollectorRegistry:
+    """A registry with the load generator's metrics only (plus the process metrics of this process)."""
+    reg = CollectorRegistry(auto_describe=True)
+    reg.register(LoadgenCollector(engine))
+    ProcessCollector(registry=reg)
+    return reg

@@ -1,0 +1,273 @@
+"""A run's results: the summary, the terminal table, JSON, CSV and a self-contained HTML report.
+
+The HTML report draws its plots as inline SVG: one file, no JavaScript, no CDN, opens anywhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from loadgen.engine import Engine
+from loadgen.recorder import ERROR_KINDS, Point, Recorder, is_error
+from loadgen.thresholds import Threshold
+
+PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+
+
+@dataclass
+class Summary:
+    target: str
+    scenario: str
+    started_at: str
+    duration_s: float
+    scheduled: int
+    sent: int
+    dropped: int
+    completed: int
+    errors: int
+    error_rate: float
+    dropped_rate: float
+    rps: float
+    target_rps: float
+    latency_ms: dict[str, float]
+    lag_ms: dict[str, float]
+    outcomes: dict[str, int]
+    routes: dict[str, dict[str, int]]
+    thresholds: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(t["ok"] for t in self.thresholds)
+
+
+def summarize(engine: Engine, recorder: Recorder, *, target: str, scenario: str, started_at: str) -> Summary:
+    lat, lag = recorder.latency, recorder.lag
+    window = engine.window or 1e-9
+    completed = recorder.completed
+    latency = {"min": lat.get_min_value() / 1000 if completed else 0.0, "avg": lat.get_mean_value() / 1000}
+    latency |= {f"p{p:g}": lat.get_value_at_percentile(p) / 1000 for p in PERCENTILES}
+    latency["max"] = lat.get_max_value() / 1000
+    routes: dict[str, dict[str, int]] = {}
+    for (route, outcome), n in sorted(recorder.outcomes.items()):
+        routes.setdefault(route, {})[outcome] = n
+    return Summary(
+        target=target,
+        scenario=scenario,
+        started_at=started_at,
+        duration_s=round(window, 3),
+        scheduled=engine.scheduled,
+        sent=engine.sent,
+        dropped=engine.dropped,
+        completed=completed,
+        errors=recorder.errors,
+        error_rate=recorder.errors / completed if completed else 0.0,
+        dropped_rate=engine.dropped / engine.scheduled if engine.scheduled else 0.0,
+        rps=completed / window,
+        target_rps=engine.scheduled / window,
+        latency_ms=latency,
+        lag_ms={
+            "p50": lag.get_value_at_percentile(50) / 1000,
+            "p99": lag.get_value_at_percentile(99) / 1000,
+            "max": lag.get_max_value() / 1000,
+        },
+        outcomes=recorder.outcome_totals(),
+        routes=routes,
+    )
+
+
+def check(summary: Summary, recorder: Recorder, thresholds: Sequence[Threshold]) -> None:
+    """Evaluate the thresholds into summary.thresholds."""
+    values = {
+        "avg": summary.latency_ms["avg"],
+        "min": summary.latency_ms["min"],
+        "med": summary.latency_ms["p50"],
+        "max": summary.latency_ms["max"],
+        "error_rate": summary.error_rate,
+        "dropped_rate": summary.dropped_rate,
+        "rps": summary.rps,
+        "requests": float(summary.completed),
+    }
+
+    def percentile_ms(p: float) -> float:
+        return recorder.latency.get_value_at_percentile(p) / 1000
+
+    for t in thresholds:
+        ok, actual = t.check(values, percentile_ms)
+        summary.thresholds.append({"threshold": t.text, "ok": ok, "actual": actual})
+
+
+def table(summary: Summary) -> Table:
+    t = Table(title=f"loadgen run: {summary.target}", show_header=True, header_style="bold")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    t.add_row("duration", f"{summary.duration_s:.1f} s")
+    t.add_row("requests (finished)", f"{summary.completed:,}")
+    t.add_row("scheduled / sent / dropped", f"{summary.scheduled:,} / {summary.sent:,} / {summary.dropped:,}")
+    t.add_row("throughput", f"{summary.rps:,.1f} req/s (target {summary.target_rps:,.1f})")
+    t.add_row("error rate (transport + 5xx)", f"{summary.error_rate:.4%} ({summary.errors:,})")
+    for name, value in summary.latency_ms.items():
+        t.add_row(f"latency {name}", f"{value:,.2f} ms")
+    t.add_row("schedule lag p50 / p99 / max", " / ".join(f"{v:,.2f}" for v in summary.lag_ms.values()) + " ms")
+    t.add_row("outcomes", ", ".join(f"{k}: {v:,}" for k, v in summary.outcomes.items()) or "-")
+    for th in summary.thresholds:
+        verdict = "[green]pass[/green]" if th["ok"] else "[red]FAIL[/red]"
+        t.add_row(f"threshold {th['threshold']}", f"{verdict} (actual {th['actual']:,.4g})")
+    return t
+
+
+def print_table(summary: Summary, console: Console) -> None:
+    console.print(table(summary))
+
+
+def write_json(path: Path, summary: Summary, series: Sequence[Point]) -> None:
+    doc = asdict(summary) | {"passed": summary.passed, "series": [asdict(p) for p in series]}
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def write_csv(path: Path, series: Sequence[Point]) -> None:
+    """One row per second; one column per outcome seen during the run."""
+    outcomes = sorted({k for p in series for k in p.outcomes})
+    base = [f for f in Point.__dataclass_fields__ if f != "outcomes"]
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([*base, *(f"outcome_{o}" for o in outcomes)])
+        for p in series:
+            row = asdict(p)
+            w.writerow([*(row[k] for k in base), *(p.outcomes.get(o, 0) for o in outcomes)])
+
+
+# --- HTML -------------------------------------------------------------------------------------------------
+
+_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+_W, _H, _PAD_L, _PAD_B, _PAD_T, _PAD_R = 760, 260, 60, 30, 20, 130
+
+
+def _nice_max(v: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 x 10^k at or above v: a round top for the y axis."""
+    if v <= 0:
+        return 1.0
+    mag = 10 ** math.floor(math.log10(v))
+    return next(m * mag for m in (1, 2, 2.5, 5, 10) if v <= m * mag * (1 + 1e-9))
+
+
+def svg_lines(title: str, xs: Sequence[float], lines: dict[str, Sequence[float]], unit: str, *,
+              stacked_bars: bool = False) -> str:  # fmt: skip
+    """A small line chart (or stacked bar chart) as an inline SVG string."""
+    pw, ph = _W - _PAD_L - _PAD_R, _H - _PAD_T - _PAD_B
+    x_max = max(xs) if xs else 1.0
+    x_max = x_max or 1.0
+    if stacked_bars:
+        totals = [sum(vals[i] for vals in lines.values()) for i in range(len(xs))]
+        y_max = _nice_max(max(totals, default=0))
+    else:
+        y_max = _nice_max(max((v for vals in lines.values() for v in vals), default=0))
+
+    def px(x: float) -> float:
+        return _PAD_L + pw * x / x_max
+
+    def py(y: float) -> float:
+        return _PAD_T + ph * (1 - y / y_max)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" role="img">',
+           f"<title>{html.escape(title)}</title>",
+           f'<rect x="{_PAD_L}" y="{_PAD_T}" width="{pw}" height="{ph}" fill="none" stroke="#ccc"/>']  # fmt: skip
+    for k in range(5):
+        y = y_max * k / 4
+        out.append(f'<line x1="{_PAD_L}" x2="{_PAD_L + pw}" y1="{py(y):.1f}" y2="{py(y):.1f}" stroke="#eee"/>')
+        out.append(f'<text x="{_PAD_L - 6}" y="{py(y) + 4:.1f}" text-anchor="end" font-size="11">{y:g}</text>')
+    for k in range(5):
+        x = x_max * k / 4
+        out.append(f'<text x="{px(x):.1f}" y="{_H - 8}" text-anchor="middle" font-size="11">{x:.0f}s</text>')
+    out.append(f'<text x="8" y="{_PAD_T - 6}" font-size="11">{html.escape(unit)}</text>')
+    bar_w = max(1.0, pw / max(len(xs), 1) * 0.9)
+    base = [0.0] * len(xs)
+    for n, (name, vals) in enumerate(lines.items()):
+        color = _COLORS[n % len(_COLORS)]
+        if stacked_bars:
+            for i, (x, v) in enumerate(zip(xs, vals, strict=True)):
+                if v:
+                    top, bottom = py(base[i] + v), py(base[i])
+                    out.append(f'<rect x="{px(x) - bar_w:.1f}" y="{top:.1f}" width="{bar_w:.1f}" '
+                               f'height="{bottom - top:.1f}" fill="{color}"/>')  # fmt: skip
+                    base[i] += v
+        else:
+            pts = " ".join(f"{px(x):.1f},{py(min(v, y_max)):.1f}" for x, v in zip(xs, vals, strict=True))
+            out.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{pts}"/>')
+        ly = _PAD_T + 14 * n + 10
+        out.append(f'<rect x="{_W - _PAD_R + 10}" y="{ly - 9}" width="10" height="10" fill="{color}"/>')
+        out.append(f'<text x="{_W - _PAD_R + 24}" y="{ly}" font-size="11">{html.escape(name)}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def write_html(path: Path, summary: Summary, series: Sequence[Point]) -> None:
+    xs = [p.t for p in series]
+    latency = svg_lines(
+        "Latency percentiles per second",
+        xs,
+        {"p50": [p.p50_ms for p in series], "p90": [p.p90_ms for p in series],
+         "p99": [p.p99_ms for p in series], "max": [p.max_ms for p in series]},
+        "ms",
+    )  # fmt: skip
+    throughput = svg_lines(
+        "Throughput",
+        xs,
+        {"target": [p.target_rps for p in series], "finished": [float(p.completed) for p in series],
+         "dropped": [float(p.dropped) for p in series]},
+        "requests / s",
+    )  # fmt: skip
+    names = sorted({k for p in series for k in p.outcomes}, key=lambda o: (is_error(o), o))
+    outcomes = svg_lines(
+        "Outcomes per second", xs, {o: [float(p.outcomes.get(o, 0)) for p in series] for o in names},
+        "requests / s", stacked_bars=True,
+    )  # fmt: skip
+    rows = "".join(
+        f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
+        for k, v in [
+            ("target", summary.target),
+            ("scenario", summary.scenario),
+            ("started", summary.started_at),
+            ("duration", f"{summary.duration_s:.1f} s"),
+            ("requests (finished)", f"{summary.completed:,}"),
+            ("scheduled / sent / dropped", f"{summary.scheduled:,} / {summary.sent:,} / {summary.dropped:,}"),
+            ("throughput", f"{summary.rps:,.1f} req/s (target {summary.target_rps:,.1f})"),
+            ("error rate (transport errors + 5xx)", f"{summary.error_rate:.4%}"),
+            *((f"latency {k}", f"{v:,.2f} ms") for k, v in summary.latency_ms.items()),
+            ("schedule lag p99", f"{summary.lag_ms['p99']:,.2f} ms"),
+            ("outcomes", ", ".join(f"{k}: {v:,}" for k, v in summary.outcomes.items())),
+        ]
+    )
+    checks = "".join(
+        f'<tr><td>{html.escape(t["threshold"])}</td><td class="{"ok" if t["ok"] else "fail"}">'
+        f"{'pass' if t['ok'] else 'FAIL'}</td><td>{t['actual']:,.4g}</td></tr>"
+        for t in summary.thresholds
+    )
+    verdict = "" if not summary.thresholds else ("PASSED" if summary.passed else "FAILED")
+    path.write_text(f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>loadgen report {html.escape(summary.started_at)}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:900px}} td{{padding:2px 12px}}
+.ok{{color:#2a2}} .fail{{color:#c22;font-weight:bold}} h2{{margin-top:1.5em}}</style></head><body>
+<h1>Load test report {html.escape(verdict)}</h1>
+<p>Open-loop: latency counts from each request's scheduled start. Errors are transport errors and 5xx;
+4xx (the deliberate invalid share) are not errors. Transport error kinds: {", ".join(ERROR_KINDS)}.</p>
+<table>{rows}</table>
+{
+        "<h2>Thresholds</h2><table><tr><th>threshold</th><th>verdict</th><th>actual</th></tr>" + checks + "</table>"
+        if checks
+        else ""
+    }
+<h2>Latency percentiles over time</h2>{latency}
+<h2>Throughput</h2>{throughput}
+<h2>Outcomes</h2>{outcomes}
+</body></html>
+""")

@@ -1,0 +1,37 @@
+"""The load generator's settings: one object, read from LOADGEN_* environment variables.
+
+The daemon takes everything from here; `python -m loadgen run` takes its target from here too
+unless --target is given (a scenario file or flags say the rest).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+class LoadgenSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOADGEN_")
+
+    target: str = Field("http://127.0.0.1:8000", description="Base URL of the service under load.")
+    metrics_host: str = Field("127.0.0.1", description="Address the daemon's /metrics listens on.")
+    metrics_port: int = Field(9100, ge=0, le=65535, description="Port of the daemon's /metrics.")
+    scenario: Path | None = Field(
+        None, description="Daemon: scenario YAML (or a name in loadgen/scenarios/); unset: constant `RATE`."
+    )
+    rate: float = Field(5.0, ge=0, description="Daemon without a scenario: requests per second (Poisson arrivals).")
+    invalid_fraction: float = Field(
+        0.01, ge=0, le=1, description="Daemon without a scenario: share of requests with one invalid record."
+    )
+    max_in_flight: int = Field(200, ge=1, description="Daemon without a scenario: in-flight bound (above: dropped).")
+    timeout: float = Field(10.0, gt=0, description="Daemon without a scenario: per-request timeout, seconds.")
+    drain_seconds: float = Field(15.0, ge=0, description="On SIGTERM/SIGINT, longest wait for in-flight requests.")
+    client: Literal["auto", "fast", "aiohttp"] = Field(
+        "auto", description="HTTP client: `auto` (built-in fast client for http://, aiohttp otherwise)."
+    )
+    log_level: LogLevel = Field("info", description="Lowest level logged (daemon).")

@@ -15,6 +15,7 @@ through a callback, so the engine needs no task per request:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
 from collections.abc import Callable
@@ -32,6 +33,7 @@ class Client(Protocol):
     async def __aenter__(self) -> Client: ...
     async def __aexit__(self, *exc: object) -> None: ...
     def prepare(self, path: str, body: bytes) -> Any: ...
+    async def warm(self, connections: int) -> None: ...
     def start(self, prepared: Any, done: Done, route: str, scheduled: float) -> None: ...
 
 
@@ -62,6 +64,9 @@ class AiohttpClient:
     async def __aexit__(self, *exc: object) -> None:
         if self._session is not None:
             await self._session.close()
+
+    async def warm(self, connections: int) -> None:
+        """aiohttp opens connections on demand."""
 
     def prepare(self, path: str, body: bytes) -> tuple[str, bytes]:
         return self.base_url + path, body
@@ -226,6 +231,19 @@ class FastClient:
                 conn.transport.close()
         self.connections.clear()
         self.idle.clear()
+
+    async def warm(self, connections: int) -> None:
+        """Open keep-alive connections before the schedule starts, so the first second does not pay for
+        connecting (a target that is down is fine: the schedule will count its errors)."""
+        loop = asyncio.get_running_loop()
+
+        async def one() -> None:
+            _, conn = await loop.create_connection(lambda: _Connection(self), self.host, self.port, ssl=self.ssl)
+            self.connections.add(conn)
+            self.release(conn)
+
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.gather(*(one() for _ in range(connections)), return_exceptions=True), 2.0)
 
     def prepare(self, path: str, body: bytes) -> bytes:
         head = (

@@ -22,6 +22,9 @@ clock = time.perf_counter
 
 
 class Engine:
+    #: Connections opened before the first request (more are opened on demand).
+    WARM_CONNECTIONS = 16
+
     def __init__(
         self, client: Client, payloads: Payloads, arrivals: Arrivals, recorder: Recorder, *, max_in_flight: int
     ) -> None:
@@ -60,6 +63,7 @@ class Engine:
         """Schedule until `duration` seconds, `requests` scheduled requests, or stop(); then wait for the
         in-flight requests (at most `drain` seconds). True when everything sent has finished."""
         loop = asyncio.get_running_loop()
+        await self.client.warm(min(self.max_in_flight, self.WARM_CONNECTIONS))
         self._idle = asyncio.Event()
         self._idle.set()
         self.started = start = clock()

@@ -26,6 +26,48 @@ def hdr() -> HdrHistogram:
     return HdrHistogram(_LOWEST_US, _HIGHEST_US, _DIGITS)
 
 
+class FastHdr:
+    """Records into an HdrHistogram several times faster than its own record_value (the hot path).
+
+    Same counts index as hdrh's record_value (its clz arithmetic is int.bit_length()), computed inline;
+    count, min and max are kept here and written back by `sync()` before the histogram is read.
+    """
+
+    __slots__ = ("_counts", "_half", "_half_mag", "_mask", "_shift", "_unit", "count", "hist", "max", "min")
+
+    def __init__(self) -> None:
+        self.hist = h = hdr()
+        self._counts, self._mask, self._unit = h.counts, h.sub_bucket_mask, h.unit_magnitude
+        self._half_mag, self._half = h.sub_bucket_half_count_magnitude, h.sub_bucket_half_count
+        self._shift = self._unit + self._half_mag + 1
+        self.count, self.min, self.max = 0, _HIGHEST_US, 0
+
+    def record(self, value: int) -> None:
+        """value: an integer in [1, 1 hour in µs]; outside values are clamped."""
+        if value > _HIGHEST_US:
+            value = _HIGHEST_US
+        elif value < 1:
+            value = 1
+        b = (value | self._mask).bit_length() - self._shift
+        self._counts[((b + 1) << self._half_mag) + (value >> (b + self._unit)) - self._half] += 1
+        self.count += 1
+        if value > self.max:
+            self.max = value
+        if value < self.min:
+            self.min = value
+
+    def sync(self) -> HdrHistogram:
+        h = self.hist
+        h.total_count = self.count
+        if self.count:
+            h.min_value, h.max_value = self.min, self.max
+        return h
+
+    def reset(self) -> None:
+        self.hist.reset()
+        self.count, self.min, self.max = 0, _HIGHEST_US, 0
+
+
 def is_error(outcome: str) -> bool:
     """An error is a transport error or a 5xx. A 4xx is the target rejecting what we sent (on purpose,
     for the invalid share), so it is not counted against the target."""
@@ -63,8 +105,8 @@ class Recorder:
     def __init__(self, series_limit: int | None = None) -> None:
         self.latency = hdr()  # all completed requests, µs from the scheduled start
         self.lag = hdr()  # schedule lag, µs from the scheduled start to the send
-        self._latency_now = hdr()
-        self._lag_now = hdr()
+        self._latency_now = FastHdr()
+        self._lag_now = FastHdr()
         self.outcomes: dict[tuple[str, str], int] = {}
         self.buckets: dict[str, RouteBuckets] = {}
         self.completed = 0
@@ -80,7 +122,7 @@ class Recorder:
         self.completed += 1
         if outcome in ERROR_KINDS or outcome[0] == "5":
             self.errors += 1
-        self._latency_now.record_value(int(seconds * 1e6) or 1)
+        self._latency_now.record(int(seconds * 1e6))
         b = self.buckets.get(route)
         if b is None:
             b = self.buckets[route] = RouteBuckets()
@@ -88,11 +130,11 @@ class Recorder:
         b.sum += seconds
 
     def record_lag(self, seconds: float) -> None:
-        self._lag_now.record_value(int(seconds * 1e6) or 1)
+        self._lag_now.record(int(seconds * 1e6))
 
     def tick(self, t: float, target_rps: float, scheduled: int, sent: int, dropped: int) -> Point:
         """Close the current second: fold its histograms into the totals and append a point."""
-        now, lag = self._latency_now, self._lag_now
+        now, lag = self._latency_now.sync(), self._lag_now.sync()
         totals = {}
         for (_, outcome), n in self.outcomes.items():
             totals[outcome] = totals.get(outcome, 0) + n
@@ -120,8 +162,8 @@ class Recorder:
             self.latency.add(now)
         if lag.total_count:
             self.lag.add(lag)
-        now.reset()
-        lag.reset()
+        self._latency_now.reset()
+        self._lag_now.reset()
         self.series.append(point)
         return point
 

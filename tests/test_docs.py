@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from loadgen.settings import LoadgenSettings
 from service.settings import ServiceSettings
 from tests.processes import ROOT
 
@@ -16,3 +17,8 @@ def documented(prefix: str) -> set[str]:
 def test_every_service_setting_is_documented() -> None:
     fields = {f"SERVICE_{name.upper()}" for name in ServiceSettings.model_fields}
     assert documented("SERVICE_") == fields
+
+
+def test_every_loadgen_setting_is_documented() -> None:
+    fields = {f"LOADGEN_{name.upper()}" for name in LoadgenSettings.model_fields}
+    assert documented("LOADGEN_") == fields

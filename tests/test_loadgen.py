@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from loadgen import thresholds
 from loadgen.payloads import BREAKERS, ROUTES, Payloads, invalid_record, sample_records
+from loadgen.recorder import FastHdr, hdr
 from loadgen.scenario import load
 from loadgen.schedule import Arrivals, Stages, parse_duration
 from service.schemas import InsuranceRecord
@@ -133,6 +134,22 @@ def test_payloads_follow_the_data_and_each_invalid_one_breaks_one_rule() -> None
     deck = Payloads({"single": 8, "batch": 1, "original": 1}, invalid_fraction=0.1, seed=3).deck
     assert sum(r.invalid for r in deck) == round(0.1 * len(deck))
     assert {r.route for r in deck} == set(ROUTES.values())
+
+
+def test_fast_recording_matches_hdrhistogram() -> None:
+    import random
+
+    rng = random.Random(4)
+    values = [int(rng.lognormvariate(8, 2)) + 1 for _ in range(20000)] + [1, 5, 2047, 2048, 3_600_000_000]
+    fast, reference = FastHdr(), hdr()
+    for v in values:
+        fast.record(v)
+        reference.record_value(v)
+    mine = fast.sync()
+    assert list(mine.counts) == list(reference.counts)
+    for p in (0, 50, 90, 99, 99.9, 100):
+        assert mine.get_value_at_percentile(p) == reference.get_value_at_percentile(p)
+    assert (mine.get_min_value(), mine.get_max_value()) == (reference.get_min_value(), reference.get_max_value())
 
 
 def test_threshold_syntax() -> None:

@@ -34,7 +34,15 @@ def test_promtool_check_config_and_rules() -> None:
     rules = sorted((PROMETHEUS / "rules").glob("*.yml"))
     result = prom.promtool("check", "rules", *rules)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 3 rules found" in result.stdout + result.stderr or "SUCCESS" in result.stdout + result.stderr
+    # Per SLO: 8 SLI windows, 7 meta recordings, page and ticket alerts; then the 5 operational alerts.
+    assert [p.name for p in rules] == [
+        "operational.yml",
+        "slo-requests-availability.yml",
+        "slo-requests-latency-100ms.yml",
+        "slo-requests-latency-500ms.yml",
+    ]
+    counts = [line.split()[1] for line in result.stdout.splitlines() if "SUCCESS" in line]
+    assert counts == ["5", "17", "17", "17"], result.stdout
 
 
 def test_shrunk_rules_pass_promtool(tmp_path: Path) -> None:

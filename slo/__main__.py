@@ -1,0 +1,79 @@
+"""python -m slo: generate rules and promtool tests from the spec, or render prometheus.yml.
+
+python -m slo generate                       # prometheus/rules/*.yml, prometheus/tests/*.yml, prometheus.yml
+python -m slo generate --shrink 60 --out /tmp/drill   # rules with windows / 60 (5m -> 5s), for drills
+python -m slo config --service service:8000 --loadgen loadgen:9100 --alertmanager alertmanager:9093 --out p.yml
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from slo.generate import check, generate
+from slo.prometheus_config import PrometheusTargets, prometheus_config
+from slo.spec import SpecError
+from slo.yamlout import dump
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m slo", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write rules (and, unshrunk, promtool tests and prometheus.yml)")
+    gen.add_argument("--spec", type=Path, default=ROOT / "prometheus" / "slo.yaml")
+    gen.add_argument("--out", type=Path, default=None, help="folder to write into (default: prometheus/)")
+    gen.add_argument("--shrink", type=float, default=1.0, help="divide every window by this (drills); needs --out")
+    gen.add_argument("--check", action="store_true", help="write nothing; fail if a generated file differs")
+
+    cfg = sub.add_parser("config", help="render prometheus.yml for other targets")
+    cfg.add_argument("--service", action="append", help="host:port (repeatable)")
+    cfg.add_argument("--loadgen", action="append", help="host:port (repeatable)")
+    cfg.add_argument("--prometheus", action="append", help="host:port (repeatable)")
+    cfg.add_argument("--alertmanager", action="append", help="host:port (repeatable)")
+    cfg.add_argument("--rules", action="append", help="rule file glob, relative to the config (repeatable)")
+    cfg.add_argument("--scrape-interval", default="15s")
+    cfg.add_argument("--evaluation-interval", default="15s")
+    cfg.add_argument("--out", type=Path, help="file to write (default: stdout)")
+
+    args = parser.parse_args(argv)
+    if args.command == "generate":
+        if args.shrink != 1.0 and args.out is None:
+            parser.error("--shrink writes drill rules: give --out (the checked-in files keep real windows)")
+        out = args.out or ROOT / "prometheus"
+        try:
+            if args.check:
+                stale = check(args.spec, out)
+                for path in stale:
+                    print(f"stale: {path} (run python -m slo generate)", file=sys.stderr)
+                return 1 if stale else 0
+            for path in generate(args.spec, out, shrink=args.shrink):
+                print(path)
+        except SpecError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        return 0
+
+    defaults = PrometheusTargets()
+    targets = PrometheusTargets(
+        service=args.service or defaults.service,
+        loadgen=args.loadgen or defaults.loadgen,
+        prometheus=args.prometheus or defaults.prometheus,
+        alertmanager=args.alertmanager or defaults.alertmanager,
+        rule_files=args.rules or defaults.rule_files,
+        scrape_interval=args.scrape_interval,
+        evaluation_interval=args.evaluation_interval,
+    )
+    text = dump(prometheus_config(targets), source="python -m slo config")
+    if args.out:
+        args.out.write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""The SLO spec: Sloth's `prometheus/v1` format, read into typed objects and checked.
+
+The format is Sloth's on purpose (users know it, and Sloth itself can read our file); see
+https://github.com/slok/sloth/tree/main/pkg/prometheus/api/v1. Two checks go beyond Sloth's:
+
+- a latency SLI is recognised by the histogram it reads: a query over `<histogram>_bucket{..., le="X"}`.
+  Its threshold is X, and X must be one of that histogram's bucket boundaries (a histogram only
+  answers "how many under X" exactly at a boundary), written exactly as the Prometheus client
+  writes it (`le="1.0"`, not `le="1"`: label matching is on strings). No extension field is needed,
+  so the file stays a plain Sloth spec.
+- names are Prometheus-label safe and unique, objectives are in (0, 100).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from prometheus_client.utils import floatToGoString
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from service.observability import buckets
+
+WINDOW_VARIABLE = "{{.window}}"
+
+#: Histograms whose bucket boundaries we know, hence which latency SLIs may read.
+HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
+    "http_server_request_duration_seconds": buckets.LATENCY_SECONDS,
+    "loadgen_request_duration_seconds": buckets.LATENCY_SECONDS,
+    "model_inference_duration_seconds": buckets.INFERENCE_SECONDS,
+}
+
+_BUCKET_SELECTOR = re.compile(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)_bucket\s*\{([^}]*)\}")
+_LE_MATCHER = re.compile(r"\ble\s*=\s*\"([^\"]*)\"")
+_NAME = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+
+
+class SpecError(ValueError):
+    """The spec is not valid; the message says what to change."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AlertSpec(_Strict):
+    disable: bool = False
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class AlertingSpec(_Strict):
+    name: str = Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    page_alert: AlertSpec = Field(default_factory=AlertSpec)
+    ticket_alert: AlertSpec = Field(default_factory=AlertSpec)
+
+
+class EventsSLI(_Strict):
+    error_query: str
+    total_query: str
+
+    @field_validator("error_query", "total_query")
+    @classmethod
+    def _templated(cls, query: str) -> str:
+        if WINDOW_VARIABLE not in query:
+            raise ValueError(f"the query must use {WINDOW_VARIABLE} as its range: {query.strip()}")
+        return query.strip()
+
+
+class RawSLI(_Strict):
+    error_ratio_query: str
+
+    @field_validator("error_ratio_query")
+    @classmethod
+    def _templated(cls, query: str) -> str:
+        if WINDOW_VARIABLE not in query:
+            raise ValueError(f"the query must use {WINDOW_VARIABLE} as its range: {query.strip()}")
+        return query.strip()
+
+
+class SLISpec(_Strict):
+    events: EventsSLI | None = None
+    raw: RawSLI | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SLISpec:
+        if (self.events is None) == (self.raw is None):
+            raise ValueError("an SLI has exactly one of `events` or `raw`")
+        return self
+
+    @property
+    def queries(self) -> tuple[str, ...]:
+        if self.events is not None:
+            return (self.events.error_query, self.events.total_query)
+        assert self.raw is not None
+        return (self.raw.error_ratio_query,)
+
+    def error_ratio_query(self) -> str:
+        """Sloth's SLI expression, still holding the {{.window}} placeholder."""
+        if self.events is not None:
+            return f"({self.events.error_query})\n/\n({self.events.total_query})"
+        assert self.raw is not None
+        return f"({self.raw.error_ratio_query})"
+
+
+class SLOSpec(_Strict):
+    name: str = Field(pattern=_NAME)
+    objective: float = Field(gt=0, lt=100)
+    description: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    sli: SLISpec
+    alerting: AlertingSpec
+
+    @cached_property
+    def latency_threshold_seconds(self) -> float | None:
+        """The `le` a latency SLI reads (checked against the histogram's buckets), None for other SLIs."""
+        found: set[str] = set()
+        for query in self.sli.queries:
+            for histogram, matchers in _BUCKET_SELECTOR.findall(query):
+                les = _LE_MATCHER.findall(matchers)
+                if len(les) != 1:
+                    raise SpecError(f'SLO {self.name}: {histogram}_bucket is read without exactly one le="..."')
+                le = les[0]
+                if histogram not in HISTOGRAM_BUCKETS:
+                    raise SpecError(
+                        f"SLO {self.name}: unknown histogram {histogram}, its bucket boundaries are unknown"
+                    )
+                allowed = {floatToGoString(b): b for b in HISTOGRAM_BUCKETS[histogram]}
+                if le not in allowed:
+                    raise SpecError(
+                        f'SLO {self.name}: le="{le}" is not a bucket boundary of {histogram}; '
+                        f"the boundaries are {', '.join(allowed)} (see service/observability/buckets.py)"
+                    )
+                found.add(le)
+        if len(found) > 1:
+            raise SpecError(f"SLO {self.name}: one latency threshold per SLO, found le={sorted(found)}")
+        return float(found.pop()) if found else None
+
+    @property
+    def objective_ratio(self) -> Decimal:
+        """The objective as a ratio, in exact decimal (99.9 -> 0.999), so thresholds print as written."""
+        return Decimal(repr(self.objective)) / 100
+
+    @property
+    def error_budget(self) -> Decimal:
+        """The allowed error ratio (99.9 -> 0.001), exact: 1 - 0.999 in binary floats is 0.0010000000000000009."""
+        return 1 - self.objective_ratio
+
+
+class Spec(_Strict):
+    version: Literal["prometheus/v1"]
+    service: str = Field(pattern=_NAME)
+    labels: dict[str, str] = Field(default_factory=dict)
+    slos: list[SLOSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_and_checked(self) -> Spec:
+        names = [slo.name for slo in self.slos]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"SLO names must be unique: {duplicates}")
+        for slo in self.slos:
+            try:
+                _ = slo.latency_threshold_seconds  # refuse a bad latency threshold when the spec is read
+            except SpecError as e:
+                raise ValueError(str(e)) from e
+        return self
+
+    def slo_id(self, slo: SLOSpec) -> str:
+        """Sloth's `sloth_id`: service and SLO name."""
+        return f"{self.service}-{slo.name}"
+
+
+def load_spec(path: Path | str) -> Spec:
+    """Read and check a spec file; raises SpecError with a readable message."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+        return Spec.model_validate(data)
+    except (OSError, yaml.YAMLError) as e:
+        raise SpecError(f"{path}: {e}") from e
+    except ValueError as e:  # pydantic.ValidationError is a ValueError
+        raise SpecError(f"{path}: {e}") from e

@@ -194,14 +194,16 @@ def test_failed_threshold_and_bad_threshold_exit_codes(service_url: str) -> None
     assert bad.returncode == 2 and "bad threshold" in bad.stderr
 
 
-def test_slo_flag_fails_clearly_without_the_slo_package(tmp_path: Path) -> None:
-    try:
-        import slo.thresholds  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError:
-        r = loadgen_run("--slo", str(tmp_path / "slo.yaml"), "--requests", "1")
-        assert r.returncode == 2 and "slo" in r.stderr
-    else:
-        pytest.skip("the slo package is installed: its own tests cover k6_thresholds")
+def test_slo_flag_takes_the_thresholds_of_the_spec(service_url: str, tmp_path: Path) -> None:
+    spec = processes.ROOT / "prometheus" / "slo.yaml"
+    r = loadgen_run(
+        "--target", service_url, "--rate", "20", "--requests", "40", "--slo", str(spec), "--out", str(tmp_path)
+    )
+    assert r.returncode == 0, r.stderr + r.stdout
+    checked = {t["threshold"] for t in json.loads((tmp_path / "results.json").read_text())["thresholds"]}
+    assert checked == {"error_rate<0.001", "p(90)<500ms", "p(99)<100ms"}
+    missing = loadgen_run("--target", service_url, "--requests", "1", "--slo", str(tmp_path / "nope.yaml"))
+    assert missing.returncode == 2 and "nope.yaml" in missing.stderr
 
 
 def test_daemon_survives_a_target_restart_and_serves_the_contract_metrics(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ because the whole prometheus/ folder is mounted beside the rendered file.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ def _with_targets(static_configs: list[dict[str, Any]] | None, target: str) -> l
 
 def render(base: dict[str, Any], addresses: Addresses, rules_dir: Path | None = None) -> dict[str, Any]:
     """The base config with its addresses swapped; rule_files made absolute against rules_dir if given."""
-    config = yaml.safe_load(yaml.safe_dump(base))  # a deep copy: the base stays untouched
+    config = copy.deepcopy(base)  # the base stays untouched
     for job in config.get("scrape_configs") or []:
         target = addresses.jobs.get(job.get("job_name", ""))
         if target is not None:

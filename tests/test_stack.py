@@ -214,6 +214,9 @@ def test_the_compose_prometheus_config_is_rendered_from_the_local_one() -> None:
     assert compose.exists() and compose.read_text() == expected, (
         "prometheus/prometheus.compose.yml is stale: run `python -m stack prometheus-config --write`"
     )
+    if shutil.which("promtool"):
+        checked = subprocess.run(["promtool", "check", "config", str(compose)], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_the_spec_loader_reads_events_slos(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from slo.operational import operational_groups
-from slo.prometheus_config import prometheus_config
+from slo.prometheus_config import COMPOSE, prometheus_config
 from slo.promtool_tests import slo_test_files
 from slo.rules import slo_groups
 from slo.spec import load_spec
@@ -29,6 +29,7 @@ def rendered(spec_path: Path, shrink: float = 1.0) -> dict[str, str]:
                 header = "".join(f"# Not tested: {n}.\n" for n in notes)
                 files[f"tests/slo-{slo.name}.{suffix}.test.yml"] = header + dump(data, spec_path.name)
         files["prometheus.yml"] = dump(prometheus_config(), "slo/prometheus_config.py")
+        files["prometheus.compose.yml"] = dump(prometheus_config(COMPOSE), "slo/prometheus_config.py (COMPOSE)")
     return files
 
 

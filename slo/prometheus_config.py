@@ -23,6 +23,15 @@ class PrometheusTargets:
     evaluation_interval: str = "15s"
 
 
+#: Where each part runs in docker-compose.yml (service names on the compose network).
+COMPOSE = PrometheusTargets(
+    service=("service:8000",),
+    loadgen=("loadgen:9100",),
+    prometheus=("localhost:9090",),
+    alertmanager=("alertmanager:9093",),
+)
+
+
 def prometheus_config(t: PrometheusTargets | None = None) -> dict[str, Any]:
     t = t or PrometheusTargets()
 

@@ -1,0 +1,53 @@
+"""The local stack's settings: one object, read from STACK_* environment variables.
+
+Every address is loopback: the local stack is a soak test on this machine, never a load on anything else.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class StackSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STACK_")
+
+    host: str = Field("127.0.0.1", description="Loopback address every process listens on.")
+    service_port: int = Field(8000, ge=1, le=65535, description="Port of the prediction service.")
+    service_workers: int = Field(2, ge=1, description="Worker processes of the service (SERVICE_WORKERS).")
+    loadgen_port: int = Field(9100, ge=1, le=65535, description="Metrics port of the loadgen daemon.")
+    loadgen_scenario: Path = Field(
+        Path("loadgen/scenarios/steady.yaml"), description="Scenario file the loadgen daemon plays."
+    )
+    prometheus_port: int = Field(9090, ge=1, le=65535, description="Port of Prometheus.")
+    alertmanager_port: int = Field(9093, ge=1, le=65535, description="Port of Alertmanager.")
+    prometheus_bin: Path = Field(Path("/usr/bin/prometheus"), description="Prometheus binary (Debian's).")
+    alertmanager_bin: Path = Field(
+        Path("/usr/bin/prometheus-alertmanager"), description="Alertmanager binary (Debian's)."
+    )
+    rules_dir: Path = Field(Path("prometheus/rules"), description="Prometheus rule files (generated from the spec).")
+    scrape_interval: str = Field("15s", description="Prometheus scrape and rule evaluation interval.")
+    alertmanager_config: Path = Field(Path("prometheus/alertmanager.yml"), description="Alertmanager config.")
+    slo_spec: Path = Field(Path("prometheus/slo.yaml"), description="SLO spec (Sloth format) the report reads.")
+    run_dir: Path = Field(Path("run"), description="Rendered configs and data folders (git-ignored).")
+    ready_timeout: float = Field(90.0, gt=0, description="Seconds to wait for every process to be ready.")
+
+    @field_validator("host")
+    @classmethod
+    def _loopback(cls, value: str) -> str:
+        if value != "localhost" and not ipaddress.ip_address(value).is_loopback:
+            raise ValueError(f"{value} is not a loopback address: the local stack stays on this machine")
+        return value
+
+    def path(self, value: Path) -> Path:
+        """A setting's path made absolute against the repository root (the processes run from there)."""
+        return value if value.is_absolute() else ROOT / value
+
+    def url(self, port: int) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{port}"

@@ -128,13 +128,14 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, metavar="DIR", help="write results.json, results.csv and report.html here")
     run.add_argument("--client", choices=["auto", "fast", "aiohttp"], default="auto", help="HTTP client (auto)")
     run.add_argument("--quiet", action="store_true", help="no live progress and no table")
-    sub.add_parser(
+    daemon = sub.add_parser(
         "daemon",
         help="steady load until SIGTERM/SIGINT, with /metrics",
         description="Send steady load until stopped, serving Prometheus metrics on LOADGEN_METRICS_HOST:PORT.",
         epilog=EPILOG_DAEMON,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    daemon.add_argument("--scenario", type=Path, help="scenario YAML file or name (overrides LOADGEN_SCENARIO)")
     return p
 
 
@@ -152,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         from loadgen import daemon
 
         settings = LoadgenSettings()
+        if args.scenario is not None:
+            settings = settings.model_copy(update={"scenario": args.scenario})
         logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
         try:
             return _run_loop(daemon.serve(settings))

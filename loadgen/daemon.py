@@ -64,7 +64,9 @@ async def serve(settings: LoadgenSettings) -> int:
     payloads = Payloads(
         scenario.routes, batch_size=scenario.batch_size, invalid_fraction=scenario.invalid_fraction, seed=scenario.seed
     )
-    arrivals = Arrivals(scenario.profile, scenario.arrivals, seed=scenario.seed, looped=True)
+    arrivals = Arrivals(
+        scenario.profile, scenario.arrivals, seed=scenario.seed, looped=True, scale=1 / settings.rate_split
+    )
     recorder = Recorder(series_limit=0)
     loop = asyncio.get_running_loop()
     async with make_client(settings.target, timeout=scenario.timeout, kind=settings.client) as client:
@@ -86,8 +88,9 @@ async def serve(settings: LoadgenSettings) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, engine.stop)
         log.info(
-            "load on %s: %s, %s arrivals; metrics on http://%s:%d/metrics",
-            settings.target, scenario.description, scenario.arrivals, settings.metrics_host, settings.metrics_port,
+            "load on %s: %s (1/%d of it here), %s arrivals; metrics on http://%s:%d/metrics",
+            settings.target, scenario.description, settings.rate_split, scenario.arrivals,
+            settings.metrics_host, settings.metrics_port,
         )  # fmt: skip
         folder = loop.create_task(_fold(engine, recorder))
         try:

@@ -154,28 +154,30 @@ def profile_length(profile: _Profile) -> float | None:
 class Arrivals:
     """Scheduled start times (seconds from the run's start) for a profile: evenly spaced or Poisson.
 
-    `looped` repeats a finite profile (the daemon's stages go round for ever).
+    `looped` repeats a finite profile (the daemon's stages go round for ever); `scale` multiplies the
+    profile's rate (replicas that share one scenario's total rate each play a share of it).
     """
 
     #: When the rate is zero, look again this much later.
     IDLE_STEP = 0.05
 
     def __init__(self, profile: _Profile, process: Literal["constant", "poisson"], *, seed: int | None = None,
-                 looped: bool = False) -> None:  # fmt: skip
+                 looped: bool = False, scale: float = 1.0) -> None:  # fmt: skip
         self.profile = profile
+        self.scale = scale
         self.poisson = process == "poisson"
         self.random = random.Random(seed)
         self.length = profile_length(profile)
         self.looped = looped and bool(self.length)
         self.t = 0.0
         # A constant profile with constant arrivals: t_n = n / rate, exact, no drift from summing floats.
-        self._fixed = profile.rate(0) if isinstance(profile, Constant) and not self.poisson else None
+        self._fixed = self.rate(0) if isinstance(profile, Constant) and not self.poisson else None
         self._n = 0
 
     def rate(self, t: float) -> float:
         if self.looped and self.length:
             t = t % self.length
-        return self.profile.rate(t)
+        return self.profile.rate(t) * self.scale
 
     def next(self) -> float:
         """The next arrival's time; math.inf when a finite profile has no more.

@@ -34,4 +34,7 @@ class LoadgenSettings(BaseSettings):
     client: Literal["auto", "fast", "aiohttp"] = Field(
         "auto", description="HTTP client: `auto` (built-in fast client for http://, aiohttp otherwise)."
     )
+    rate_split: int = Field(
+        1, ge=1, description="Replicas sharing the scenario's rate: each one plays 1/`RATE_SPLIT` of it (Kubernetes)."
+    )
     log_level: LogLevel = Field("info", description="Lowest level logged (daemon).")

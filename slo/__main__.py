@@ -1,6 +1,7 @@
-"""python -m slo: generate rules and promtool tests from the spec, or render prometheus.yml.
+"""python -m slo: generate everything the SLO spec drives, or render prometheus.yml for other targets.
 
-python -m slo generate                       # prometheus/rules/*.yml, prometheus/tests/*.yml, prometheus.yml
+python -m slo generate          # prometheus/, grafana/dashboards/, deploy/k8s/generated/
+python -m slo generate --check  # write nothing; exit 1 if a generated file is stale
 python -m slo generate --shrink 60 --out /tmp/drill   # rules with windows / 60 (5m -> 5s), for drills
 python -m slo config --service service:8000 --loadgen loadgen:9100 --alertmanager alertmanager:9093 --out p.yml
 """
@@ -11,12 +12,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from slo.generate import check, generate
+from slo.generate import generate, stale_repository, write_repository
+from slo.paths import ROOT, SPEC
 from slo.prometheus_config import PrometheusTargets, prometheus_config
 from slo.spec import SpecError
 from slo.yamlout import dump
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,8 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="write rules (and, unshrunk, promtool tests and prometheus.yml)")
-    gen.add_argument("--spec", type=Path, default=ROOT / "prometheus" / "slo.yaml")
-    gen.add_argument("--out", type=Path, default=None, help="folder to write into (default: prometheus/)")
+    gen.add_argument("--spec", type=Path, default=SPEC, help="SLO spec (default: %(default)s)")
+    gen.add_argument("--out", type=Path, default=None, help="with --shrink: folder for the drill rules")
     gen.add_argument("--shrink", type=float, default=1.0, help="divide every window by this (drills); needs --out")
     gen.add_argument("--check", action="store_true", help="write nothing; fail if a generated file differs")
 
@@ -43,14 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "generate":
         if args.shrink != 1.0 and args.out is None:
             parser.error("--shrink writes drill rules: give --out (the checked-in files keep real windows)")
-        out = args.out or ROOT / "prometheus"
         try:
             if args.check:
-                stale = check(args.spec, out)
+                stale = stale_repository(args.spec, ROOT)
                 for path in stale:
                     print(f"stale: {path} (run python -m slo generate)", file=sys.stderr)
                 return 1 if stale else 0
-            for path in generate(args.spec, out, shrink=args.shrink):
+            written = generate(args.spec, args.out, args.shrink) if args.out else write_repository(args.spec, ROOT)
+            for path in written:
                 print(path)
         except SpecError as e:
             print(f"error: {e}", file=sys.stderr)

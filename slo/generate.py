@@ -1,9 +1,15 @@
-"""Every generated file, by path: what `python -m slo generate` writes and the freshness test compares."""
+"""Every generated file, by path: what `python -m slo generate` writes and the freshness tests compare.
+
+One spec, prometheus/slo.yaml, gives the Prometheus rules and configs, the promtool tests, the Grafana
+dashboards and the Kubernetes objects: nothing restates a threshold by hand.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from slo import k8s, paths
+from slo.grafana.render import render as render_dashboards
 from slo.operational import operational_groups
 from slo.prometheus_config import COMPOSE, prometheus_config
 from slo.promtool_tests import slo_test_files
@@ -33,21 +39,41 @@ def rendered(spec_path: Path, shrink: float = 1.0) -> dict[str, str]:
     return files
 
 
+def repository_files(spec_path: Path) -> dict[str, str]:
+    """Path relative to the repository -> content, for every file generated from the spec."""
+    files = {f"{paths.PROMETHEUS}/{rel}": text for rel, text in rendered(spec_path).items()}
+    dashboards = render_dashboards(spec_path)
+    files.update({f"{paths.DASHBOARDS}/{name}": text for name, text in dashboards.items()})
+    k8s_files = k8s.render(load_spec(spec_path), dashboards)
+    files.update({f"{paths.K8S_GENERATED}/{name}": text for name, text in k8s_files.items()})
+    return files
+
+
+def write_repository(spec_path: Path, root: Path) -> list[Path]:
+    return _write(repository_files(spec_path), root)
+
+
+def stale_repository(spec_path: Path, root: Path) -> list[Path]:
+    """Generated files of the repository that differ from what the spec gives now (missing ones included)."""
+    return [root / rel for rel, text in repository_files(spec_path).items() if _differs(root / rel, text)]
+
+
+def _differs(path: Path, text: str) -> bool:
+    return not path.exists() or path.read_text() != text
+
+
+def _write(files: dict[str, str], root: Path) -> list[Path]:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return [root / rel for rel in files]
+
+
 def generate(spec_path: Path, out: Path, shrink: float = 1.0) -> list[Path]:
-    written = []
-    for rel, text in rendered(spec_path, shrink).items():
-        path = out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        written.append(path)
-    return written
+    """The Prometheus folder's files (rules only when shrunk) under `out`."""
+    return _write(rendered(spec_path, shrink), out)
 
 
 def check(spec_path: Path, out: Path) -> list[Path]:
     """Paths whose content differs from what the spec generates now (missing ones included)."""
-    stale = []
-    for rel, text in rendered(spec_path).items():
-        path = out / rel
-        if not path.exists() or path.read_text() != text:
-            stale.append(path)
-    return stale
+    return [out / rel for rel, text in rendered(spec_path).items() if _differs(out / rel, text)]

@@ -24,7 +24,7 @@ from loadgen import thresholds
 from loadgen.payloads import BREAKERS, ROUTES, Payloads, invalid_record, sample_records
 from loadgen.recorder import FastHdr, hdr
 from loadgen.scenario import load
-from loadgen.schedule import Arrivals, Stages, parse_duration
+from loadgen.schedule import Arrivals, Constant, Stages, parse_duration
 from service.schemas import InsuranceRecord
 from tests import processes
 
@@ -115,6 +115,22 @@ def test_stages_follow_the_originals_shape() -> None:
     # area under the curve: 30*1 + 60*3 + 120*5 + 60*3 + 30*1 = 1020 requests
     assert len(times) == pytest.approx(1020, abs=2)
     assert parse_duration("1h30m") == 5400 and parse_duration("250ms") == 0.25
+
+
+def _arrivals_before(arrivals: Arrivals, horizon: float) -> int:
+    n = 0
+    while arrivals.next() < horizon:
+        n += 1
+    return n
+
+
+def test_replicas_split_the_rate() -> None:
+    for process in ("constant", "poisson"):
+        whole = Arrivals(Constant(rate=100), process, seed=1)
+        half = Arrivals(Constant(rate=100), process, seed=1, scale=1 / 2)
+        assert _arrivals_before(whole, 60) == pytest.approx(6000, rel=0.05)
+        assert _arrivals_before(half, 60) == pytest.approx(3000, rel=0.05)
+        assert half.rate(0) == 50
 
 
 def test_payloads_follow_the_data_and_each_invalid_one_breaks_one_rule() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from slo.generate import check, rendered
+from slo.generate import rendered, stale_repository
 from tests import prom
 from tests.processes import ROOT
 
@@ -18,7 +18,8 @@ SPEC = PROMETHEUS / "slo.yaml"
 
 
 def test_generated_files_are_up_to_date() -> None:
-    stale = check(SPEC, PROMETHEUS)
+    """Rules, promtool tests, Prometheus configs, dashboards and Kubernetes objects: all from the spec."""
+    stale = stale_repository(SPEC, ROOT)
     assert not stale, f"regenerate with `python -m slo generate`: {[str(p) for p in stale]}"
 
 

@@ -9,6 +9,7 @@ flat: the recorder's histograms have a fixed size and it keeps no time series he
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 
@@ -98,9 +99,11 @@ async def serve(settings: LoadgenSettings) -> int:
         finally:
             folder.cancel()
             await runner.cleanup()
+        # The final tally, as JSON: a soak test's accounting compares it with the service's own counts.
         log.info(
-            "stopped: scheduled=%d sent=%d dropped=%d finished=%d; %s",
+            "stopped: scheduled=%d sent=%d dropped=%d finished=%d; %s; outcomes=%s",
             engine.scheduled, engine.sent, engine.dropped, recorder.completed,
             "all in-flight requests finished" if drained else f"{engine.in_flight} still in flight after the drain",
+            json.dumps(recorder.outcome_totals(), sort_keys=True),
         )  # fmt: skip
     return 0

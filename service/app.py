@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
-from service import api
+from service import api, faults
 from service.body_limit import BodyLimitMiddleware
 from service.errors import validation_error_handler
 from service.model import Model
+from service.observability import logging, metrics, tracing
+from service.observability.middleware import ObservabilityMiddleware
 from service.schemas import EXAMPLE_RECORD, InsuranceRecord
 from service.settings import ServiceSettings
 
@@ -23,26 +27,70 @@ def load_and_warm(settings: ServiceSettings) -> Model:
     return model
 
 
+async def flush_signals() -> None:
+    """Fold the buffered model signals into the metrics now and then (see metrics.SignalBuffer)."""
+    while True:
+        await asyncio.sleep(metrics.FLUSH_SECONDS)
+        metrics.SIGNALS.flush()
+
+
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or ServiceSettings()
+    logging.configure(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.model = load_and_warm(settings)
+        model = load_and_warm(settings)
+        app.state.model = model
+        metrics.set_model(model.metadata.get("name", "insurance_charges_model"), model.version)
+        # Everything allocated so far (modules, the app, the model) lives as long as the process:
+        # out of the collector's sight, full collections stop rescanning it (a few ms each).
+        gc.collect()
+        gc.freeze()
         app.state.ready = True
-        yield
-        app.state.ready = False
+        metrics.set_ready(True)
+        flusher = asyncio.create_task(flush_signals()) if settings.instrumentation else None
+        try:
+            yield
+        finally:
+            if flusher is not None:
+                flusher.cancel()
+                with suppress(asyncio.CancelledError):
+                    await flusher
+            app.state.ready = False
+            metrics.set_ready(False)
+            if provider is not None:
+                provider.shutdown()
+            metrics.worker_exit()
 
     app = FastAPI(
         title="Insurance charges prediction service",
         version="1.0.0",
         description="Predicts yearly medical insurance charges from age, sex, BMI, children, smoking and region.",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry support (0.16x) would add a second server span and spans per
+        # dependency/endpoint/serialization as soon as a tracer provider exists: traces come from
+        # opentelemetry-instrumentation-fastapi (service/observability/tracing.py), metrics and logs
+        # from the request middleware.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
     app.state.model = None
     app.state.ready = False
+    app.state.faults = faults.Faults(settings.faults)
     app.include_router(api.router)
+    app.include_router(faults.router)
     app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    provider = tracing.setup(app) if settings.instrumentation else None
+    app.add_middleware(
+        ObservabilityMiddleware,
+        router=app.router,
+        faults=app.state.faults,
+        instrument=settings.instrumentation,
+        tracing_on=provider is not None,
+        log_inputs=settings.log_inputs,
+        max_concurrent_predictions=settings.max_concurrent_predictions,
+        retry_after_seconds=settings.retry_after_seconds,
+    )
     return app

@@ -9,6 +9,24 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from service.observability import metrics
+from service.observability.middleware import notes as request_notes
+
+
+def record_invalid(request: Request, fields: Sequence[str]) -> None:
+    """Count a prediction request's invalid fields (bounded labels) and name them in its log line.
+
+    Only the field names: an invalid value is still personal data.
+    """
+    if request.scope.get("path") not in metrics.PREDICTION_ROUTES:
+        return
+    notes = request_notes(request.scope)
+    if notes is None:
+        return
+    notes.fields["invalid_fields"] = list(fields)
+    for field in fields:
+        metrics.VALIDATION_ERRORS.labels(metrics.validation_field(field)).inc()
+
 
 def field_name(loc: Sequence[Any]) -> str:
     """`("body", "records", 3, "age")` -> `records.3.age`; the body itself is `body`."""
@@ -24,6 +42,7 @@ async def validation_error_handler(request: Request, exc: RequestValidationError
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         ctx = errors[0].get("ctx", {})
+        record_invalid(request, ["body"])
         return JSONResponse({"detail": f"malformed JSON: {ctx.get('error', 'cannot parse body')}"}, status_code=400)
     detail = [
         {
@@ -35,4 +54,5 @@ async def validation_error_handler(request: Request, exc: RequestValidationError
         for e in errors
     ]
     message = "; ".join(f"{d['field']}: {d['msg']}" for d in detail)
+    record_invalid(request, [d["field"] for d in detail])
     return JSONResponse({"detail": detail, "message": message}, status_code=422)

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.faults import FaultConfig
 from service.train import DEFAULT_OUT
 
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
@@ -24,3 +25,25 @@ class ServiceSettings(BaseSettings):
     model_version: str = Field("latest", description="Version to serve; `latest` follows the pointer file.")
     max_batch_size: int = Field(256, ge=1, description="Most records in one /v1/predict/batch request.")
     max_body_bytes: int = Field(65536, ge=1024, description="Largest request body accepted (413 above).")
+
+    instrumentation: bool = Field(
+        True, description="Request metrics, model signals, request log lines and traces; `false` turns them all off."
+    )
+    log_inputs: bool = Field(
+        False, description="Log the request's input record(s); off by default: the inputs are personal health data."
+    )
+    max_concurrent_predictions: int = Field(
+        64, ge=1, description="Predictions in progress per worker; over it, 503 with Retry-After at once."
+    )
+    retry_after_seconds: int = Field(1, ge=0, description="Retry-After of a shed (503) response, seconds.")
+    admin_token: str = Field(
+        "", description="Bearer token of /admin/faults; empty disables the endpoint (404).", repr=False
+    )
+    faults: FaultConfig = Field(
+        default_factory=FaultConfig,
+        description='Faults injected from the start, JSON as POST /admin/faults takes: `{"routes": {...}}`.',
+    )
+    metrics_dir: Path | None = Field(
+        None,
+        description="Multiprocess metrics folder when workers > 1 (wiped at start); unset: a temporary one.",
+    )

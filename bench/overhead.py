@@ -1,0 +1,191 @@
+"""Cost of the service's instrumentation, over real HTTP, in one run.
+
+    python bench/overhead.py [--seconds 8] [--rounds 3] [--connections 32]
+
+Runs, with wrk (Debian package `wrk`) as the load client, POST /v1/predict throughput of:
+  (a) the service with everything on: metrics, a JSON log line per request (to a file), traces
+      sampled at 10% and exported over OTLP/HTTP to a local sink (tests/otlp_sink.py);
+  (b) the same service with SERVICE_INSTRUMENTATION=false;
+  (c) a bare FastAPI app with a no-op POST endpoint (bench/bare_app.py);
+each on one worker pinned to CPU 0 with the load client (and the sink) pinned to CPU 1, rounds
+interleaved (a, b, c, a, b, c, ...) so that the machine's noise hits all alike; the best round of
+each counts. Then the service (everything on) with two workers vs one, unpinned: on a 2-core
+machine the load client shares the cores, so that ratio is a floor. uvicorn's access log is off
+in all of them (the service writes its own line). Goals (issue 3): (a)/(b) >= 0.7, (a)/(c) >= 0.5,
+two workers / one >= 1.7.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from service.schemas import EXAMPLE_RECORD
+from tests.processes import free_port, running
+
+LUA = """wrk.method = "POST"
+wrk.body = '{body}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU time of every live process in a process group (the server and its workers)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the command: state ppid pgrp ... utime(11) stime(12)
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def pin(proc: subprocess.Popen[bytes], cpu: str) -> None:
+    """Pin a process and all of its threads (and, by inheritance, the threads it starts later)."""
+    subprocess.run(["taskset", "-a", "-c", "-p", cpu, str(proc.pid)], check=True, capture_output=True)
+
+
+@dataclass
+class Target:
+    url: str
+    pgid: int
+
+
+@contextmanager
+def service(tmp: Path, name: str, cpu: str | None, **env: str) -> Iterator[Target]:
+    port = free_port()
+    settings = {"SERVICE_HOST": "127.0.0.1", "SERVICE_PORT": str(port), **env}
+    base = f"http://127.0.0.1:{port}"
+    with running(["-m", "service"], settings, ready_url=f"{base}/readyz", log=tmp / f"{name}.log") as proc:
+        if cpu is not None:
+            pin(proc, cpu)
+        yield Target(f"{base}/v1/predict", proc.pid)
+
+
+@contextmanager
+def bare(tmp: Path, cpu: str) -> Iterator[Target]:
+    port = free_port()
+    args = ["-m", "uvicorn", "bench.bare_app:app", "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    base = f"http://127.0.0.1:{port}"
+    with running(args, ready_url=f"{base}/docs", log=tmp / "bare.log") as proc:
+        pin(proc, cpu)
+        yield Target(f"{base}/v1/predict", proc.pid)
+
+
+@dataclass
+class Result:
+    rps: float = 0.0  # best round's throughput
+    cpu_us: float = float("inf")  # server CPU per request in the best round (less noisy on a shared machine)
+
+
+def wrk(target: Target, script: Path, seconds: int, connections: int, cpu: str | None) -> tuple[float, float]:
+    """(requests per second, server CPU µs per request); fails if any answer was not 2xx."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), target.url]
+    if cpu is not None:
+        command = ["taskset", "-c", cpu, *command]
+    cpu_before = group_cpu_seconds(target.pgid)
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    cpu_used = group_cpu_seconds(target.pgid) - cpu_before
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"errors during the load on {target.url}:\n{out}")
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    if not rps or not total:
+        raise RuntimeError(f"cannot read wrk's output:\n{out}")
+    return float(rps.group(1)), cpu_used / int(total.group(1)) * 1e6
+
+
+def measure(targets: dict[str, Target], args: argparse.Namespace, script: Path, cpu: str | None) -> dict[str, Result]:
+    for target in targets.values():
+        wrk(target, script, 2, args.connections, cpu)  # warm-up
+    best = {name: Result() for name in targets}
+    for round_ in range(args.rounds):
+        for name, target in targets.items():
+            rps, cpu_us = wrk(target, script, args.seconds, args.connections, cpu)
+            best[name] = Result(max(best[name].rps, rps), min(best[name].cpu_us, cpu_us))
+            print(f"  round {round_ + 1} {name:28} {rps:9.0f} req/s {cpu_us:7.1f} CPU µs/request", flush=True)
+    return best
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=8, help="per measurement (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default: %(default)s)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default: %(default)s)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None or shutil.which("taskset") is None:
+        print("error: needs wrk and taskset (Debian: apt-get install wrk util-linux)", file=sys.stderr)
+        return 2
+    if (os.cpu_count() or 1) < 2:
+        print("error: needs two CPUs (one for the server, one for the load client)", file=sys.stderr)
+        return 2
+
+    with tempfile.TemporaryDirectory(prefix="overhead-") as tmp_name, ExitStack() as stack:
+        tmp = Path(tmp_name)
+        script = tmp / "post.lua"
+        script.write_text(LUA.format(body=json.dumps(EXAMPLE_RECORD)))
+        sink_port = free_port()
+        sink = stack.enter_context(
+            running(["-m", "tests.otlp_sink", "--port", str(sink_port)], ready_url=f"http://127.0.0.1:{sink_port}/")
+        )
+        pin(sink, "1")
+        everything = {
+            "SERVICE_INSTRUMENTATION": "true",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}",
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": "0.1",
+        }
+        targets = {
+            "(a) everything on": stack.enter_context(service(tmp, "a", "0", **everything)),
+            "(b) instrumentation off": stack.enter_context(service(tmp, "b", "0", SERVICE_INSTRUMENTATION="false")),
+            "(c) bare FastAPI no-op": stack.enter_context(bare(tmp, "0")),
+        }
+        print(f"POST /v1/predict: server on CPU 0, wrk -c{args.connections} on CPU 1, best of {args.rounds} rounds")
+        one_core = measure(targets, args, script, "1")
+        log_lines = sum(1 for _ in (tmp / "a.log").open())
+        stack.close()
+
+        print("service (everything on), one worker vs two, unpinned (wrk shares the cores)")
+        with ExitStack() as workers:
+            scaling = {
+                "one worker": workers.enter_context(service(tmp, "w1", None, **everything, SERVICE_WORKERS="1")),
+                "two workers": workers.enter_context(service(tmp, "w2", None, **everything, SERVICE_WORKERS="2")),
+            }
+            multi = measure(scaling, args, script, None)
+
+    a, b, c = one_core.values()
+    print()
+    print(f"{'variant':28} {'req/s':>9} {'server CPU µs/req':>18}")
+    for name, result in {**one_core, **multi}.items():
+        print(f"{name:28} {result.rps:9.0f} {result.cpu_us:18.1f}")
+    print(f"(a) wrote {log_lines} log lines")
+    print("ratios: throughput (best rounds); in brackets the same from server CPU per request")
+    goals = [
+        ("(a)/(b) everything on / instrumentation off", a.rps / b.rps, b.cpu_us / a.cpu_us, 0.7),
+        ("(a)/(c) everything on / bare FastAPI", a.rps / c.rps, c.cpu_us / a.cpu_us, 0.5),
+    ]
+    for name, ratio, by_cpu, goal in goals:
+        verdict = "met" if ratio >= goal else "MISSED"
+        print(f"{name:46} {ratio:5.2f} [{by_cpu:4.2f}]  goal >= {goal}: {verdict}")
+    scaling_ratio = multi["two workers"].rps / multi["one worker"].rps
+    verdict = "met" if scaling_ratio >= 1.7 else "MISSED"
+    print(f"{'two workers / one worker (throughput)':46} {scaling_ratio:5.2f}         goal >= 1.7: {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Fault injection for alert drills: extra latency and HTTP 500s on chosen routes, on purpose.
+
+Faults come from SERVICE_FAULTS at start and from the token-guarded `POST /admin/faults`
+(`Authorization: Bearer <SERVICE_ADMIN_TOKEN>`; the endpoint answers 404 when no token is set,
+so a forgotten drill endpoint cannot be found in production). The request middleware applies
+them (service/observability/middleware.py), after overload protection so that injected latency
+holds a prediction slot as real slowness would; every injected fault is counted in
+`service_faults_injected_total{route,kind}` and marked `fault` in the request's log line.
+With several workers each worker holds its own faults: set them with SERVICE_FAULTS.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.observability.logging import logger
+
+Rate = Annotated[float, Field(ge=0.0, le=1.0)]
+Seconds = Annotated[float, Field(ge=0.0, le=60.0)]
+
+
+class RouteFaults(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    error_rate: Rate = Field(0.0, description="Fraction of requests answered HTTP 500.")
+    latency_rate: Rate = Field(0.0, description="Fraction of requests delayed.")
+    latency_seconds: Seconds = Field(0.0, description="Fixed delay added to a delayed request.")
+    latency_jitter_seconds: Seconds = Field(0.0, description="Uniform random extra delay, 0 to this.")
+
+
+class FaultConfig(BaseModel):
+    """Faults by route template; `{"routes": {}}` clears them all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    routes: dict[str, RouteFaults] = Field(default_factory=dict)
+
+
+class Faults:
+    """The faults in force in this worker."""
+
+    def __init__(self, config: FaultConfig | None = None) -> None:
+        self.config = config or FaultConfig()
+
+    def draw(self, route: str) -> tuple[float, bool]:
+        """For one request: (seconds of latency to add, whether to answer 500)."""
+        fault = self.config.routes.get(route)
+        if fault is None:
+            return 0.0, False
+        delay = 0.0
+        if fault.latency_rate and random.random() < fault.latency_rate:
+            delay = fault.latency_seconds + random.random() * fault.latency_jitter_seconds
+        return delay, bool(fault.error_rate and random.random() < fault.error_rate)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.config.routes)
+
+
+def _authorized(request: Request) -> None:
+    token: str = request.app.state.settings.admin_token
+    if not token:
+        raise HTTPException(404, "Not Found")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    if not secrets.compare_digest(given.encode(), token.encode()):
+        raise HTTPException(403, "wrong token")
+
+
+router = APIRouter(prefix="/admin", dependencies=[Depends(_authorized)], include_in_schema=False)
+
+
+@router.get("/faults")
+async def get_faults(request: Request) -> FaultConfig:
+    faults: Faults = request.app.state.faults
+    return faults.config
+
+
+@router.post("/faults")
+async def set_faults(config: FaultConfig, request: Request) -> FaultConfig:
+    known = {getattr(r, "path", None) for r in request.app.routes}
+    unknown = sorted(set(config.routes) - known)
+    if unknown:
+        raise HTTPException(422, f"routes: unknown route template(s) {unknown}")
+    faults: Faults = request.app.state.faults
+    faults.config = config
+    logger().warning("faults set", faults=config.model_dump()["routes"])
+    return config

@@ -1,0 +1,306 @@
+"""Every metric of the service, defined once, and how /metrics renders them.
+
+Names, labels and buckets are a contract with the SLO rules and the dashboards (see the README):
+labels are bounded (the route template, never the raw path; a validation error's field folds into
+a fixed set), and the latency buckets contain every SLO threshold.
+
+One worker: the default in-process registry, with exemplars (the trace id of sampled requests) in
+the OpenMetrics output. Several workers: prometheus-client's multiprocess mode, switched on by
+`PROMETHEUS_MULTIPROC_DIR`, which `python -m service` sets and wipes before the workers start.
+prometheus-client picks its value class when it is first imported, so that variable must be set
+before then. Multiprocess mode keeps no exemplars, and its collector leaves out the process
+metrics, so `InstanceProcessCollector` adds them back: the sum over the live workers and their
+supervisor, which is what a dashboard's "CPU and memory of this instance" means.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+from service.observability import buckets
+from service.schemas import InsuranceRecord
+
+#: True in a worker of a multi-worker service (the variable prometheus-client itself looks at).
+MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR" in os.environ
+
+PREDICTION_ROUTES = ("/v1/predict", "/v1/predict/batch", "/api/models/insurance_charges_model/prediction")
+UNMATCHED = "unmatched"
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+RECORD_FIELDS = tuple(InsuranceRecord.model_fields)
+CATEGORIES = {"sex": ("male", "female"), "smoker": ("true", "false")} | {
+    "region": ("southwest", "southeast", "northwest", "northeast")
+}
+
+# `_created` series would double the series count for a value Prometheus does not use.
+disable_created_metrics()
+
+# --- HTTP -------------------------------------------------------------------------------------------
+REQUEST_DURATION = Histogram(
+    "http_server_request_duration_seconds",
+    "Time from the request's arrival to the end of its response, by route template and status code.",
+    ["method", "route", "status_code"],
+    buckets=buckets.LATENCY_SECONDS,
+)
+IN_FLIGHT = Gauge("http_server_requests_in_flight", "Requests being served right now.", multiprocess_mode="livesum")
+SHED = Counter(
+    "http_server_shed_requests_total",
+    "Requests answered 503 at once because too many predictions were in progress.",
+    ["route"],
+)
+
+# --- model ------------------------------------------------------------------------------------------
+INFERENCE_DURATION = Histogram(
+    "model_inference_duration_seconds",
+    "Time spent in the model itself (features to charges), per request.",
+    ["kind"],
+    buckets=buckets.INFERENCE_SECONDS,
+)
+BATCH_SIZE = Histogram("model_batch_size", "Records per batch request.", buckets=buckets.BATCH_SIZE)
+PREDICTED_CHARGES = Histogram(
+    "model_predicted_charges_dollars", "Predicted yearly charges, USD, one per record.", buckets=buckets.CHARGES_DOLLARS
+)
+INPUT_AGE = Histogram("model_input_age_years", "Input age of each scored record.", buckets=buckets.AGE_YEARS)
+INPUT_BMI = Histogram("model_input_bmi", "Input BMI of each scored record.", buckets=buckets.BMI)
+INPUT_CHILDREN = Histogram("model_input_children", "Input children of each scored record.", buckets=buckets.CHILDREN)
+INPUT_CATEGORY = Counter(
+    "model_input_category_total", "Scored records by value of each categorical input.", ["feature", "value"]
+)
+VALIDATION_ERRORS = Counter(
+    "model_validation_errors_total",
+    'Invalid request fields: a record field, "body", "records", or "other".',
+    ["field"],
+)
+MODEL_INFO = Gauge("model_info", "The served model: always 1.", ["name", "version"], multiprocess_mode="livemax")
+READY = Gauge(
+    "service_ready",
+    "1 when the model is loaded and warmed up (every live worker), else 0.",
+    multiprocess_mode="livemin",
+)
+
+# --- fault injection --------------------------------------------------------------------------------
+FAULTS_INJECTED = Counter(
+    "service_faults_injected_total", "Faults injected on purpose (alert drills).", ["route", "kind"]
+)
+
+# Series that must exist from the start (at 0), so that rates and ratios have something to divide.
+for _route in PREDICTION_ROUTES:
+    SHED.labels(_route)
+    for _kind in ("latency", "error"):
+        FAULTS_INJECTED.labels(_route, _kind)
+for _field in (*RECORD_FIELDS, "body", "records", "other"):
+    VALIDATION_ERRORS.labels(_field)
+INFERENCE_SINGLE = INFERENCE_DURATION.labels("single")
+INFERENCE_BATCH = INFERENCE_DURATION.labels("batch")
+_CATEGORY = {
+    (feature, value): INPUT_CATEGORY.labels(feature, value) for feature, vs in CATEGORIES.items() for value in vs
+}
+READY.set(0)
+
+# --- hot-path helpers -------------------------------------------------------------------------------
+_duration_children: dict[tuple[str, str, int], Histogram] = {}
+
+
+def request_duration(method: str, route: str, status_code: int) -> Histogram:
+    """The labelled child, cached: `labels()` costs more than the observation itself."""
+    if method not in METHODS:
+        method = "other"
+    key = (method, route, status_code)
+    child = _duration_children.get(key)
+    if child is None:
+        child = _duration_children[key] = REQUEST_DURATION.labels(method, route, str(status_code))
+    return child
+
+
+def validation_field(field: str) -> str:
+    """A validation error's field as a bounded label: `records.3.age` -> `age`, `income` -> `other`."""
+    last = field.rsplit(".", 1)[-1]
+    if last in RECORD_FIELDS:
+        return last
+    if field == "body":
+        return "body"
+    if field == "records" or (field.startswith("records.") and last.isdigit()):
+        return "records"
+    return "other"
+
+
+def observe_batch(records: Sequence[InsuranceRecord], charges: Sequence[float], inference_seconds: float) -> None:
+    """The model's signals of one batch request, in bulk."""
+    INFERENCE_BATCH.observe(inference_seconds)
+    BATCH_SIZE.observe(len(records))
+    _observe_rows([(r.age, r.bmi, r.children, r.sex, r.smoker, r.region) for r in records], charges)
+
+
+class SignalBuffer:
+    """The model's signals of single-record requests, folded into the metrics in bulk.
+
+    Eight metric updates a request (three inputs, three categories, the prediction, the inference
+    time) cost more than the rest of the instrumentation; appending one tuple costs almost nothing.
+    The buffer is flushed when it holds `size` rows, before every scrape of this process (so a
+    one-worker service is exact at every scrape), and by a timer every `FLUSH_SECONDS` (with
+    several workers another worker may answer the scrape: it sees this one's signals that late).
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self.rows: list[tuple[int, float, int, str, bool, str]] = []
+        self.charges: list[float] = []
+        self.seconds: list[float] = []
+
+    def add(self, record: InsuranceRecord, charges: float, inference_seconds: float) -> None:
+        self.rows.append((record.age, record.bmi, record.children, record.sex, record.smoker, record.region))
+        self.charges.append(charges)
+        self.seconds.append(inference_seconds)
+        if len(self.rows) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        rows, charges, seconds = self.rows, self.charges, self.seconds
+        self.rows, self.charges, self.seconds = [], [], []
+        _observe_many(INFERENCE_SINGLE, seconds)
+        _observe_rows(rows, charges)
+
+
+FLUSH_SECONDS = 1.0
+SIGNALS = SignalBuffer()
+
+
+def _observe_rows(rows: Sequence[tuple[int, float, int, str, bool, str]], charges: Sequence[float]) -> None:
+    ages, bmis, children, sexes, smokers, regions = zip(*rows, strict=True)
+    _observe_many(INPUT_AGE, ages)
+    _observe_many(INPUT_BMI, bmis)
+    _observe_many(INPUT_CHILDREN, children)
+    _observe_many(PREDICTED_CHARGES, charges)
+    smoker_values = ["true" if s else "false" for s in smokers]
+    for feature, values in (("sex", sexes), ("smoker", smoker_values), ("region", regions)):
+        for value in CATEGORIES[feature]:
+            if n := values.count(value):
+                _CATEGORY[feature, value].inc(n)
+
+
+def _observe_many(histogram: Histogram, values: Sequence[float]) -> None:
+    """Observe a batch's values with one increment per bucket instead of one lock round per value.
+
+    Uses the histogram's `_upper_bounds`, `_buckets` and `_sum`, stable in prometheus-client for
+    years; a test checks the counts over real HTTP, so a change there cannot go unnoticed.
+    """
+    bounds = histogram._upper_bounds  # type: ignore[attr-defined]
+    counts = np.bincount(
+        np.searchsorted(bounds, np.asarray(values, dtype=np.float64), side="left"), minlength=len(bounds)
+    )
+    histogram._sum.inc(float(np.sum(values)))  # type: ignore[attr-defined]
+    for bucket, n in zip(histogram._buckets, counts.tolist(), strict=False):  # type: ignore[attr-defined]
+        if n:
+            bucket.inc(n)
+
+
+def set_model(name: str, version: str) -> None:
+    MODEL_INFO.labels(name, version).set(1)
+
+
+def set_ready(ready: bool) -> None:
+    READY.set(1 if ready else 0)
+
+
+# --- exposition -------------------------------------------------------------------------------------
+def _live_pids(directory: Path) -> set[int]:
+    """Workers with live-gauge files; the files of dead ones are removed on the way (mark_process_dead)."""
+    pids: set[int] = set()
+    for path in directory.glob("gauge_live*_*.db"):
+        try:
+            pid = int(path.stem.rsplit("_", 1)[1])
+        except ValueError:
+            continue
+        if _alive(pid):
+            pids.add(pid)
+        else:
+            mark_process_dead(pid, str(directory))
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class InstanceProcessCollector:
+    """`process_*` for a multi-worker instance: the sum over its live workers and their supervisor."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def collect(self) -> Iterator[Metric]:
+        pids = _live_pids(self.directory) | {os.getppid()}
+        totals: dict[str, float] = {}
+        starts: list[float] = []
+        for pid in sorted(pids):
+            for family in ProcessCollector(registry=None, pid=lambda pid=pid: pid).collect():
+                for sample in family.samples:
+                    if sample.name == "process_start_time_seconds":
+                        starts.append(sample.value)
+                    elif sample.name == "process_max_fds":
+                        totals[sample.name] = sample.value
+                    else:
+                        totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+        if "process_cpu_seconds_total" in totals:
+            yield CounterMetricFamily(
+                "process_cpu_seconds", "User and system CPU time, seconds, summed over the instance's processes.",
+                value=totals.pop("process_cpu_seconds_total"),
+            )  # fmt: skip
+        for name, value in totals.items():
+            yield GaugeMetricFamily(name, f"{name}, summed over the instance's processes.", value=value)
+        if starts:
+            yield GaugeMetricFamily("process_start_time_seconds", "Start of the oldest process.", value=min(starts))
+
+
+def _registry() -> CollectorRegistry:
+    if not MULTIPROCESS:
+        return REGISTRY
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, str(directory))
+    registry.register(InstanceProcessCollector(directory))  # type: ignore[arg-type]
+    return registry
+
+
+_SCRAPE_REGISTRY: CollectorRegistry | None = None
+
+
+def exposition(accept: str) -> tuple[bytes, str]:
+    """The scrape body and its content type: OpenMetrics (with exemplars) if the scraper accepts it."""
+    global _SCRAPE_REGISTRY
+    if _SCRAPE_REGISTRY is None:
+        _SCRAPE_REGISTRY = _registry()
+    SIGNALS.flush()
+    encoder, content_type = choose_encoder(accept)
+    return encoder(_SCRAPE_REGISTRY), content_type
+
+
+def worker_exit() -> None:
+    """A worker leaving: its buffered signals are flushed, its live gauges (in flight, ready, model
+    info) stop counting at once."""
+    SIGNALS.flush()
+    if MULTIPROCESS:
+        mark_process_dead(os.getpid())

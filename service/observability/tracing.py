@@ -1,0 +1,174 @@
+"""Traces: OpenTelemetry's FastAPI instrumentation, configured from the standard OTEL_* variables.
+
+The server span comes from opentelemetry-instrumentation-fastapi; the service adds one child span
+around inference (`model.predict`, with the model version and batch size) and puts the trace id
+in its request log line and, for sampled requests, as an exemplar on the latency histogram.
+
+Cost. The FastAPI instrumentation's middleware costs about as much as the rest of the request
+(route matching again for the span name, attribute dictionaries, a non-recording span, wrapped
+send/receive) even for requests it does not sample; measured with bench/overhead.py (README,
+Performance). So:
+- It is installed only when a trace exporter is configured (`OTEL_EXPORTER_OTLP_ENDPOINT` /
+  `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, or `OTEL_TRACES_EXPORTER` naming `otlp` or `console`), never
+  with `OTEL_SDK_DISABLED=true` or SERVICE_INSTRUMENTATION=false: spans nobody receives buy nothing.
+- The head-sampling decision for a request without a parent is taken first, by `SamplingGate`, from
+  the same `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`; only the requests it samples (and
+  those with a `traceparent`, when the sampler is parent-based) go through the instrumentation's
+  middleware, whose sampler then keeps every root it is given. At 10% sampling the instrumentation
+  costs a tenth. The price: a request that is not sampled has no trace id in its log line (it would
+  name a trace that no backend has), and the ratio decision is random instead of a function of the
+  trace id (the same in distribution; only cross-service consistency of unparented roots differs).
+- The per-message `http send` / `http receive` spans are left out (they double the span count and
+  say nothing the server span does not), and the instrumentation's own OTel metrics go to a no-op
+  meter (Prometheus has them already, with bounded labels).
+- The inference child span is only opened when the request is sampled.
+Resource (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`), exporter endpoint and batching
+(`OTEL_BSP_*`) are the SDK's own handling of those variables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider, sampling
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+SERVICE_NAME = "insurance-charges"
+EXCLUDED_URLS = "/metrics$,/healthz$,/readyz$"
+_NULL = contextlib.nullcontext()
+_tracer = trace.get_tracer("service")
+
+
+def exporters(env: Mapping[str, str] = os.environ) -> list[str]:
+    """Which span exporters the OTEL_* variables ask for: "otlp", "console", or none."""
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return []
+    named = [e.strip().lower() for e in env.get("OTEL_TRACES_EXPORTER", "").split(",") if e.strip()]
+    if "none" in named:
+        return []
+    endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    chosen = [e for e in named if e in ("otlp", "console")]
+    if endpoint and "otlp" not in chosen and not named:
+        chosen.append("otlp")
+    return chosen
+
+
+def _exporter(name: str) -> SpanExporter:
+    if name == "console":
+        return ConsoleSpanExporter(out=sys.stderr)
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter()
+
+
+def head_sampling(env: Mapping[str, str] = os.environ) -> tuple[float, bool] | None:
+    """(ratio of unparented requests to sample, parent-based?) from OTEL_TRACES_SAMPLER(_ARG).
+
+    None for a sampler this gate does not know (it is then left entirely to the SDK).
+    """
+    name = env.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
+    parent_based = name.startswith("parentbased_")
+    kind = name.removeprefix("parentbased_")
+    if kind == "always_on":
+        return 1.0, parent_based
+    if kind == "always_off":
+        return 0.0, parent_based
+    if kind == "traceidratio":
+        try:
+            ratio = float(env.get("OTEL_TRACES_SAMPLER_ARG", "1.0"))
+        except ValueError:
+            ratio = 1.0
+        return min(max(ratio, 0.0), 1.0), parent_based
+    return None
+
+
+class SamplingGate:
+    """Route a request through the tracing middleware only if its trace will be sampled."""
+
+    def __init__(self, traced: ASGIApp, untraced: ASGIApp, ratio: float, parent_based: bool) -> None:
+        self.traced = traced
+        self.untraced = untraced
+        self.ratio = ratio
+        self.parent_based = parent_based
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not self._sampled(scope):
+            await self.untraced(scope, receive, send)
+        else:
+            await self.traced(scope, receive, send)
+
+    def _sampled(self, scope: Scope) -> bool:
+        if self.parent_based:
+            for name, _ in scope["headers"]:
+                if name == b"traceparent":
+                    return True  # the parent's flag decides, in the SDK's parent-based sampler
+        return self.ratio >= 1.0 or random.random() < self.ratio
+
+
+def setup(app: FastAPI) -> TracerProvider | None:
+    """Instrument the app when an exporter is configured; returns the provider (to shut down) or None."""
+    names = exporters()
+    if not names:
+        return None
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    gate = head_sampling()
+    attributes: dict[str, Any] = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": SERVICE_NAME}
+    options: dict[str, Any] = {"resource": Resource.create(attributes)}
+    if gate is not None:
+        # The gate took the root decision already: what reaches the SDK is to be kept.
+        options["sampler"] = sampling.ParentBased(sampling.ALWAYS_ON) if gate[1] else sampling.ALWAYS_ON
+    provider = TracerProvider(**options)
+    for name in names:
+        provider.add_span_processor(BatchSpanProcessor(_exporter(name)))
+    trace.set_tracer_provider(provider)
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=provider,
+        meter_provider=NoOpMeterProvider(),
+        excluded_urls=EXCLUDED_URLS,
+        exclude_spans=["receive", "send"],
+    )
+    if gate is None:
+        return provider
+    instrumented_stack = app.build_middleware_stack
+
+    def build_middleware_stack() -> ASGIApp:
+        stack = instrumented_stack()
+        otel = getattr(stack, "app", None)
+        if not isinstance(otel, OpenTelemetryMiddleware):
+            logging.getLogger(__name__).warning("unexpected middleware stack: every request goes through tracing")
+            return stack
+        return SamplingGate(stack, otel.app, *gate)
+
+    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
+    return provider
+
+
+def inference_span(model_version: str, batch_size: int) -> contextlib.AbstractContextManager[Any]:
+    """A child span around the model call, only when the request's trace is sampled."""
+    if not trace.get_current_span().is_recording():
+        return _NULL
+    return _tracer.start_as_current_span(
+        "model.predict", attributes={"model.version": model_version, "model.batch_size": batch_size}
+    )
+
+
+def current_ids() -> tuple[str | None, str | None, bool]:
+    """(trace id, span id, sampled) of the current span, hex as in W3C trace context; Nones without one."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None, None, False
+    return format(context.trace_id, "032x"), format(context.span_id, "016x"), context.trace_flags.sampled

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from slo import spec as slo_spec
 
 
 @dataclass(frozen=True)
@@ -45,20 +45,16 @@ class Spec:
 
 
 def load_spec(path: Path) -> Spec:
-    """The SLOs of a Sloth `prometheus/v1` spec with events or raw SLIs."""
-    doc = yaml.safe_load(path.read_text())
+    """The SLOs of the spec (read and checked by the slo package), with the queries the report runs."""
+    spec = slo_spec.load_spec(path)
     slos = []
-    for raw in doc["slos"]:
-        sli = raw["sli"]
-        if "events" in sli:
-            error, total = sli["events"]["error_query"], sli["events"]["total_query"]
-        elif "raw" in sli:
-            error, total = sli["raw"]["error_ratio_query"], "vector(1)"
+    for raw in spec.slos:
+        if raw.sli.events is not None:
+            error, total = raw.sli.events.error_query, raw.sli.events.total_query
         else:
-            raise ValueError(f"SLO {raw['name']}: only events and raw SLIs can be reported, not {list(sli)}")
-        alert = (raw.get("alerting") or {}).get("name")
-        slos.append(Slo(raw["name"], float(raw["objective"]), error.strip(), total.strip(), alert))
-    return Spec(doc["service"], slos)
+            error, total = raw.sli.error_ratio_query(), "vector(1)"
+        slos.append(Slo(raw.name, raw.objective, error, total, raw.alerting.name if raw.alerting else None))
+    return Spec(spec.service, slos)
 
 
 class Prometheus:

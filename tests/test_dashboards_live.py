@@ -27,6 +27,7 @@ def test_every_panel_query_returns_series_on_live_data(tmp_path: Path) -> None:
         assert prom.wait_for(lambda: _has_data(s.prometheus), timeout=60) is not None, "no data in Prometheus"
         prom.wait_for(lambda: False, timeout=6)  # a few more scrapes: rate windows of 15 s need four samples
         results = check(s.prometheus, rate_interval="15s", time_range="1m")
-    failed = [f"{r.query.dashboard} / {r.query.panel}: {r.query.expr} -> {r.error or 'no series'}" for r in results if not r.ok]
+    failed = [f"{r.query.dashboard} / {r.query.panel}: {r.query.expr} -> {r.error or 'no series'}" for r in results]
+    failed = [line for line, r in zip(failed, results, strict=True) if not r.ok]
     assert len(results) > 60
     assert not failed, "\n".join(failed)

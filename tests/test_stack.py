@@ -8,6 +8,7 @@ code paths (render, honcho, readiness, Prometheus API, report, stop) as the real
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -239,3 +241,70 @@ def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
 
 def test_every_stack_setting_is_documented() -> None:
     assert documented("STACK_") == {f"STACK_{name.upper()}" for name in StackSettings.model_fields}
+
+
+def real_stack_env(tmp: Path) -> dict[str, str]:
+    """The README's stack with the project's own configs, rules and scenario, on free ports, 1 s scrapes."""
+    return {
+        "STACK_SERVICE_PORT": str(free_port()),
+        "STACK_LOADGEN_PORT": str(free_port()),
+        "STACK_PROMETHEUS_PORT": str(free_port()),
+        "STACK_ALERTMANAGER_PORT": str(free_port()),
+        "STACK_SCRAPE_INTERVAL": "1s",
+        "STACK_RUN_DIR": str(tmp / "run"),
+    }
+
+
+def _prometheus_shows_the_stack_working(url: str) -> bool:
+    try:
+        targets = httpx.get(f"{url}/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
+        rules = httpx.get(f"{url}/api/v1/query", params={"query": "slo:sli_error:ratio_rate5m"}, timeout=2).json()
+    except httpx.HTTPError:
+        return False
+    jobs_up = {t["labels"]["job"] for t in targets if t["health"] == "up"}
+    return jobs_up == {"service", "loadgen", "prometheus"} and len(rules["data"]["result"]) == 3
+
+
+@needs_prometheus
+def test_the_real_stack_comes_up_every_target_up_rules_evaluating_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
+    env = real_stack_env(tmp_path)
+    log = tmp_path / "stack.log"
+    proc = stack(["up"], env, log)
+    prometheus = f"http://127.0.0.1:{env['STACK_PROMETHEUS_PORT']}"
+    try:
+        deadline = time.monotonic() + 90
+        while not _prometheus_shows_the_stack_working(prometheus):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.5)
+        alertmanagers = httpx.get(f"{prometheus}/api/v1/alertmanagers", timeout=2).json()["data"]
+        assert alertmanagers["activeAlertmanagers"], "Prometheus has no Alertmanager"
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        code = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert code == 0, log.read_text()
+    assert_all_stopped(env, str(tmp_path))
+    assert not leftovers("-m loadgen daemon") and not leftovers("-m service")
+
+
+@needs_prometheus
+def test_a_clean_bounded_soak_of_the_real_stack_meets_every_slo(tmp_path: Path) -> None:
+    env = real_stack_env(tmp_path)
+    log = tmp_path / "stack.log"
+    proc = stack(["up", "--duration", "30"], env, log)
+    try:
+        code = proc.wait(150)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    out = log.read_text()
+    assert code == 0, out
+    saved = json.loads((tmp_path / "run" / "slo-report.json").read_text())
+    assert [s["name"] for s in saved["slos"]] == [
+        "requests-availability",
+        "requests-latency-500ms",
+        "requests-latency-100ms",
+    ]
+    assert all(s["requests"] > 0 for s in saved["slos"]) and saved["ok"] is True
+    assert_all_stopped(env, str(tmp_path))

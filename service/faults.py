@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.observability.logging import logger
+from service.observability.middleware import route_templates
 
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 Seconds = Annotated[float, Field(ge=0.0, le=60.0)]
@@ -84,7 +85,7 @@ async def get_faults(request: Request) -> FaultConfig:
 
 @router.post("/faults")
 async def set_faults(config: FaultConfig, request: Request) -> FaultConfig:
-    known = {getattr(r, "path", None) for r in request.app.routes}
+    known = set(route_templates(request.app.routes))
     unknown = sorted(set(config.routes) - known)
     if unknown:
         raise HTTPException(422, f"routes: unknown route template(s) {unknown}")

@@ -23,22 +23,40 @@ import asyncio
 import os
 import re
 import time
-from collections.abc import MutableMapping
-from typing import Any
+from collections.abc import Iterable, Iterator, MutableMapping
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from opentelemetry import trace
 from starlette.routing import Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.faults import Faults
 from service.observability import metrics, tracing
 from service.observability.logging import logger
+
+if TYPE_CHECKING:
+    from service.faults import Faults
 
 #: Where the endpoints find the request's `Notes` (absent: instrumentation off).
 NOTES = "service.notes"
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:/+=-]{1,128}")
 _LEVELS = {2: "info", 3: "info", 4: "warning", 5: "error"}
+
+
+def route_templates(routes: Iterable[Any]) -> Iterator[str]:
+    """Every route's path template, included routers too.
+
+    FastAPI 0.16x wraps an included router in an object without `path` (`original_router` and
+    `include_context.prefix` hold what is needed); older versions copy the routes with their path.
+    """
+    for route in routes:
+        path = getattr(route, "path", None)
+        if isinstance(path, str) and path:
+            yield path
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            prefix = getattr(getattr(route, "include_context", None), "prefix", "") or ""
+            yield from (prefix + p for p in route_templates(inner.routes))
 
 
 class Notes:
@@ -104,8 +122,7 @@ class ObservabilityMiddleware:
     def _templates(self) -> dict[str, str]:
         """Route templates without parameters, by path (built on the first request: routes are final then)."""
         if self._static is None:
-            paths = (getattr(r, "path", "") for r in self.router.routes)
-            self._static = {p: p for p in paths if p and "{" not in p}
+            self._static = {p: p for p in route_templates(self.router.routes) if "{" not in p}
         return self._static
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -32,8 +32,9 @@ def prepare_metrics_dir(settings: ServiceSettings) -> None:
         return
     directory = settings.metrics_dir or Path(tempfile.mkdtemp(prefix="service-metrics-"))
     directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.db"):
-        stale.unlink()
+    for stale in directory.iterdir():  # a previous run's metrics and faults
+        if stale.is_file():
+            stale.unlink()
     os.environ[MULTIPROC_ENV] = str(directory)
 
 

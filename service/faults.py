@@ -6,13 +6,17 @@ so a forgotten drill endpoint cannot be found in production). The request middle
 them (service/observability/middleware.py), after overload protection so that injected latency
 holds a prediction slot as real slowness would; every injected fault is counted in
 `service_faults_injected_total{route,kind}` and marked `fault` in the request's log line.
-With several workers each worker holds its own faults: set them with SERVICE_FAULTS.
+With several workers the faults are shared through a file beside the multiprocess metrics, so a
+drill's `POST /admin/faults` reaches every worker (within `Faults.CHECK_EVERY` seconds).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
+import time
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -43,10 +47,44 @@ class FaultConfig(BaseModel):
 
 
 class Faults:
-    """The faults in force in this worker."""
+    """The faults in force; with `shared` (a file), the same in every worker of the service.
 
-    def __init__(self, config: FaultConfig | None = None) -> None:
-        self.config = config or FaultConfig()
+    Each worker re-reads the file when its modification time changes, looking at most every
+    CHECK_EVERY seconds: one clock read per request on the hot path.
+    """
+
+    CHECK_EVERY = 0.5
+
+    def __init__(self, config: FaultConfig | None = None, shared: Path | None = None) -> None:
+        self._config = config or FaultConfig()
+        self._shared = shared
+        self._seen: int | None = None
+        self._next_check = 0.0
+        if shared is not None and not shared.exists():  # the first worker up publishes SERVICE_FAULTS
+            self.config = self._config
+
+    @property
+    def config(self) -> FaultConfig:
+        if self._shared is not None and time.monotonic() >= self._next_check:
+            self._reload(self._shared)
+        return self._config
+
+    @config.setter
+    def config(self, config: FaultConfig) -> None:
+        self._config = config
+        if self._shared is not None:
+            staging = self._shared.with_suffix(f".{os.getpid()}.tmp")
+            staging.write_text(config.model_dump_json())
+            staging.replace(self._shared)  # atomic: no worker reads half a file
+
+    def _reload(self, shared: Path) -> None:
+        self._next_check = time.monotonic() + self.CHECK_EVERY
+        try:
+            mtime = shared.stat().st_mtime_ns
+            if mtime != self._seen:
+                self._config, self._seen = FaultConfig.model_validate_json(shared.read_text()), mtime
+        except (OSError, ValueError):
+            pass  # keep the faults in force: a drill must not crash the service
 
     def draw(self, route: str) -> tuple[float, bool]:
         """For one request: (seconds of latency to add, whether to answer 500)."""

@@ -273,6 +273,21 @@ def test_fault_injection(tmp_path: Path) -> None:
     assert sorted(str(line["fault"]) for line in faulted) == ["error"] * 5 + ["latency"]
 
 
+def test_faults_reach_every_worker(tmp_path: Path) -> None:
+    """A drill's POST lands on one worker; the faults must hold in all of them."""
+    with processes.service(tmp_path, admin_token="s3cret", workers="2") as base:
+        faults = {"routes": {PREDICT: {"error_rate": 1.0}}}
+        assert httpx.post(f"{base}/admin/faults", json=faults, headers=ADMIN).status_code == 200
+        time.sleep(1.0)  # each worker looks at the shared faults at most every 0.5 s
+        # A new connection per request: the kernel spreads them over both workers.
+        assert {httpx.post(f"{base}{PREDICT}", json=RECORD).status_code for _ in range(40)} == {500}
+        assert httpx.post(f"{base}/admin/faults", json={"routes": {}}, headers=ADMIN).status_code == 200
+        time.sleep(1.0)
+        assert {httpx.post(f"{base}{PREDICT}", json=RECORD).status_code for _ in range(40)} == {200}
+        m = scrape(base)
+    assert value(m, "service_faults_injected_total", route=PREDICT, kind="error") == 40
+
+
 def test_faults_from_settings_and_shedding(tmp_path: Path) -> None:
     slow = {"routes": {PREDICT: {"latency_rate": 1.0, "latency_seconds": 1.0}}}
     settings = {"faults": json.dumps(slow), "max_concurrent_predictions": "2", "retry_after_seconds": "3"}

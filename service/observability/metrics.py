@@ -37,7 +37,8 @@ from service.observability import buckets
 from service.schemas import InsuranceRecord
 
 #: True in a worker of a multi-worker service (the variable prometheus-client itself looks at).
-MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR" in os.environ
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+MULTIPROCESS = MULTIPROC_ENV in os.environ
 
 PREDICTION_ROUTES = ("/v1/predict", "/v1/predict/batch", "/api/models/insurance_charges_model/prediction")
 UNMATCHED = "unmatched"

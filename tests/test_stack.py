@@ -157,6 +157,15 @@ def stack(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
     )
 
 
+def run_to_end(proc: subprocess.Popen[bytes], timeout: float) -> int:
+    """The exit code of a bounded run; killed (and failed) if it overstays."""
+    try:
+        return proc.wait(timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 def test_help_lists_the_commands() -> None:
     out = subprocess.run([sys.executable, "-m", "stack", "up", "--help"], capture_output=True, text=True, check=True)
     assert "--duration" in out.stdout and "bounded soak" in out.stdout
@@ -197,12 +206,7 @@ def test_the_spec_loader_reads_events_slos(tmp_path: Path) -> None:
 def test_bounded_soak_reports_from_prometheus_exits_1_on_a_breach_and_leaves_nothing(tmp_path: Path) -> None:
     env = write_configs(tmp_path)
     log = tmp_path / "stack.log"
-    proc = stack(["up", "--duration", "8", "--without", "loadgen"], env, log)
-    try:
-        code = proc.wait(120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    code = run_to_end(stack(["up", "--duration", "8", "--without", "loadgen"], env, log), 120)
     out = log.read_text()
     assert code == 1, out
     assert "the stack is up" in out and f"http://127.0.0.1:{env['STACK_PROMETHEUS_PORT']}" in out
@@ -292,12 +296,7 @@ def test_the_real_stack_comes_up_every_target_up_rules_evaluating_and_ctrl_c_lea
 def test_a_clean_bounded_soak_of_the_real_stack_meets_every_slo(tmp_path: Path) -> None:
     env = real_stack_env(tmp_path)
     log = tmp_path / "stack.log"
-    proc = stack(["up", "--duration", "30"], env, log)
-    try:
-        code = proc.wait(150)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    code = run_to_end(stack(["up", "--duration", "30"], env, log), 150)
     out = log.read_text()
     assert code == 0, out
     saved = json.loads((tmp_path / "run" / "slo-report.json").read_text())

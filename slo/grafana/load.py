@@ -17,13 +17,14 @@ def _quantiles(metric: str, sel: str, side: str) -> list[p.Query]:
 def build() -> db.Dashboard:
     svc = 'job="service", route=~"$route"'
     return (
-        db.Dashboard("Synthetic load")
-        .uid("synthetic-load")
-        .description("The load generator: target vs sent vs dropped, client vs server latency, outcomes.")
-        .tags(["load", "loadgen"])
-        .time("now-1h", "now")
-        .refresh("30s")
-        .with_variable(p.datasource_variable())
+        p.dashboard(
+            "Synthetic load",
+            "synthetic-load",
+            "The load generator: target vs sent vs dropped, client vs server latency, outcomes.",
+            ["load", "loadgen"],
+            "now-1h",
+            "30s",
+        )
         .with_variable(p.label_variable("loadgen", "Load generator", 'up{job="loadgen"}', "instance"))
         .with_variable(p.label_variable("route", "Route", 'loadgen_requests_total{job="loadgen"}', "route"))
         .with_panel(

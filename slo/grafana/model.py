@@ -36,13 +36,14 @@ def _reference(data: dataset.Dataset) -> tuple[dict[str, float], dict[str, dict[
 def build() -> db.Dashboard:
     means, shares = _reference(dataset.load())
     dash = (
-        db.Dashboard("Model: inputs and predictions")
-        .uid("prediction-model")
-        .description("Predicted charges, input distributions against the training data, validation errors.")
-        .tags(["model", "drift"])
-        .time("now-3h", "now")
-        .refresh("1m")
-        .with_variable(p.datasource_variable())
+        p.dashboard(
+            "Model: inputs and predictions",
+            "prediction-model",
+            "Predicted charges, input distributions against the training data, validation errors.",
+            ["model", "drift"],
+            "now-3h",
+            "1m",
+        )
         .with_variable(p.label_variable("instance", "Instance", 'up{job="service"}', "instance"))
         .with_row(p.row("Predictions"))
         .with_panel(

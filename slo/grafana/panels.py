@@ -40,6 +40,24 @@ def _with_targets(panel: P, queries: list[Query]) -> P:
     return panel
 
 
+def _titled(panel: P, title: str, description: str, width: int, height: int) -> P:
+    """What every panel has: a title, a description saying what it answers, the datasource variable, a size."""
+    return panel.title(title).description(description).datasource(DATASOURCE).span(width).height(height)  # type: ignore[attr-defined]
+
+
+def dashboard(title: str, uid: str, description: str, tags: list[str], since: str, refresh: str) -> db.Dashboard:
+    """A dashboard with its datasource variable: every panel's queries go through it."""
+    return (
+        db.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(tags)
+        .time(since, "now")
+        .refresh(refresh)
+        .with_variable(datasource_variable())
+    )
+
+
 def thresholds(*steps: Step) -> db.ThresholdsConfig:
     return (
         db.ThresholdsConfig()
@@ -60,13 +78,8 @@ def timeseries_panel(
 ) -> timeseries.Panel:
     """A time series; `lines` are drawn as dashed thresholds (alert burn rates, objectives)."""
     panel = (
-        timeseries.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
+        _titled(timeseries.Panel(), title, description, width, 8)
         .unit(unit)
-        .span(width)
-        .height(8)
         .legend(
             cb.VizLegendOptions()
             .show_legend(True)
@@ -94,13 +107,8 @@ def stat_panel(
     decimals: float | None = None,
 ) -> stat.Panel:
     panel = (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
+        _titled(stat.Panel(), title, description, width, 5)
         .unit(unit)
-        .span(width)
-        .height(5)
         .thresholds(thresholds(*steps))
         .color_mode(common.BigValueColorMode.BACKGROUND)
         .graph_mode(common.BigValueGraphMode.AREA)
@@ -115,12 +123,7 @@ def heatmap_panel(title: str, description: str, expr: str, unit: str, *, width: 
     """Bucket rates as a heatmap, with Prometheus exemplars (trace ids) drawn on top."""
     query = _target(expr, "{{le}}", "A").range().exemplar(True).format(PromQueryFormat.HEATMAP)
     return (
-        heatmap.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .span(width)
-        .height(8)
+        _titled(heatmap.Panel(), title, description, width, 8)
         .calculate(False)
         .y_axis(heatmap.YAxisConfig().unit(unit))
         .color(heatmap.HeatmapColorOptions().mode(HeatmapColorMode.SCHEME).scheme("Oranges").steps(64))
@@ -133,13 +136,8 @@ def distribution_panel(title: str, description: str, expr: str, unit: str, *, wi
     """A histogram's buckets over the dashboard's time range, as bars: the shape of a distribution."""
     query = _target(expr, "{{le}}", "A").instant().format(PromQueryFormat.HEATMAP)
     return (
-        bargauge.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
+        _titled(bargauge.Panel(), title, description, width, 8)
         .unit(unit)
-        .span(width)
-        .height(8)
         .orientation(common.VizOrientation.VERTICAL)
         .with_target(query)
     )

@@ -14,13 +14,14 @@ REQ = "http_server_request_duration_seconds"
 def build() -> db.Dashboard:
     proc = 'job="service", instance=~"$instance"'
     return (
-        db.Dashboard("Prediction service")
-        .uid("prediction-service")
-        .description("Request rate, errors and latency of the prediction service; inference; processes.")
-        .tags(["service", "red"])
-        .time("now-1h", "now")
-        .refresh("30s")
-        .with_variable(p.datasource_variable())
+        p.dashboard(
+            "Prediction service",
+            "prediction-service",
+            "Request rate, errors and latency of the prediction service; inference; processes.",
+            ["service", "red"],
+            "now-1h",
+            "30s",
+        )
         .with_variable(p.label_variable("instance", "Instance", 'up{job="service"}', "instance"))
         .with_variable(p.label_variable("route", "Route", f'{REQ}_count{{job="service"}}', "route"))
         .with_row(p.row("Requests"))

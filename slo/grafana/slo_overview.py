@@ -20,14 +20,13 @@ PERIOD = prom_duration(PERIOD_SECONDS)
 
 
 def build(spec: Spec) -> db.Dashboard:
-    dash = (
-        db.Dashboard(f"SLOs: {spec.service}")
-        .uid("slo-overview")
-        .description("Each service-level objective of the SLO spec: SLI, error budget, burn rates, alerts.")
-        .tags(["slo", spec.service])
-        .time("now-6h", "now")
-        .refresh("30s")
-        .with_variable(p.datasource_variable())
+    dash = p.dashboard(
+        f"SLOs: {spec.service}",
+        "slo-overview",
+        "Each service-level objective of the SLO spec: SLI, error budget, burn rates, alerts.",
+        ["slo", spec.service],
+        "now-6h",
+        "30s",
     )
     for slo in spec.slos:
         dash = dash.with_row(p.row(f"{slo.name}: {slo.objective:g}% over {PERIOD}"))

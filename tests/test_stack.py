@@ -289,7 +289,6 @@ def test_the_real_stack_comes_up_every_target_up_rules_evaluating_and_ctrl_c_lea
             os.killpg(proc.pid, signal.SIGKILL)
     assert code == 0, log.read_text()
     assert_all_stopped(env, str(tmp_path))
-    assert not leftovers("-m loadgen daemon") and not leftovers("-m service")
 
 
 @needs_prometheus

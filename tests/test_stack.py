@@ -96,6 +96,11 @@ RULES = {
 ALERTMANAGER = {"route": {"receiver": "null"}, "receivers": [{"name": "null"}]}
 
 
+def free_ports() -> dict[str, str]:
+    """A free loopback port for each process of the stack, as STACK_* variables."""
+    return {f"STACK_{name.upper()}_PORT": str(free_port()) for name in procfile.PROCESSES}
+
+
 def write_configs(tmp: Path) -> dict[str, str]:
     """Config files for a stack in tmp, on free ports; returns the STACK_* environment."""
     (tmp / "prom" / "rules").mkdir(parents=True)
@@ -103,10 +108,7 @@ def write_configs(tmp: Path) -> dict[str, str]:
     (tmp / "prom" / "slo.yaml").write_text(yaml.safe_dump(SPEC))
     (tmp / "prom" / "alertmanager.yml").write_text(yaml.safe_dump(ALERTMANAGER))
     return {
-        "STACK_SERVICE_PORT": str(free_port()),
-        "STACK_LOADGEN_PORT": str(free_port()),
-        "STACK_PROMETHEUS_PORT": str(free_port()),
-        "STACK_ALERTMANAGER_PORT": str(free_port()),
+        **free_ports(),
         "STACK_SERVICE_WORKERS": "2",
         "STACK_RULES_DIR": str(tmp / "prom" / "rules"),
         "STACK_SCRAPE_INTERVAL": "1s",
@@ -250,10 +252,7 @@ def test_every_stack_setting_is_documented() -> None:
 def real_stack_env(tmp: Path) -> dict[str, str]:
     """The README's stack with the project's own configs, rules and scenario, on free ports, 1 s scrapes."""
     return {
-        "STACK_SERVICE_PORT": str(free_port()),
-        "STACK_LOADGEN_PORT": str(free_port()),
-        "STACK_PROMETHEUS_PORT": str(free_port()),
-        "STACK_ALERTMANAGER_PORT": str(free_port()),
+        **free_ports(),
         "STACK_SCRAPE_INTERVAL": "1s",
         "STACK_RUN_DIR": str(tmp / "run"),
     }

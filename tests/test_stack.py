@@ -262,7 +262,7 @@ def _prometheus_shows_the_stack_working(url: str) -> bool:
     try:
         targets = httpx.get(f"{url}/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
         rules = httpx.get(f"{url}/api/v1/query", params={"query": "slo:sli_error:ratio_rate5m"}, timeout=2).json()
-    except httpx.HTTPError:
+    except (httpx.HTTPError, ValueError):  # not listening yet, or not ready (a plain-text 503)
         return False
     jobs_up = {t["labels"]["job"] for t in targets if t["health"] == "up"}
     return jobs_up == {"service", "loadgen", "prometheus"} and len(rules["data"]["result"]) == 3

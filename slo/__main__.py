@@ -23,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m slo", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    gen = sub.add_parser("generate", help="write rules (and, unshrunk, promtool tests and prometheus.yml)")
+    gen = sub.add_parser(
+        "generate", help="write the rules, promtool tests, Prometheus configs, dashboards and k8s objects"
+    )
     gen.add_argument("--spec", type=Path, default=SPEC, help="SLO spec (default: %(default)s)")
     gen.add_argument("--out", type=Path, default=None, help="with --shrink: folder for the drill rules")
     gen.add_argument("--shrink", type=float, default=1.0, help="divide every window by this (drills); needs --out")

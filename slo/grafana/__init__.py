@@ -1,1 +1,1 @@
-"""Grafana dashboards, generated from code and from the SLO spec (python -m slo.grafana)."""
+"""Grafana dashboards, generated from code and from the SLO spec (by `python -m slo generate`)."""

@@ -24,7 +24,7 @@ import yaml
 
 from stack import procfile, report
 from stack.settings import StackSettings
-from tests.processes import ROOT, free_port
+from tests.processes import ROOT, free_port, stop
 from tests.test_docs import documented
 
 needs_prometheus = pytest.mark.skipif(
@@ -160,12 +160,11 @@ def stack(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
 
 
 def run_to_end(proc: subprocess.Popen[bytes], timeout: float) -> int:
-    """The exit code of a bounded run; killed (and failed) if it overstays."""
+    """The exit code of a bounded run; stopped (and failed) if it overstays."""
     try:
         return proc.wait(timeout)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop(proc)  # SIGTERM first: the stack stops its processes; a SIGKILL would orphan them
 
 
 def test_help_lists_the_commands() -> None:
@@ -238,8 +237,7 @@ def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         code = proc.wait(60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop(proc)  # SIGTERM first: the stack stops its processes; a SIGKILL would orphan them
     assert code == 0, log.read_text()
     assert "stack: stopped" in log.read_text()
     assert_all_stopped(env, str(tmp_path))
@@ -284,8 +282,7 @@ def test_the_real_stack_comes_up_every_target_up_rules_evaluating_and_ctrl_c_lea
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         code = proc.wait(60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop(proc)  # SIGTERM first: the stack stops its processes; a SIGKILL would orphan them
     assert code == 0, log.read_text()
     assert_all_stopped(env, str(tmp_path))
 

@@ -20,7 +20,7 @@ from loadgen import metrics
 from loadgen.client import make_client
 from loadgen.engine import Engine
 from loadgen.payloads import Payloads
-from loadgen.recorder import Recorder
+from loadgen.recorder import Recorder, percentiles
 from loadgen.scenario import Scenario, load
 from loadgen.schedule import Arrivals, Constant
 from loadgen.settings import LoadgenSettings
@@ -56,7 +56,7 @@ async def _fold(engine: Engine, recorder: Recorder) -> None:
             log.info(
                 "scheduled=%d sent=%d dropped=%d in_flight=%d errors=%d p99_ms=%.1f outcomes=%s",
                 engine.scheduled, engine.sent, engine.dropped, engine.in_flight, recorder.errors,
-                recorder.latency.get_value_at_percentile(99) / 1000, recorder.outcome_totals(),
+                percentiles(recorder.latency, [99])[0] / 1000, recorder.outcome_totals(),
             )  # fmt: skip
 
 

@@ -10,6 +10,7 @@ is recorded so a generator that cannot keep up shows it.
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import time
 
@@ -42,11 +43,18 @@ class Engine:
         self.started = 0.0
         self.window = 0.0  # seconds the schedule ran (the denominator of the achieved rate)
         self._stopping = False
+        self._end = self._limit = self._due = math.inf  # set by run()
+        self._next = 0  # index of the next payload in the deck
+        self._begun = asyncio.Event()
         self._idle: asyncio.Event | None = None
         self._wake: asyncio.Future[None] | None = None
 
     def elapsed(self) -> float:
         return clock() - self.started if self.started else 0.0
+
+    async def begun(self) -> None:
+        """Wait until the schedule starts (connections are warmed first)."""
+        await self._begun.wait()
 
     def target_rate(self) -> float:
         return self.arrivals.rate(self.elapsed())
@@ -66,37 +74,24 @@ class Engine:
         await self.client.warm(min(self.max_in_flight, self.WARM_CONNECTIONS))
         self._idle = asyncio.Event()
         self._idle.set()
-        self.started = start = clock()
-        end = math.inf if duration is None else duration
-        limit = math.inf if requests is None else requests
-        arrivals, send, done, record_lag = self.arrivals, self.client.start, self._done, self.recorder.record_lag
-        deck, i, n = self._deck, 0, len(self._deck)
-        due = arrivals.next()
+        self._end = math.inf if duration is None else duration
+        self._limit = math.inf if requests is None else requests
+        self._due = self.arrivals.next()
+        # What exists now (modules, the payload deck) lives for the whole run: keep it out of the garbage
+        # collector's full passes, which would otherwise stall the schedule for milliseconds.
+        gc.freeze()
+        self.started = clock()
+        self._begun.set()
         while not self._stopping:
-            now = clock() - start
-            # Fire everything that is due (several per wake-up at high rates, or to catch up after a stall).
-            while due <= now and due < end and self.scheduled < limit:
-                self.scheduled += 1
-                if self.in_flight >= self.max_in_flight:
-                    self.dropped += 1
-                else:
-                    self.in_flight += 1
-                    self.sent += 1
-                    self._idle.clear()
-                    route, wire = deck[i]
-                    i = i + 1 if i + 1 < n else 0
-                    at = start + due
-                    record_lag(clock() - at)
-                    send(wire, done, route, at)
-                due = arrivals.next()
-            if self.scheduled >= limit:
+            self._fire()
+            if self.scheduled >= self._limit:
                 break
-            if due >= end:  # the schedule is over: wait out the duration (a stop() cuts it short)
-                if end != math.inf:
-                    await self._sleep(loop, end - (clock() - start))
+            if self._due >= self._end:  # the schedule is over: wait out the duration (a stop() cuts it short)
+                if self._end != math.inf:
+                    await self._sleep(loop, self._end - self.elapsed())
                 break
-            await self._sleep(loop, due - (clock() - start))
-        self.window = min(clock() - start, end)
+            await self._sleep(loop, self._due - self.elapsed())
+        self.window = min(self.elapsed(), self._end)
         self._stopping = True
         try:
             await asyncio.wait_for(self._idle.wait(), drain)
@@ -117,8 +112,39 @@ class Engine:
             handle.cancel()
             self._wake = None
 
+    def _fire(self) -> None:
+        """Send every request that is due (several at high rates, or to catch up after a stall).
+
+        The state lives on the engine, not in locals, so a response finishing inside a send (which would
+        call back into here) cannot send the same slot twice.
+        """
+        start = self.started
+        now = clock() - start
+        if self._due > now:
+            return
+        deck, n, send, done = self._deck, len(self._deck), self.client.start, self._done
+        while self._due <= now and self._due < self._end and self.scheduled < self._limit:
+            self.scheduled += 1
+            if self.in_flight >= self.max_in_flight:
+                self.dropped += 1
+            else:
+                self.in_flight += 1
+                self.sent += 1
+                self._idle.clear()  # type: ignore[union-attr]
+                route, wire = deck[self._next]
+                self._next = self._next + 1 if self._next + 1 < n else 0
+                at = start + self._due
+                self.recorder.record_lag(clock() - at)
+                send(wire, done, route, at)
+            self._due = self.arrivals.next()
+
     def _done(self, outcome: str, route: str, scheduled: float) -> None:
-        self.recorder.record(route, outcome, clock() - scheduled)
+        now = clock()
+        self.recorder.record(route, outcome, now - scheduled)
         self.in_flight -= 1
         if self.in_flight == 0 and self._idle is not None:
             self._idle.set()
+        # Responses come in bursts that can keep the loop busy for milliseconds: send what fell due
+        # meanwhile right here, instead of after the burst (that wait would be schedule lag).
+        if now - self.started >= self._due and not self._stopping:
+            self._fire()

@@ -8,9 +8,13 @@ records into a per-second histogram only; `tick()` folds it into the totals once
 from __future__ import annotations
 
 import bisect
+import ctypes
+import sys
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from service.observability.buckets import LATENCY_SECONDS
@@ -24,6 +28,23 @@ _LOWEST_US, _HIGHEST_US, _DIGITS = 1, 3_600_000_000, 3
 
 def hdr() -> HdrHistogram:
     return HdrHistogram(_LOWEST_US, _HIGHEST_US, _DIGITS)
+
+
+def percentiles(h: HdrHistogram, ps: Sequence[float]) -> list[int]:
+    """Values at percentiles `ps`, as hdrh's get_value_at_percentile gives them, in microseconds of work.
+
+    hdrh walks its 23,552 counts in Python for each percentile (about a millisecond each); on the
+    generator's event loop that stalls the schedule once a second. numpy's cumulative sum does it at once.
+    """
+    if not h.total_count:
+        return [0] * len(ps)
+    cumulative = np.cumsum(np.frombuffer(h.counts, dtype=h.counts._type_))
+    targets = np.array([max(int(min(p, 100.0) * h.total_count / 100 + 0.5), 1) for p in ps], dtype=cumulative.dtype)
+    values = []
+    for p, index in zip(ps, np.searchsorted(cumulative, targets).tolist(), strict=True):
+        value = h.get_value_from_index(min(index, h.counts_len - 1))
+        values.append(h.get_highest_equivalent_value(value) if p else h.get_lowest_equivalent_value(value))
+    return values
 
 
 class FastHdr:
@@ -64,7 +85,10 @@ class FastHdr:
         return h
 
     def reset(self) -> None:
-        self.hist.reset()
+        """hdrh's reset() zeroes its counts one by one in Python; memset does it at once."""
+        h = self.hist
+        ctypes.memset(h.counts, 0, ctypes.sizeof(h.counts))
+        h.total_count, h.min_value, h.max_value = 0, sys.maxsize, 0
         self.count, self.min, self.max = 0, _HIGHEST_US, 0
 
 
@@ -135,6 +159,7 @@ class Recorder:
     def tick(self, t: float, target_rps: float, scheduled: int, sent: int, dropped: int) -> Point:
         """Close the current second: fold its histograms into the totals and append a point."""
         now, lag = self._latency_now.sync(), self._lag_now.sync()
+        p50, p90, p99 = percentiles(now, [50, 90, 99])
         totals = {}
         for (_, outcome), n in self.outcomes.items():
             totals[outcome] = totals.get(outcome, 0) + n
@@ -147,11 +172,11 @@ class Recorder:
             dropped=dropped - d0,
             completed=self.completed - c0,
             errors=self.errors - e0,
-            p50_ms=now.get_value_at_percentile(50) / 1000,
-            p90_ms=now.get_value_at_percentile(90) / 1000,
-            p99_ms=now.get_value_at_percentile(99) / 1000,
+            p50_ms=p50 / 1000,
+            p90_ms=p90 / 1000,
+            p99_ms=p99 / 1000,
             max_ms=now.get_max_value() / 1000,
-            lag_p99_ms=lag.get_value_at_percentile(99) / 1000,
+            lag_p99_ms=percentiles(lag, [99])[0] / 1000,
             outcomes={
                 k: v - self._last_outcomes.get(k, 0) for k, v in totals.items() if v - self._last_outcomes.get(k, 0)
             },

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from loadgen.engine import Engine
-from loadgen.recorder import ERROR_KINDS, Point, Recorder, is_error
+from loadgen.recorder import ERROR_KINDS, Point, Recorder, is_error, percentiles
 from loadgen.thresholds import Threshold
 
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
@@ -55,7 +55,7 @@ def summarize(engine: Engine, recorder: Recorder, *, target: str, scenario: str,
     window = engine.window or 1e-9
     completed = recorder.completed
     latency = {"min": lat.get_min_value() / 1000 if completed else 0.0, "avg": lat.get_mean_value() / 1000}
-    latency |= {f"p{p:g}": lat.get_value_at_percentile(p) / 1000 for p in PERCENTILES}
+    latency |= {f"p{p:g}": v / 1000 for p, v in zip(PERCENTILES, percentiles(lat, PERCENTILES), strict=True)}
     latency["max"] = lat.get_max_value() / 1000
     routes: dict[str, dict[str, int]] = {}
     for (route, outcome), n in sorted(recorder.outcomes.items()):
@@ -75,11 +75,8 @@ def summarize(engine: Engine, recorder: Recorder, *, target: str, scenario: str,
         rps=completed / window,
         target_rps=engine.scheduled / window,
         latency_ms=latency,
-        lag_ms={
-            "p50": lag.get_value_at_percentile(50) / 1000,
-            "p99": lag.get_value_at_percentile(99) / 1000,
-            "max": lag.get_max_value() / 1000,
-        },
+        lag_ms={f"p{p}": v / 1000 for p, v in zip((50, 99), percentiles(lag, [50, 99]), strict=True)}
+        | {"max": lag.get_max_value() / 1000},
         outcomes=recorder.outcome_totals(),
         routes=routes,
     )
@@ -99,7 +96,7 @@ def check(summary: Summary, recorder: Recorder, thresholds: Sequence[Threshold])
     }
 
     def percentile_ms(p: float) -> float:
-        return recorder.latency.get_value_at_percentile(p) / 1000
+        return percentiles(recorder.latency, [p])[0] / 1000
 
     for t in thresholds:
         ok, actual = t.check(values, percentile_ms)

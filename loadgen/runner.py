@@ -38,7 +38,8 @@ def _progress(point: Point, engine: Engine) -> Text:
 
 
 async def _ticker(engine: Engine, recorder: Recorder, live: Live | None, console: Console) -> None:
-    """Once a second: close the recorder's second and show it."""
+    """Once a second of the schedule: close the recorder's second and show it."""
+    await engine.begun()
     n = 1
     while True:
         await asyncio.sleep(max(0.0, engine.started + n - clock()))

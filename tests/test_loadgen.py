@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from loadgen import thresholds
 from loadgen.payloads import BREAKERS, ROUTES, Payloads, invalid_record, sample_records
-from loadgen.recorder import FastHdr, hdr
+from loadgen.recorder import FastHdr, hdr, percentiles
 from loadgen.scenario import load
 from loadgen.schedule import Arrivals, Constant, Stages, parse_duration
 from service.schemas import InsuranceRecord
@@ -163,9 +163,13 @@ def test_fast_recording_matches_hdrhistogram() -> None:
         reference.record_value(v)
     mine = fast.sync()
     assert list(mine.counts) == list(reference.counts)
-    for p in (0, 50, 90, 99, 99.9, 100):
-        assert mine.get_value_at_percentile(p) == reference.get_value_at_percentile(p)
+    ps = [0, 1, 50, 90, 99, 99.9, 100]
+    assert percentiles(mine, ps) == [reference.get_value_at_percentile(p) for p in ps]
     assert (mine.get_min_value(), mine.get_max_value()) == (reference.get_min_value(), reference.get_max_value())
+    fast.reset()
+    assert not any(fast.sync().counts) and percentiles(fast.sync(), [50]) == [0]
+    fast.record(7)
+    assert percentiles(fast.sync(), [0, 100]) == [7, 7] and fast.sync().get_total_count() == 1
 
 
 def test_threshold_syntax() -> None:
@@ -200,6 +204,8 @@ def test_run_holds_the_rate_with_about_10_percent_422s_and_passes(service_url: s
     assert html.count("<svg") == 3  # latency percentiles, throughput, outcomes
     assert not re.search(r"<script|<link|src=|href=", html)  # self-contained: nothing fetched
     assert (tmp_path / "results.csv").read_text().splitlines()[0].startswith("t,target_rps,")
+    series = doc["series"]  # one point per second of the schedule (not of the connection warm-up before it)
+    assert series[0]["t"] == pytest.approx(1.0, abs=0.2) and series[0]["sent"] == pytest.approx(50, abs=3)
 
 
 def test_failed_threshold_and_bad_threshold_exit_codes(service_url: str) -> None:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.observability import buckets
+from service.observability import buckets, tracing
 from service.schemas import EXAMPLE_RECORD
 from tests import processes
 
@@ -43,6 +43,16 @@ def request_lines(log: Path) -> list[dict[str, object]]:
     """Every line of the log must be JSON; the request lines among them."""
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     return [line for line in lines if line.get("event") == "request"]
+
+
+def logged(log: Path, *request_ids: str, timeout: float = 5.0) -> dict[str, dict[str, object]]:
+    """The request lines of these ids, once all are written (the line follows the response)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = {str(line["request_id"]): line for line in request_lines(log)}
+        if all(i in lines for i in request_ids) or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +116,7 @@ def test_log_lines_are_json_with_the_fields_and_no_inputs(fresh: tuple[str, Path
     assert r.headers["x-request-id"] == "req-test-1"
     generated = httpx.post(f"{base}{PREDICT}", json={**record, "children": 9}).headers["x-request-id"]
     assert re.fullmatch(r"[0-9a-f]{32}", generated)
-    time.sleep(0.2)
-    lines = {line["request_id"]: line for line in request_lines(log)}
+    lines = logged(log, "req-test-1", generated)
     ok, bad = lines["req-test-1"], lines[generated]
     expected = {"timestamp", "level", "event", "request_id", "trace_id", "span_id", "method", "route"}
     assert expected | {"status_code", "duration_ms", "model_version", "charges"} <= set(ok)
@@ -118,6 +127,27 @@ def test_log_lines_are_json_with_the_fields_and_no_inputs(fresh: tuple[str, Path
     assert "31.337" not in text and "northeast" not in text
     assert all(json.loads(line) for line in text.splitlines() if line.strip())  # uvicorn's lines too
     assert any(json.loads(line).get("logger") == "uvicorn.error" for line in text.splitlines() if line.strip())
+
+
+def test_span_details_are_remembered_only_for_static_routes_and_the_resource_hashes_alike() -> None:
+    from opentelemetry.sdk.resources import Resource
+
+    calls: list[str] = []
+
+    def details(scope: dict[str, object]) -> tuple[str, dict[str, str]]:
+        calls.append(str(scope["path"]))
+        return f"{scope['method']} {scope['path']}", {"http.route": str(scope["path"])}
+
+    memo = tracing.memoized_span_details(details, {PREDICT})  # type: ignore[arg-type]
+    for path in (PREDICT, PREDICT, "/nowhere", "/nowhere"):
+        name, attributes = memo({"method": "POST", "path": path})
+        assert (name, attributes) == (f"POST {path}", {"http.route": path})
+        attributes["mutated"] = "yes"  # the caller's copy: the remembered answer stays intact
+    assert memo({"method": "BREW", "path": PREDICT})[0] == f"BREW {PREDICT}"  # unknown methods: not kept
+    assert calls == [PREDICT, "/nowhere", "/nowhere", PREDICT]
+    resource = Resource.create({"service.name": "x"})
+    assert hash(tracing.FixedResource(resource)) == hash(resource)
+    assert tracing.FixedResource(resource) == resource
 
 
 def test_unknown_paths_add_no_series(fresh: tuple[str, Path]) -> None:
@@ -207,8 +237,7 @@ def wait_for_spans(spans: Path, trace_id: str) -> list[dict[str, object]]:
 def test_log_trace_id_is_the_request_span_and_an_exemplar(traced: tuple[str, Path, Path]) -> None:
     base, log, spans = traced
     assert httpx.post(f"{base}{PREDICT}", json=RECORD, headers={"X-Request-ID": "traced-1"}).status_code == 200
-    time.sleep(0.2)
-    (line,) = [line for line in request_lines(log) if line["request_id"] == "traced-1"]
+    line = logged(log, "traced-1")["traced-1"]
     trace_id = str(line["trace_id"])
     assert re.fullmatch(r"[0-9a-f]{32}", trace_id)
     found = wait_for_spans(spans, trace_id)
@@ -230,8 +259,7 @@ def test_log_trace_id_is_the_request_span_and_an_exemplar(traced: tuple[str, Pat
 def test_probes_and_metrics_are_not_traced(traced: tuple[str, Path, Path]) -> None:
     base, log, _ = traced
     httpx.get(f"{base}/healthz", headers={"X-Request-ID": "probe-1"})
-    time.sleep(0.2)
-    (line,) = [line for line in request_lines(log) if line["request_id"] == "probe-1"]
+    line = logged(log, "probe-1")["probe-1"]
     assert line["trace_id"] is None and line["route"] == "/healthz"
 
 

@@ -20,10 +20,10 @@ line and, when sampled, as the latency observation's exemplar.
 from __future__ import annotations
 
 import asyncio
-import os
+import random
 import re
 import time
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.observability import metrics, tracing
 from service.observability.logging import logger
+from service.observability.routes import static_paths
 
 if TYPE_CHECKING:
     from service.faults import Faults
@@ -41,22 +42,7 @@ if TYPE_CHECKING:
 NOTES = "service.notes"
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:/+=-]{1,128}")
 _LEVELS = {2: "info", 3: "info", 4: "warning", 5: "error"}
-
-
-def route_templates(routes: Iterable[Any]) -> Iterator[str]:
-    """Every route's path template, included routers too.
-
-    FastAPI 0.16x wraps an included router in an object without `path` (`original_router` and
-    `include_context.prefix` hold what is needed); older versions copy the routes with their path.
-    """
-    for route in routes:
-        path = getattr(route, "path", None)
-        if isinstance(path, str) and path:
-            yield path
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
-            prefix = getattr(getattr(route, "include_context", None), "prefix", "") or ""
-            yield from (prefix + p for p in route_templates(inner.routes))
+_getrandbits = random.getrandbits
 
 
 class Notes:
@@ -66,7 +52,7 @@ class Notes:
 
     def __init__(self, fields: dict[str, Any], traced: bool, log_inputs: bool) -> None:
         self.fields = fields
-        self.traced = traced  # tracing is on (the request itself may still be unsampled)
+        self.traced = traced  # the request is sampled: its spans are recorded
         self.log_inputs = log_inputs
 
 
@@ -76,13 +62,17 @@ def notes(scope: MutableMapping[str, Any]) -> Notes | None:
 
 
 def _request_id(headers: list[tuple[bytes, bytes]]) -> bytes:
-    """The client's X-Request-ID if it is a sane token (no log injection), else a new random one."""
+    """The client's X-Request-ID if it is a sane token (no log injection), else a new random one.
+
+    A request id must be unique, not secret: 128 bits from `random` (os.urandom is a system call, several
+    µs on a VM; `random` is reseeded in a forked worker).
+    """
     for name, value in headers:
         if name == b"x-request-id":
             if _REQUEST_ID.fullmatch(value):
                 return value
             break
-    return os.urandom(16).hex().encode()
+    return b"%032x" % _getrandbits(128)
 
 
 class ObservabilityMiddleware:
@@ -122,7 +112,7 @@ class ObservabilityMiddleware:
     def _templates(self) -> dict[str, str]:
         """Route templates without parameters, by path (built on the first request: routes are final then)."""
         if self._static is None:
-            self._static = {p: p for p in route_templates(self.router.routes) if "{" not in p}
+            self._static = {p: p for p in static_paths(self.router.routes)}
         return self._static
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -133,8 +123,10 @@ class ObservabilityMiddleware:
         route = self._templates().get(scope["path"])
         request_id = _request_id(scope["headers"])
         fields: dict[str, Any] = {}
+        # The server span, if tracing is on (it wraps this middleware): looked up once per request.
+        span = trace.get_current_span() if self.tracing_on else None
         if self.instrument:
-            scope[NOTES] = Notes(fields, self.tracing_on, self.log_inputs)
+            scope[NOTES] = Notes(fields, span is not None and span.is_recording(), self.log_inputs)
         status = 500
         started = False
 
@@ -181,7 +173,7 @@ class ObservabilityMiddleware:
                 if metrics.MULTIPROCESS:
                     metrics.IN_FLIGHT.dec()
         if self.instrument:
-            self._record(scope, route, status, time.perf_counter() - start, request_id, fields)
+            self._record(scope, route, status, time.perf_counter() - start, request_id, fields, span)
 
     async def _serve(
         self, scope: Scope, receive: Receive, send: Send, route: str | None, fields: dict[str, Any]
@@ -206,7 +198,14 @@ class ObservabilityMiddleware:
         await send({"type": "http.response.body", "body": body})
 
     def _record(
-        self, scope: Scope, route: str | None, status: int, seconds: float, request_id: bytes, fields: dict[str, Any]
+        self,
+        scope: Scope,
+        route: str | None,
+        status: int,
+        seconds: float,
+        request_id: bytes,
+        fields: dict[str, Any],
+        span: trace.Span | None,
     ) -> None:
         if route is None:
             matched = scope.get("route")
@@ -214,8 +213,8 @@ class ObservabilityMiddleware:
         method = scope["method"]
         trace_id = span_id = None
         sampled = False
-        if self.tracing_on:
-            trace_id, span_id, sampled = tracing.current_ids()
+        if span is not None:
+            trace_id, span_id, sampled = tracing.span_ids(span)
         child = metrics.request_duration(method, route, status)
         if sampled:
             child.observe(seconds, {"trace_id": trace_id})  # type: ignore[arg-type]

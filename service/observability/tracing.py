@@ -22,6 +22,10 @@ Performance). So:
   say nothing the server span does not), and the instrumentation's own OTel metrics go to a no-op
   meter (Prometheus has them already, with bounded labels).
 - The inference child span is only opened when the request is sampled.
+- Two costs of the sampled path are cut without changing a span: the server span's name and
+  `http.route` for a static route are computed once per (method, path) instead of matching every
+  route again per request (`memoized_span_details`), and the resource's hash, which the OTLP
+  encoder takes for every span by dumping the attributes to JSON, is computed once (`FixedResource`).
 Resource (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`), exporter endpoint and batching
 (`OTEL_BSP_*`) are the SDK's own handling of those variables.
 """
@@ -33,7 +37,7 @@ import logging
 import os
 import random
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -43,6 +47,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.observability.routes import static_paths
 
 SERVICE_NAME = "insurance-charges"
 EXCLUDED_URLS = "/metrics$,/healthz$,/readyz$"
@@ -93,6 +99,41 @@ def head_sampling(env: Mapping[str, str] = os.environ) -> tuple[float, bool] | N
     return None
 
 
+class FixedResource(Resource):
+    """A Resource that hashes once: the process's resource never changes after start-up."""
+
+    def __init__(self, resource: Resource) -> None:
+        super().__init__(resource.attributes, resource.schema_url)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
+SpanDetails = Callable[[Scope], tuple[str, dict[str, str]]]
+_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+
+
+def memoized_span_details(details: SpanDetails, static_paths: Collection[str]) -> SpanDetails:
+    """The instrumentation's span name and attributes, remembered for the static routes.
+
+    Its own function walks the app's routes for every sampled request; for a path that is a route
+    without parameters the answer depends on the method and path only (bounded: known methods).
+    """
+    cache: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
+
+    def span_details(scope: Scope) -> tuple[str, dict[str, str]]:
+        key = (scope.get("method", ""), scope["path"])
+        known = cache.get(key)
+        if known is None:
+            known = details(scope)
+            if key[1] in static_paths and key[0] in _METHODS:
+                cache[key] = known
+        return known[0], dict(known[1])
+
+    return span_details
+
+
 class SamplingGate:
     """Route a request through the tracing middleware only if its trace will be sampled."""
 
@@ -126,7 +167,7 @@ def setup(app: FastAPI) -> TracerProvider | None:
 
     gate = head_sampling()
     attributes: dict[str, Any] = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": SERVICE_NAME}
-    options: dict[str, Any] = {"resource": Resource.create(attributes)}
+    options: dict[str, Any] = {"resource": FixedResource(Resource.create(attributes))}
     if gate is not None:
         # The gate took the root decision already: what reaches the SDK is to be kept.
         options["sampler"] = sampling.ParentBased(sampling.ALWAYS_ON) if gate[1] else sampling.ALWAYS_ON
@@ -151,6 +192,8 @@ def setup(app: FastAPI) -> TracerProvider | None:
         if not isinstance(otel, OpenTelemetryMiddleware):
             logging.getLogger(__name__).warning("unexpected middleware stack: every request goes through tracing")
             return stack
+        static = static_paths(app.routes)  # (the routes are final once the stack is built)
+        otel.default_span_details = memoized_span_details(otel.default_span_details, static)
         return SamplingGate(stack, otel.app, *gate)
 
     app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
@@ -166,9 +209,9 @@ def inference_span(model_version: str, batch_size: int) -> contextlib.AbstractCo
     )
 
 
-def current_ids() -> tuple[str | None, str | None, bool]:
-    """(trace id, span id, sampled) of the current span, hex as in W3C trace context; Nones without one."""
-    context = trace.get_current_span().get_span_context()
+def span_ids(span: trace.Span) -> tuple[str | None, str | None, bool]:
+    """(trace id, span id, sampled) of a span, hex as in W3C trace context; Nones for an invalid one."""
+    context = span.get_span_context()
     if not context.is_valid:
         return None, None, False
     return format(context.trace_id, "032x"), format(context.span_id, "016x"), context.trace_flags.sampled

@@ -1,0 +1,27 @@
+"""Route templates: the bounded names a request's path is known by (metric labels, span names)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+
+def route_templates(routes: Iterable[Any]) -> Iterator[str]:
+    """Every route's path template, included routers too.
+
+    FastAPI 0.16x wraps an included router in an object without `path` (`original_router` and
+    `include_context.prefix` hold what is needed); older versions copy the routes with their path.
+    """
+    for route in routes:
+        path = getattr(route, "path", None)
+        if isinstance(path, str) and path:
+            yield path
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            prefix = getattr(getattr(route, "include_context", None), "prefix", "") or ""
+            yield from (prefix + p for p in route_templates(inner.routes))
+
+
+def static_paths(routes: Iterable[Any]) -> set[str]:
+    """The templates without parameters: for these the path is the template."""
+    return {path for path in route_templates(routes) if "{" not in path}

@@ -5,6 +5,11 @@ generator (or a stalled target) holds a request back, the wait counts against th
 for a real user (no coordinated omission). When `max_in_flight` requests are already out, a due
 request is counted as dropped, never silently skipped. Schedule lag (send time minus scheduled time)
 is recorded so a generator that cannot keep up shows it.
+
+Due requests are sent from two places: the schedule's own loop (which sleeps until the next one is
+due, or just yields to I/O when that is under a millisecond away), and the callback of every finished
+response, so that a burst of responses, which keeps the event loop busy for a while, does not hold
+the schedule back.
 """
 
 from __future__ import annotations

@@ -150,6 +150,24 @@ def test_span_details_are_remembered_only_for_static_routes_and_the_resource_has
     assert tracing.FixedResource(resource) == resource
 
 
+def test_an_unexpected_exception_is_a_500_and_one_error_line_with_its_stack(tmp_path: Path) -> None:
+    from tests.raising_app import BOOM, MESSAGE
+
+    port = processes.free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "service.log"
+    with processes.running(["-m", "tests.raising_app", str(port)], ready_url=f"{base}/readyz", log=log):
+        r = httpx.get(f"{base}{BOOM}", headers={"X-Request-ID": "boom-1"})
+        line = logged(log, "boom-1")["boom-1"]
+        m = scrape(base)
+    assert (r.status_code, r.json(), r.headers["x-request-id"]) == (500, {"detail": "internal server error"}, "boom-1")
+    assert (line["level"], line["status_code"], line["route"]) == ("error", 500, BOOM)
+    stack = str(line["exception"])
+    assert stack.startswith("Traceback") and stack.rstrip().endswith(f"RuntimeError: {MESSAGE}")
+    assert sum(MESSAGE in text for text in log.read_text().splitlines()) == 1  # logged once, not by uvicorn too
+    assert value(m, "http_server_request_duration_seconds_count", route=BOOM, status_code="500") == 1
+
+
 def test_unknown_paths_add_no_series(fresh: tuple[str, Path]) -> None:
     base, _ = fresh
     with httpx.Client(base_url=base) as c:

@@ -114,11 +114,11 @@ SpanDetails = Callable[[Scope], tuple[str, dict[str, str]]]
 _METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 
 
-def memoized_span_details(details: SpanDetails, static_paths: Collection[str]) -> SpanDetails:
+def memoized_span_details(details: SpanDetails, paths: Collection[str]) -> SpanDetails:
     """The instrumentation's span name and attributes, remembered for the static routes.
 
-    Its own function walks the app's routes for every sampled request; for a path that is a route
-    without parameters the answer depends on the method and path only (bounded: known methods).
+    Its own function walks the app's routes for every sampled request; for `paths`, routes without
+    parameters, the answer depends on the method and path only (bounded: known methods only).
     """
     cache: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
 
@@ -127,7 +127,7 @@ def memoized_span_details(details: SpanDetails, static_paths: Collection[str]) -
         known = cache.get(key)
         if known is None:
             known = details(scope)
-            if key[1] in static_paths and key[0] in _METHODS:
+            if key[1] in paths and key[0] in _METHODS:
                 cache[key] = known
         return known[0], dict(known[1])
 

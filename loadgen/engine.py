@@ -6,10 +6,12 @@ for a real user (no coordinated omission). When `max_in_flight` requests are alr
 request is counted as dropped, never silently skipped. Schedule lag (send time minus scheduled time)
 is recorded so a generator that cannot keep up shows it.
 
-Due requests are sent from two places: the schedule's own loop (which sleeps until the next one is
-due, or just yields to I/O when that is under a millisecond away), and the callback of every finished
+Due requests are sent from two places: the schedule's own loop, and the callback of every finished
 response, so that a burst of responses, which keeps the event loop busy for a while, does not hold
-the schedule back.
+the schedule back. The loop sleeps until the next request is due; when that is under a millisecond
+away (the loop's timer resolution) a `precise` engine (a load test) just yields to I/O and looks again,
+keeping the schedule to tens of µs at the price of a busy core, while a daemon's engine sleeps that
+millisecond anyway (above 1,000 req/s the responses it waits for send what falls due meanwhile).
 """
 
 from __future__ import annotations
@@ -32,9 +34,17 @@ class Engine:
     WARM_CONNECTIONS = 16
 
     def __init__(
-        self, client: Client, payloads: Payloads, arrivals: Arrivals, recorder: Recorder, *, max_in_flight: int
+        self,
+        client: Client,
+        payloads: Payloads,
+        arrivals: Arrivals,
+        recorder: Recorder,
+        *,
+        max_in_flight: int,
+        precise: bool = True,
     ) -> None:
         self.client = client
+        self.precise = precise
         self.payloads = payloads
         # The wire form of every request, built once: the hot path only indexes this list.
         self._deck = [(r.route, client.prepare(r.route, r.body)) for r in payloads.deck]
@@ -106,9 +116,11 @@ class Engine:
 
     async def _sleep(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
         """Sleep until the next arrival; long sleeps can be cut short by stop()."""
-        if seconds <= 0.001:  # below the loop's timer resolution: just let I/O run, then look again
-            await asyncio.sleep(0)
-            return
+        if seconds <= 0.001:  # below the loop's timer resolution
+            if self.precise:  # just let I/O run, then look again
+                await asyncio.sleep(0)
+                return
+            seconds = 0.001
         self._wake = loop.create_future()
         handle = loop.call_later(seconds, lambda f=self._wake: f.done() or f.set_result(None))
         try:

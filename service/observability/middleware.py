@@ -106,13 +106,13 @@ class ObservabilityMiddleware:
             (b"content-length", str(len(self.shed_body)).encode()),
             (b"retry-after", str(retry_after_seconds).encode()),
         ]
-        self._static: dict[str, str] | None = None
+        self._static: set[str] | None = None
         self.log = logger()
 
-    def _templates(self) -> dict[str, str]:
-        """Route templates without parameters, by path (built on the first request: routes are final then)."""
+    def _templates(self) -> set[str]:
+        """The route templates without parameters (built on the first request: routes are final then)."""
         if self._static is None:
-            self._static = {p: p for p in static_paths(self.router.routes)}
+            self._static = static_paths(self.router.routes)
         return self._static
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -120,7 +120,8 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        route = self._templates().get(scope["path"])
+        path = scope["path"]
+        route = path if path in self._templates() else None
         request_id = _request_id(scope["headers"])
         fields: dict[str, Any] = {}
         # The server span, if tracing is on (it wraps this middleware): looked up once per request.

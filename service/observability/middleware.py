@@ -153,7 +153,10 @@ class ObservabilityMiddleware:
                 if predicting:
                     self.predicting += 1
                 try:
-                    await self._serve(scope, receive, send_with_id, route, fields)
+                    if route is not None and self.faults.active:
+                        await self._serve_with_faults(scope, receive, send_with_id, route, fields)
+                    else:
+                        await self.app(scope, receive, send_with_id)
                 finally:
                     if predicting:
                         self.predicting -= 1
@@ -176,21 +179,20 @@ class ObservabilityMiddleware:
         if self.instrument:
             self._record(scope, route, status, time.perf_counter() - start, request_id, fields, span)
 
-    async def _serve(
-        self, scope: Scope, receive: Receive, send: Send, route: str | None, fields: dict[str, Any]
+    async def _serve_with_faults(
+        self, scope: Scope, receive: Receive, send: Send, route: str, fields: dict[str, Any]
     ) -> None:
-        if route is not None and self.faults.active:
-            delay, error = self.faults.draw(route)
-            if delay:
-                metrics.FAULTS_INJECTED.labels(route, "latency").inc()
-                fields["fault"] = "latency"
-                fields["fault_delay_ms"] = round(delay * 1000, 3)
-                await asyncio.sleep(delay)
-            if error:
-                metrics.FAULTS_INJECTED.labels(route, "error").inc()
-                fields["fault"] = "error"
-                await self._answer(send, 500, b'{"detail":"injected fault"}', [(b"content-type", b"application/json")])
-                return
+        delay, error = self.faults.draw(route)
+        if delay:
+            metrics.FAULTS_INJECTED.labels(route, "latency").inc()
+            fields["fault"] = "latency"
+            fields["fault_delay_ms"] = round(delay * 1000, 3)
+            await asyncio.sleep(delay)
+        if error:
+            metrics.FAULTS_INJECTED.labels(route, "error").inc()
+            fields["fault"] = "error"
+            await self._answer(send, 500, b'{"detail":"injected fault"}', [(b"content-type", b"application/json")])
+            return
         await self.app(scope, receive, send)
 
     @staticmethod

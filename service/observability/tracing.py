@@ -21,7 +21,9 @@ Performance). So:
 - The per-message `http send` / `http receive` spans are left out (they double the span count and
   say nothing the server span does not), and the instrumentation's own OTel metrics go to a no-op
   meter (Prometheus has them already, with bounded labels).
-- The inference child span is only opened when the request is sampled.
+- The inference child span is only opened when the request is sampled, and it is not made the
+  current span (nothing runs inside it that would look it up): half the cost of a current span.
+- Spans are encoded for OTLP by `otlp.encode_spans`, the library's message built in place.
 - Two costs of the sampled path are cut without changing a span: the server span's name and
   `http.route` for a static route are computed once per (method, path) instead of matching every
   route again per request (`memoized_span_details`), and the resource's hash, which the OTLP
@@ -37,7 +39,7 @@ import logging
 import os
 import random
 import sys
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -48,6 +50,7 @@ from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.observability import otlp
 from service.observability.routes import static_paths
 
 SERVICE_NAME = "insurance-charges"
@@ -75,6 +78,7 @@ def _exporter(name: str) -> SpanExporter:
         return ConsoleSpanExporter(out=sys.stderr)
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
+    otlp.install()
     return OTLPSpanExporter()
 
 
@@ -143,11 +147,11 @@ class SamplingGate:
         self.ratio = ratio
         self.parent_based = parent_based
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine itself: the chosen app's coroutine is awaited directly (one frame less).
         if scope["type"] == "http" and not self._sampled(scope):
-            await self.untraced(scope, receive, send)
-        else:
-            await self.traced(scope, receive, send)
+            return self.untraced(scope, receive, send)
+        return self.traced(scope, receive, send)
 
     def _sampled(self, scope: Scope) -> bool:
         if self.parent_based:
@@ -201,10 +205,13 @@ def setup(app: FastAPI) -> TracerProvider | None:
 
 
 def inference_span(model_version: str, batch_size: int) -> contextlib.AbstractContextManager[Any]:
-    """A child span around the model call, only when the request's trace is sampled."""
+    """A child span around the model call, only when the request's trace is sampled.
+
+    An SDK span is its own context manager: it ends on exit and records an exception raised inside.
+    """
     if not trace.get_current_span().is_recording():
         return _NULL
-    return _tracer.start_as_current_span(
+    return _tracer.start_span(
         "model.predict", attributes={"model.version": model_version, "model.batch_size": batch_size}
     )
 

@@ -1,20 +1,21 @@
 """Cost of the service's instrumentation, over real HTTP, in one run.
 
-    python bench/overhead.py [--seconds 8] [--rounds 5] [--connections 32]
+    python bench/overhead.py [--seconds 4] [--rounds 12] [--connections 32]
 
 Runs, with wrk (Debian package `wrk`) as the load client, POST /v1/predict throughput of:
   (a) the service with everything on: metrics, a JSON log line per request (to a file), traces
       sampled at 10% and exported over OTLP/HTTP to a local sink (tests/otlp_sink.py);
   (b) the same service with SERVICE_INSTRUMENTATION=false;
   (c) a bare FastAPI app with a no-op POST endpoint (bench/bare_app.py);
-each on one worker pinned to CPU 0 with the load client (and the sink) pinned to CPU 1, rounds
-interleaved (a, b, c, a, b, c, ...). The machine's speed drifts by tens of percent from one minute
-to the next, so a ratio is taken within each round (measurements seconds apart) and the median of
-the rounds' ratios is the verdict; the ratio of the best rounds is printed beside it. Then the
-service (everything on) with two workers vs one, unpinned: on a 2-core machine the load client
-shares the cores, so that ratio is a floor. uvicorn's access log is off in all of them (the
-service writes its own line). Goals (issue 3): (a)/(b) >= 0.7, (a)/(c) >= 0.5,
-two workers / one >= 1.7.
+each on one worker pinned to CPU 0 with the load client (and the sink) pinned to CPU 1, in short
+interleaved rounds, the order reversed every other round (a, b, c, c, b, a, ...) so that a steady
+drift of the machine's speed favours no variant. The machine's speed drifts by tens of percent from
+one minute to the next, so a ratio is taken within each round (measurements seconds apart) and the
+median of the rounds' ratios is the verdict; the ratio of the best rounds is printed beside it. Then
+the service (everything on) with two workers vs one, unpinned: on a 2-core machine the load client
+shares the cores, so the ratio cannot reach 2; its ceiling, 2 x server CPU / (server + client CPU)
+per request, is printed beside it. uvicorn's access log is off in all of them (the service writes
+its own line). Goals (issue 3): (a)/(b) >= 0.7, (a)/(c) >= 0.5, two workers / one >= 1.7.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -93,6 +95,7 @@ def bare(tmp: Path, cpu: str) -> Iterator[Target]:
 class Result:
     rps: list[float]  # throughput, round by round
     cpu_us: list[float]  # server CPU µs per request, round by round (less noisy on a shared machine)
+    client_us: list[float]  # the load client's CPU µs per request, round by round
 
     @property
     def best_rps(self) -> float:
@@ -108,40 +111,55 @@ def round_ratio(top: Result, bottom: Result) -> float:
     return statistics.median(t / b for t, b in zip(top.rps, bottom.rps, strict=True))
 
 
-def wrk(target: Target, script: Path, seconds: int, connections: int, cpu: str | None) -> tuple[float, float]:
-    """(requests per second, server CPU µs per request); fails if any answer was not 2xx."""
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wrk(target: Target, script: Path, seconds: int, connections: int, cpu: str | None) -> tuple[float, float, float]:
+    """(requests per second, server and client CPU µs per request); fails if any answer was not 2xx."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), target.url]
     if cpu is not None:
-        command = ["taskset", "-c", cpu, *command]
-    cpu_before = group_cpu_seconds(target.pgid)
+        command = ["taskset", "-c", cpu, *command]  # (taskset execs wrk: the same child process)
+    cpu_before, client_before = group_cpu_seconds(target.pgid), children_cpu_seconds()
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     cpu_used = group_cpu_seconds(target.pgid) - cpu_before
+    client_used = children_cpu_seconds() - client_before
     if "Non-2xx" in out or "Socket errors" in out:
         raise RuntimeError(f"errors during the load on {target.url}:\n{out}")
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     total = re.search(r"(\d+) requests in", out)
     if not rps or not total:
         raise RuntimeError(f"cannot read wrk's output:\n{out}")
-    return float(rps.group(1)), cpu_used / int(total.group(1)) * 1e6
+    requests = int(total.group(1))
+    return float(rps.group(1)), cpu_used / requests * 1e6, client_used / requests * 1e6
 
 
 def measure(targets: dict[str, Target], args: argparse.Namespace, script: Path, cpu: str | None) -> dict[str, Result]:
     for target in targets.values():
         wrk(target, script, 2, args.connections, cpu)  # warm-up
-    results = {name: Result([], []) for name in targets}
+    results = {name: Result([], [], []) for name in targets}
     for round_ in range(args.rounds):
-        for name, target in targets.items():
-            rps, cpu_us = wrk(target, script, args.seconds, args.connections, cpu)
+        order = list(targets.items())
+        for name, target in order if round_ % 2 == 0 else reversed(order):
+            rps, cpu_us, client_us = wrk(target, script, args.seconds, args.connections, cpu)
             results[name].rps.append(rps)
             results[name].cpu_us.append(cpu_us)
-            print(f"  round {round_ + 1} {name:28} {rps:9.0f} req/s {cpu_us:7.1f} CPU µs/request", flush=True)
+            results[name].client_us.append(client_us)
+            print(f"  round {round_ + 1:2} {name:28} {rps:9.0f} req/s {cpu_us:7.1f} CPU µs/request", flush=True)
     return results
+
+
+def scaling_ceiling(one: Result) -> float:
+    """What two workers / one can reach when the load client needs CPU on the same two cores."""
+    server, client = statistics.median(one.cpu_us), statistics.median(one.client_us)
+    return 2 * server / (server + client)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=8, help="per measurement (default: %(default)s)")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default: %(default)s)")
+    parser.add_argument("--seconds", type=int, default=4, help="per measurement (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=12, help="interleaved rounds (default: %(default)s)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default: %(default)s)")
     args = parser.parse_args()
     if shutil.which("wrk") is None or shutil.which("taskset") is None:
@@ -203,6 +221,11 @@ def main() -> int:
         by_cpu = "" if top is multi["two workers"] else f"; {bottom.best_cpu_us / top.best_cpu_us:4.2f}"
         verdict = "met" if ratio >= goal else "MISSED"
         print(f"{name:46} {ratio:5.2f} [{best:4.2f}{by_cpu}]  goal >= {goal}: {verdict}")
+    one = multi["one worker"]
+    print(
+        f"(wrk spends {statistics.median(one.client_us):.0f} µs of CPU a request, the server "
+        f"{statistics.median(one.cpu_us):.0f}: two workers can reach {scaling_ceiling(one):.2f} of one on two cores)"
+    )
     return 0
 
 

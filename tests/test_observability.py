@@ -261,6 +261,11 @@ def test_log_trace_id_is_the_request_span_and_an_exemplar(traced: tuple[str, Pat
     found = wait_for_spans(spans, trace_id)
     server = [s for s in found if s["span_id"] == line["span_id"]]
     assert len(server) == 1 and server[0]["name"] == f"POST {PREDICT}"
+    # The stable HTTP semantic conventions, not the deprecated names.
+    assert server[0]["attributes"]["http.route"] == PREDICT
+    assert server[0]["attributes"]["http.request.method"] == "POST"
+    assert server[0]["attributes"]["http.response.status_code"] == 200
+    assert "http.method" not in server[0]["attributes"]
     (child,) = [s for s in found if s["name"] == "model.predict"]
     assert child["parent_span_id"] == line["span_id"]
     assert child["attributes"] == {"model.version": line["model_version"], "model.batch_size": 1}

@@ -55,6 +55,7 @@ from service.observability.routes import static_paths
 
 SERVICE_NAME = "insurance-charges"
 EXCLUDED_URLS = "/metrics$,/healthz$,/readyz$"
+SEMCONV_OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN"
 _NULL = contextlib.nullcontext()
 _tracer = trace.get_tracer("service")
 
@@ -169,6 +170,10 @@ def setup(app: FastAPI) -> TracerProvider | None:
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+    # The stable HTTP semantic conventions (http.request.method, url.path, http.response.status_code,
+    # ...) unless the user chose otherwise: the old names are deprecated, and the stable set is
+    # also the cheaper one for the instrumentation to fill in.
+    os.environ.setdefault(SEMCONV_OPT_IN, "http")
     gate = head_sampling()
     attributes: dict[str, Any] = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": SERVICE_NAME}
     options: dict[str, Any] = {"resource": FixedResource(Resource.create(attributes))}

@@ -33,6 +33,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 _HAS_IS_REMOTE = SpanFlags.SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
 _IS_REMOTE = SpanFlags.SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
 _INT64 = range(-(2**63), 2**63)
+#: AnyValue's field for each scalar type (exact types: a bool is not written as an int).
+_SCALAR_FIELDS = {str: "string_value", bool: "bool_value", int: "int_value", float: "double_value"}
 
 
 def encode_spans(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
@@ -92,25 +94,14 @@ def _fill(message: Any, span: ReadableSpan) -> None:
 def _fill_attributes(repeated: Any, attributes: Any) -> None:
     add = repeated.add
     for key, value in attributes.items():
-        kind = type(value)
-        if kind is str:
-            pair: KeyValue = add()
-            pair.key = key
-            pair.value.string_value = value
-        elif kind is bool:
-            pair = add()
-            pair.key = key
-            pair.value.bool_value = value
-        elif kind is int and value in _INT64:
-            pair = add()
-            pair.key = key
-            pair.value.int_value = value
-        elif kind is float:
-            pair = add()
-            pair.key = key
-            pair.value.double_value = value
-        else:  # sequences, bytes, out-of-range integers: the library's rules (and its error handling)
+        field = _SCALAR_FIELDS.get(type(value))
+        if field is None or (field == "int_value" and value not in _INT64):
+            # sequences, bytes, out-of-range integers: the library's rules (and its error handling)
             repeated.extend(_encode_attributes({key: value}))
+            continue
+        pair: KeyValue = add()
+        pair.key = key
+        setattr(pair.value, field, value)
 
 
 def install() -> bool:

@@ -2,15 +2,16 @@
 
 The OTLP exporter's encoder builds each span as a tree of separate protobuf messages (a KeyValue and
 an AnyValue per attribute) handed to constructors that copy them into their parent: about 65 µs a
-span on the development machine, and the export runs on the service's own core (bench/overhead.py
-profiles it at a third of what a sampled request costs). `encode_spans` here fills one request
+span on the development machine, and the export runs on the service's own core (profiled at about a
+third of what a sampled request costs). `encode_spans` here fills one request
 message in place (`add()`, then plain field assignments): about 18 µs a span for the service's
 spans. It builds the same message: plain spans (scalar attributes, no events or links, nothing
 dropped) are written here, every other span goes through the library's own `_encode_span`, and a
 test compares the result with the library's `encode_spans` for both kinds.
 
-`install()` makes the OTLP/HTTP span exporter use it; a library without the expected module
-attribute keeps its own encoder (logged), it only costs CPU.
+`install()` makes the OTLP/HTTP span exporter use it. It leans on the library's private helpers for
+the rare parts; tracing.py imports this module only when an OTLP exporter is made, and a library
+whose names moved keeps its own encoder (logged): it only costs CPU.
 """
 
 from __future__ import annotations

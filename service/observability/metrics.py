@@ -34,6 +34,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from service.observability import buckets
+from service.observability.routes import METHODS
 from service.schemas import InsuranceRecord
 
 #: True in a worker of a multi-worker service (the variable prometheus-client itself looks at).
@@ -42,7 +43,6 @@ MULTIPROCESS = MULTIPROC_ENV in os.environ
 
 PREDICTION_ROUTES = ("/v1/predict", "/v1/predict/batch", "/api/models/insurance_charges_model/prediction")
 UNMATCHED = "unmatched"
-METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 RECORD_FIELDS = tuple(InsuranceRecord.model_fields)
 CATEGORIES = {"sex": ("male", "female"), "smoker": ("true", "false")} | {
     "region": ("southwest", "southeast", "northwest", "northeast")

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+#: The HTTP methods known by name; any other folds into one value (labels and caches stay bounded).
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+
 
 def route_templates(routes: Iterable[Any]) -> Iterator[str]:
     """Every route's path template, included routers too.

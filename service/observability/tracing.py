@@ -50,7 +50,7 @@ from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.observability.routes import static_paths
+from service.observability.routes import METHODS, static_paths
 
 SERVICE_NAME = "insurance-charges"
 EXCLUDED_URLS = "/metrics$,/healthz$,/readyz$"
@@ -125,7 +125,6 @@ class FixedResource(Resource):
 
 
 SpanDetails = Callable[[Scope], tuple[str, dict[str, str]]]
-_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 
 
 def memoized_span_details(details: SpanDetails, paths: Collection[str]) -> SpanDetails:
@@ -141,7 +140,7 @@ def memoized_span_details(details: SpanDetails, paths: Collection[str]) -> SpanD
         known = cache.get(key)
         if known is None:
             known = details(scope)
-            if key[1] in paths and key[0] in _METHODS:
+            if key[1] in paths and key[0] in METHODS:
                 cache[key] = known
         return known[0], dict(known[1])
 

@@ -14,9 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from service import dataset, train
+from contract import dataset
+from contract.schemas import InsuranceRecord
+from service import train
+from service.features import encode
 from service.model import Model
-from service.schemas import InsuranceRecord
 from service.settings import ServiceSettings
 
 
@@ -42,7 +44,8 @@ def main() -> None:
     estimator = train.fit(data).estimator
     picks = np.random.default_rng(0).integers(0, len(data.records), args.rows)
     records = [InsuranceRecord(**{**data.records[i], "bmi": min(data.records[i]["bmi"], 50.0)}) for i in picks]
-    rows = [data.features[i : i + 1] for i in picks]
+    features = encode(data.records)
+    rows = [features[i : i + 1] for i in picks]
 
     results = {
         "onnx (record -> charges)": timings_us(lambda r: model.predict([r]), records),

@@ -85,7 +85,7 @@ def _callgrind(command: str) -> None:
 
 async def _child(variant: str, requests: int) -> None:
     """Inside valgrind: warm up, zero the counters, run the requests, dump the counters."""
-    from service.schemas import EXAMPLE_RECORD
+    from contract.schemas import EXAMPLE_RECORD
 
     body = json.dumps(EXAMPLE_RECORD).encode()
     app = _app(variant)

@@ -13,8 +13,8 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from contract.buckets import LATENCY_SECONDS
 from loadgen.engine import Engine
-from service.observability.buckets import LATENCY_SECONDS
 
 
 class LoadgenCollector(Collector):

@@ -1,8 +1,8 @@
 """Request bodies sampled from the data set's distribution, a share of them invalid, over a route mix.
 
-Valid records are rows of service/data/insurance.csv drawn with replacement (the empirical
+Valid records are rows of contract/data/insurance.csv drawn with replacement (the empirical
 distribution, bmi jittered and clipped to the API's range); invalid ones take a valid record and break
-exactly one rule of the contract (service.schemas.InsuranceRecord), read from its JSON schema rather
+exactly one rule of the contract (contract.schemas.InsuranceRecord), read from its JSON schema rather
 than restated here, and checked against the model itself. Bodies are serialised once, up front: the
 hot path only picks a pre-built (route, bytes) pair from a shuffled deck.
 """
@@ -17,15 +17,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from service import dataset
-from service.schemas import InsuranceRecord
+from contract import dataset
+from contract.routes import PREDICTION_ROUTES_BY_NAME
+from contract.schemas import InsuranceRecord
 
 #: Route names used in scenarios -> the service's route templates (the `route` label everywhere).
-ROUTES: dict[str, str] = {
-    "single": "/v1/predict",
-    "batch": "/v1/predict/batch",
-    "original": "/api/models/insurance_charges_model/prediction",
-}
+ROUTES: dict[str, str] = PREDICTION_ROUTES_BY_NAME
 
 _SCHEMA: dict[str, Any] = InsuranceRecord.model_json_schema()
 _FIELDS: dict[str, dict[str, Any]] = _SCHEMA["properties"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from service.observability.buckets import LATENCY_SECONDS
+from contract.buckets import LATENCY_SECONDS
 
 #: Transport error kinds (the `outcome` of a request that got no HTTP status).
 ERROR_KINDS = ("timeout", "connect", "other")

@@ -8,12 +8,8 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from service.errors import record_invalid
-from service.fast_route import JSONBodyRoute
-from service.model import Model
-from service.observability import metrics, tracing
-from service.observability.middleware import notes as request_notes
-from service.schemas import (
+from contract import routes
+from contract.schemas import (
     BatchPrediction,
     BatchRequest,
     ErrorMessage,
@@ -22,6 +18,11 @@ from service.schemas import (
     LegacyPrediction,
     Prediction,
 )
+from service.errors import record_invalid
+from service.fast_route import JSONBodyRoute
+from service.model import Model
+from service.observability import metrics, tracing
+from service.observability.middleware import notes as request_notes
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorMessage, "description": "Malformed JSON."},
@@ -70,7 +71,7 @@ def _predict(request: Request, model: Model, records: Sequence[InsuranceRecord],
     return charges
 
 
-@router.post("/v1/predict", response_model=Prediction, responses=ERRORS, tags=["v1"])
+@router.post(routes.PREDICT, response_model=Prediction, responses=ERRORS, tags=["v1"])
 async def predict(record: InsuranceRecord, request: Request) -> dict[str, Any]:
     """Predict one person's yearly medical charges."""
     model = _model(request)
@@ -78,7 +79,7 @@ async def predict(record: InsuranceRecord, request: Request) -> dict[str, Any]:
     return {"charges": charges, "model_version": model.version}
 
 
-@router.post("/v1/predict/batch", response_model=BatchPrediction, responses=ERRORS, tags=["v1"])
+@router.post(routes.PREDICT_BATCH, response_model=BatchPrediction, responses=ERRORS, tags=["v1"])
 async def predict_batch(batch: BatchRequest, request: Request) -> dict[str, Any]:
     """Predict for up to SERVICE_MAX_BATCH_SIZE records; results come back in the records' order."""
     limit = request.app.state.settings.max_batch_size
@@ -92,7 +93,7 @@ async def predict_batch(batch: BatchRequest, request: Request) -> dict[str, Any]
 
 
 @router.post(
-    "/api/models/insurance_charges_model/prediction",
+    routes.PREDICT_ORIGINAL,
     response_model=LegacyPrediction,
     responses=ERRORS,
     tags=["original"],
@@ -103,19 +104,19 @@ async def predict_original(record: InsuranceRecord, request: Request) -> dict[st
     return {"charges": round(charges, 2)}
 
 
-@router.get("/v1/model", tags=["v1"], responses={503: ERRORS[503]})
+@router.get(routes.MODEL_INFO, tags=["v1"], responses={503: ERRORS[503]})
 async def model_metadata(request: Request) -> dict[str, Any]:
     """The served model's metadata: version, training time, data checksum, metrics, feature schema."""
     return _model(request).metadata
 
 
-@router.get("/healthz", response_model=Health, tags=["probes"])
+@router.get(routes.HEALTHZ, response_model=Health, tags=["probes"])
 async def healthz() -> dict[str, str]:
     """Liveness: the process answers."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=Health, tags=["probes"], responses={503: {"model": Health}})
+@router.get(routes.READYZ, response_model=Health, tags=["probes"], responses={503: {"model": Health}})
 async def readyz(request: Request, response: Response) -> dict[str, str]:
     """Readiness: the model is loaded and a warm-up prediction succeeded."""
     if not request.app.state.ready:
@@ -124,7 +125,7 @@ async def readyz(request: Request, response: Response) -> dict[str, str]:
     return {"status": "ready"}
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get(routes.METRICS, include_in_schema=False)
 async def metrics_endpoint(request: Request) -> Response:
     """Prometheus scrape: OpenMetrics (with exemplars) when the Accept header asks for it, else text 0.0.4."""
     body, content_type = metrics.exposition(request.headers.get("accept", ""))

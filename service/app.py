@@ -12,13 +12,14 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
+from contract.routes import MODEL_NAME
+from contract.schemas import EXAMPLE_RECORD, InsuranceRecord
 from service import api, faults
 from service.body_limit import BodyLimitMiddleware
 from service.errors import validation_error_handler
 from service.model import Model
 from service.observability import logging, metrics, tracing
 from service.observability.middleware import ObservabilityMiddleware
-from service.schemas import EXAMPLE_RECORD, InsuranceRecord
 from service.settings import ServiceSettings
 
 
@@ -44,7 +45,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         model = load_and_warm(settings)
         app.state.model = model
-        metrics.set_model(model.metadata.get("name", "insurance_charges_model"), model.version)
+        metrics.set_model(model.metadata.get("name", MODEL_NAME), model.version)
         # Everything allocated so far (modules, the app, the model) lives as long as the process:
         # out of the collector's sight, full collections stop rescanning it (a few ms each).
         gc.collect()

@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from contract.routes import PREDICTION_ROUTES
 from service.observability import metrics
 from service.observability.middleware import notes as request_notes
 
@@ -18,7 +19,7 @@ def record_invalid(request: Request, fields: Sequence[str]) -> None:
 
     Only the field names: an invalid value is still personal data.
     """
-    if request.scope.get("path") not in metrics.PREDICTION_ROUTES:
+    if request.scope.get("path") not in PREDICTION_ROUTES:
         return
     notes = request_notes(request.scope)
     if notes is None:

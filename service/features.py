@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 
-SEXES = ("female", "male")
-REGIONS = ("northeast", "northwest", "southeast", "southwest")
+from contract.schemas import REGIONS
 
 #: Column order of the model's input matrix. Part of the artifact's metadata.
 FEATURE_NAMES: tuple[str, ...] = (

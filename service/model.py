@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from contract.schemas import InsuranceRecord
 from service.features import FEATURE_NAMES, encode_row
-from service.schemas import InsuranceRecord
 
 
 class ModelNotFoundError(RuntimeError):

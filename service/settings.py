@@ -8,8 +8,11 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contract.routes import MODEL_NAME
 from service.faults import FaultConfig
-from service.train import DEFAULT_OUT
+
+#: Where `python -m service.train` writes and the service reads, relative to the checkout.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / MODEL_NAME
 
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
@@ -21,7 +24,7 @@ class ServiceSettings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="TCP port.")
     workers: int = Field(1, ge=1, description="Worker processes (uvicorn).")
     log_level: LogLevel = Field("info", description="Lowest level logged.")
-    model_dir: Path = Field(DEFAULT_OUT, description="Folder of trained model versions.")
+    model_dir: Path = Field(DEFAULT_MODEL_DIR, description="Folder of trained model versions.")
     model_version: str = Field("latest", description="Version to serve; `latest` follows the pointer file.")
     max_batch_size: int = Field(256, ge=1, description="Most records in one /v1/predict/batch request.")
     max_body_bytes: int = Field(65536, ge=1024, description="Largest request body accepted (413 above).")

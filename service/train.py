@@ -27,15 +27,16 @@ from sklearn.ensemble import GradientBoostingRegressor
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.model_selection import train_test_split
 
-from service import dataset
-from service.features import FEATURE_NAMES
-from service.schemas import InsuranceRecord
+from contract import dataset
+from contract.routes import MODEL_NAME
+from contract.schemas import InsuranceRecord
+from service.features import FEATURE_NAMES, encode
+from service.settings import DEFAULT_MODEL_DIR
 
-MODEL_NAME = "insurance_charges_model"
 SEED = 42
 TEST_SIZE = 0.2
 HYPERPARAMS: dict[str, Any] = {"n_estimators": 200, "max_depth": 3, "learning_rate": 0.05, "random_state": SEED}
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "models" / MODEL_NAME
+DEFAULT_OUT = DEFAULT_MODEL_DIR
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class TrainingResult:
 def fit(data: dataset.Dataset) -> TrainingResult:
     """Fit on a fixed 80/20 split and score on the held-out part."""
     x_train, x_test, y_train, y_test = train_test_split(
-        data.features, data.charges, test_size=TEST_SIZE, random_state=SEED
+        encode(data.records), np.asarray(data.charges), test_size=TEST_SIZE, random_state=SEED
     )
     estimator = GradientBoostingRegressor(**HYPERPARAMS).fit(x_train, y_train)
     predicted = estimator.predict(x_test)

@@ -23,7 +23,7 @@ import yaml
 from prometheus_client.utils import floatToGoString
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from service.observability import buckets
+from contract import buckets
 
 WINDOW_VARIABLE = "{{.window}}"
 
@@ -135,7 +135,7 @@ class SLOSpec(_Strict):
                 if le not in allowed:
                     raise SpecError(
                         f'SLO {self.name}: le="{le}" is not a bucket boundary of {histogram}; '
-                        f"the boundaries are {', '.join(allowed)} (see service/observability/buckets.py)"
+                        f"the boundaries are {', '.join(allowed)} (see contract/buckets.py)"
                     )
                 found.add(le)
         if len(found) > 1:

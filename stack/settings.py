@@ -30,7 +30,9 @@ class StackSettings(BaseSettings):
     alertmanager_bin: Path = Field(
         Path("/usr/bin/prometheus-alertmanager"), description="Alertmanager binary (Debian's)."
     )
-    rules_dir: Path = Field(Path("prometheus/rules"), description="Prometheus rule files (generated from the spec).")
+    rules_dir: Path = Field(
+        Path("prometheus/generated/rules"), description="Prometheus rule files (generated from the spec)."
+    )
     scrape_interval: str = Field("15s", description="Prometheus scrape and rule evaluation interval.")
     alertmanager_config: Path = Field(Path("prometheus/alertmanager.yml"), description="Alertmanager config.")
     slo_spec: Path = Field(Path("prometheus/slo.yaml"), description="SLO spec (Sloth format) the report reads.")

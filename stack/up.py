@@ -17,8 +17,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from slo.prometheus_config import PrometheusTargets, prometheus_config
-from slo.yamlout import dump
+from generators.prometheus.config import PrometheusTargets, prometheus_config
+from generators.yamlout import dump
 from stack import procfile, report
 from stack.settings import ROOT, StackSettings
 

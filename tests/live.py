@@ -12,10 +12,10 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from slo.generate import generate
-from slo.paths import SPEC
-from slo.prometheus_config import PrometheusTargets, prometheus_config
-from slo.yamlout import dump
+from generators.paths import SPEC
+from generators.prometheus.config import PrometheusTargets, prometheus_config
+from generators.repository import generate
+from generators.yamlout import dump
 from tests import processes, prom
 
 ADMIN_TOKEN = "live-test-token"

@@ -33,70 +33,69 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
-from service.observability import buckets
+from contract import buckets
+from contract import metrics as names
+from contract.routes import PREDICTION_ROUTES
+from contract.schemas import CATEGORIES, InsuranceRecord
 from service.observability.routes import METHODS
-from service.schemas import InsuranceRecord
 
 #: True in a worker of a multi-worker service (the variable prometheus-client itself looks at).
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 MULTIPROCESS = MULTIPROC_ENV in os.environ
 
-PREDICTION_ROUTES = ("/v1/predict", "/v1/predict/batch", "/api/models/insurance_charges_model/prediction")
-UNMATCHED = "unmatched"
 RECORD_FIELDS = tuple(InsuranceRecord.model_fields)
-CATEGORIES = {"sex": ("male", "female"), "smoker": ("true", "false")} | {
-    "region": ("southwest", "southeast", "northwest", "northeast")
-}
 
 # `_created` series would double the series count for a value Prometheus does not use.
 disable_created_metrics()
 
 # --- HTTP -------------------------------------------------------------------------------------------
 REQUEST_DURATION = Histogram(
-    "http_server_request_duration_seconds",
+    names.REQUEST_DURATION.name,
     "Time from the request's arrival to the end of its response, by route template and status code.",
-    ["method", "route", "status_code"],
+    names.REQUEST_DURATION.labels,
     buckets=buckets.LATENCY_SECONDS,
 )
-IN_FLIGHT = Gauge("http_server_requests_in_flight", "Requests being served right now.", multiprocess_mode="livesum")
+IN_FLIGHT = Gauge(names.IN_FLIGHT.name, "Requests being served right now.", multiprocess_mode="livesum")
 SHED = Counter(
-    "http_server_shed_requests_total",
+    names.SHED.name,
     "Requests answered 503 at once because too many predictions were in progress.",
-    ["route"],
+    names.SHED.labels,
 )
 
 # --- model ------------------------------------------------------------------------------------------
 INFERENCE_DURATION = Histogram(
-    "model_inference_duration_seconds",
+    names.INFERENCE_DURATION.name,
     "Time spent in the model itself (features to charges), per request.",
-    ["kind"],
+    names.INFERENCE_DURATION.labels,
     buckets=buckets.INFERENCE_SECONDS,
 )
-BATCH_SIZE = Histogram("model_batch_size", "Records per batch request.", buckets=buckets.BATCH_SIZE)
+BATCH_SIZE = Histogram(names.BATCH_SIZE.name, "Records per batch request.", buckets=buckets.BATCH_SIZE)
 PREDICTED_CHARGES = Histogram(
-    "model_predicted_charges_dollars", "Predicted yearly charges, USD, one per record.", buckets=buckets.CHARGES_DOLLARS
+    names.PREDICTED_CHARGES.name, "Predicted yearly charges, USD, one per record.", buckets=buckets.CHARGES_DOLLARS
 )
-INPUT_AGE = Histogram("model_input_age_years", "Input age of each scored record.", buckets=buckets.AGE_YEARS)
-INPUT_BMI = Histogram("model_input_bmi", "Input BMI of each scored record.", buckets=buckets.BMI)
-INPUT_CHILDREN = Histogram("model_input_children", "Input children of each scored record.", buckets=buckets.CHILDREN)
+INPUT_AGE = Histogram(names.INPUT_AGE.name, "Input age of each scored record.", buckets=buckets.AGE_YEARS)
+INPUT_BMI = Histogram(names.INPUT_BMI.name, "Input BMI of each scored record.", buckets=buckets.BMI)
+INPUT_CHILDREN = Histogram(names.INPUT_CHILDREN.name, "Input children of each scored record.", buckets=buckets.CHILDREN)
 INPUT_CATEGORY = Counter(
-    "model_input_category_total", "Scored records by value of each categorical input.", ["feature", "value"]
+    names.INPUT_CATEGORY.name, "Scored records by value of each categorical input.", names.INPUT_CATEGORY.labels
 )
 VALIDATION_ERRORS = Counter(
-    "model_validation_errors_total",
+    names.VALIDATION_ERRORS.name,
     'Invalid request fields: a record field, "body", "records", or "other".',
-    ["field"],
+    names.VALIDATION_ERRORS.labels,
 )
-MODEL_INFO = Gauge("model_info", "The served model: always 1.", ["name", "version"], multiprocess_mode="livemax")
+MODEL_INFO = Gauge(
+    names.MODEL_INFO.name, "The served model: always 1.", names.MODEL_INFO.labels, multiprocess_mode="livemax"
+)
 READY = Gauge(
-    "service_ready",
+    names.READY.name,
     "1 when the model is loaded and warmed up (every live worker), else 0.",
     multiprocess_mode="livemin",
 )
 
 # --- fault injection --------------------------------------------------------------------------------
 FAULTS_INJECTED = Counter(
-    "service_faults_injected_total", "Faults injected on purpose (alert drills).", ["route", "kind"]
+    names.FAULTS_INJECTED.name, "Faults injected on purpose (alert drills).", names.FAULTS_INJECTED.labels
 )
 
 # Series that must exist from the start (at 0), so that rates and ratios have something to divide.
@@ -104,7 +103,7 @@ for _route in PREDICTION_ROUTES:
     SHED.labels(_route)
     for _kind in ("latency", "error"):
         FAULTS_INJECTED.labels(_route, _kind)
-for _field in (*RECORD_FIELDS, "body", "records", "other"):
+for _field in (*RECORD_FIELDS, *names.VALIDATION_FIELDS_EXTRA):
     VALIDATION_ERRORS.labels(_field)
 INFERENCE_SINGLE = INFERENCE_DURATION.labels("single")
 INFERENCE_BATCH = INFERENCE_DURATION.labels("batch")

@@ -31,6 +31,7 @@ from opentelemetry import trace
 from starlette.routing import Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contract.routes import PREDICTION_ROUTES, UNMATCHED
 from service.observability import metrics, tracing
 from service.observability.logging import logger
 from service.observability.routes import static_paths
@@ -139,7 +140,7 @@ class ObservabilityMiddleware:
                 message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
             await send(message)
 
-        predicting = route in metrics.PREDICTION_ROUTES
+        predicting = route in PREDICTION_ROUTES
         if self.instrument:
             self.in_flight += 1
             if metrics.MULTIPROCESS:
@@ -212,7 +213,7 @@ class ObservabilityMiddleware:
     ) -> None:
         if route is None:
             matched = scope.get("route")
-            route = getattr(matched, "path", None) or metrics.UNMATCHED
+            route = getattr(matched, "path", None) or UNMATCHED
         method = scope["method"]
         trace_id = span_id = None
         sampled = False

@@ -1,0 +1,43 @@
+"""Metric names and label sets: what the service and the load generator expose, and the rules,
+dashboards and tests read. The metric objects themselves (help text, buckets) are defined once where
+they are measured: service/observability/metrics.py and loadgen/metrics.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    labels: tuple[str, ...] = ()
+
+
+# --- the service --------------------------------------------------------------------------------------
+REQUEST_DURATION = Metric("http_server_request_duration_seconds", ("method", "route", "status_code"))
+IN_FLIGHT = Metric("http_server_requests_in_flight")
+SHED = Metric("http_server_shed_requests_total", ("route",))
+INFERENCE_DURATION = Metric("model_inference_duration_seconds", ("kind",))
+BATCH_SIZE = Metric("model_batch_size")
+PREDICTED_CHARGES = Metric("model_predicted_charges_dollars")
+INPUT_AGE = Metric("model_input_age_years")
+INPUT_BMI = Metric("model_input_bmi")
+INPUT_CHILDREN = Metric("model_input_children")
+INPUT_CATEGORY = Metric("model_input_category_total", ("feature", "value"))
+VALIDATION_ERRORS = Metric("model_validation_errors_total", ("field",))
+MODEL_INFO = Metric("model_info", ("name", "version"))
+READY = Metric("service_ready")
+FAULTS_INJECTED = Metric("service_faults_injected_total", ("route", "kind"))
+
+#: `field` values of VALIDATION_ERRORS besides the record's own fields.
+VALIDATION_FIELDS_EXTRA = ("body", "records", "other")
+
+# --- the load generator (client side) -----------------------------------------------------------------
+LOADGEN_REQUEST_DURATION = Metric("loadgen_request_duration_seconds", ("route",))
+LOADGEN_REQUESTS = Metric("loadgen_requests_total", ("route", "outcome"))
+LOADGEN_SCHEDULED = Metric("loadgen_scheduled_total")
+LOADGEN_SENT = Metric("loadgen_sent_total")
+LOADGEN_DROPPED = Metric("loadgen_dropped_total")
+LOADGEN_IN_FLIGHT = Metric("loadgen_in_flight")
+LOADGEN_TARGET_RATE = Metric("loadgen_target_requests_per_second")

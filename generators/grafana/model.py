@@ -1,0 +1,129 @@
+"""Model: what the model is asked and what it answers, beside the training data's reference values.
+
+The reference values are computed from the shipped training data when the dashboard is
+generated, so a drift panel compares live traffic with the data the model actually learned from.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+from grafana_foundation_sdk.builders import dashboard as db
+
+from contract import dataset
+from contract.schemas import CATEGORIES as CATEGORY_VALUES
+from generators.grafana import panels as p
+from generators.grafana.panels import RATE
+
+PROC = 'job="service", instance=~"$instance"'
+CHARGES = "model_predicted_charges_dollars"
+NUMERIC = (("age", "model_input_age_years", "Age", "none"), ("bmi", "model_input_bmi", "BMI", "none"),
+           ("children", "model_input_children", "Children", "none"))  # fmt: skip
+CATEGORIES = tuple(CATEGORY_VALUES.items())
+
+
+def _reference(data: dataset.Dataset) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    means = {name: float(np.mean([r[name] for r in data.records])) for name, *_ in NUMERIC}
+    means["charges"] = float(np.mean(data.charges))
+    shares: dict[str, dict[str, float]] = {}
+    for feature, values in CATEGORIES:
+        counts = Counter(str(r[feature]).lower() for r in data.records)
+        shares[feature] = {v: counts[v] / len(data.records) for v in values}
+    return means, shares
+
+
+def build() -> db.Dashboard:
+    means, shares = _reference(dataset.load())
+    dash = (
+        p.dashboard(
+            "Model: inputs and predictions",
+            "prediction-model",
+            "Predicted charges, input distributions against the training data, validation errors.",
+            ["model", "drift"],
+            "now-3h",
+            "1m",
+        )
+        .with_variable(p.label_variable("instance", "Instance", 'up{job="service"}', "instance"))
+        .with_row(p.row("Predictions"))
+        .with_panel(
+            p.stat_panel(
+                "Model version",
+                "The model version each instance serves (from model_info).",
+                [(f"max by (version) (model_info{{{PROC}}})", "{{version}}")],
+                "none",
+                width=6,
+            )
+        )
+        .with_panel(
+            p.timeseries_panel(
+                "Predicted charges",
+                "Median, p90 and mean of predicted yearly charges; dashed: the training data's mean charges.",
+                [
+                    *[(p.quantile(q, CHARGES, PROC), f"p{round(q * 100)}") for q in (0.5, 0.9)],
+                    (p.mean(CHARGES, PROC), "mean"),
+                ],
+                "currencyUSD",
+                width=18,
+                lines=[(round(means["charges"], 2), "blue")],
+            )
+        )
+        .with_row(p.row("Numeric inputs"))
+    )
+    for name, metric, title, unit in NUMERIC:
+        dash = dash.with_panel(
+            p.timeseries_panel(
+                f"{title}: mean",
+                f"Mean {name} of the records scored; dashed: the training data's mean ({means[name]:.2f}).",
+                [(p.mean(metric, PROC), "live")],
+                unit,
+                width=8,
+                lines=[(round(means[name], 3), "blue")],
+            )
+        )
+    for name, metric, title, unit in NUMERIC:
+        dash = dash.with_panel(
+            p.distribution_panel(
+                f"{title}: distribution",
+                f"Records scored per {name} bucket over the selected time range.",
+                f"sum by (le) (increase({metric}_bucket{{{PROC}}}[$__range]))",
+                unit,
+            )
+        )
+    dash = dash.with_row(p.row("Categorical inputs"))
+    for feature, values in CATEGORIES:
+        sel = f'{PROC}, feature="{feature}"'
+        live = (
+            f"sum by (value) (rate(model_input_category_total{{{sel}}}[{RATE}])) / ignoring(value) group_left "
+            f"sum(rate(model_input_category_total{{{sel}}}[{RATE}]))",
+            "live {{value}}",
+        )
+        refs = [
+            (f'label_replace(vector({shares[feature][v]:.4f}), "value", "{v}", "", "")', f"training {v}")
+            for v in values
+        ]
+        dash = dash.with_panel(
+            p.timeseries_panel(
+                f"{feature}: shares",
+                f"Share of each {feature} value among the records scored, next to its share in the training data.",
+                [live, *refs],
+                "percentunit",
+                width=8,
+                minimum=0,
+            )
+        )
+    return dash.with_row(p.row("Validation")).with_panel(
+        p.timeseries_panel(
+            "Validation errors by field",
+            "Requests refused with 422, per second, by the field at fault. Zero when every request is valid.",
+            [
+                (
+                    f"sum by (field) (rate(model_validation_errors_total{{{PROC}}}[{RATE}])) or on() vector(0)",
+                    "{{field}}",
+                )
+            ],
+            "reqps",
+            width=24,
+            minimum=0,
+        )
+    )

@@ -1,0 +1,30 @@
+"""The dashboards as JSON text, by file name (written by `python -m generators`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from grafana_foundation_sdk.builders.dashboard import Dashboard
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+
+from generators.grafana import load, model, service, slo_overview
+from slo.spec import load_spec
+
+
+def render(spec_path: Path) -> dict[str, str]:
+    """File name -> JSON text of every dashboard."""
+    dashboards = {
+        "slo-overview.json": slo_overview.build(load_spec(spec_path)),
+        "service.json": service.build(),
+        "model.json": model.build(),
+        "load.json": load.build(),
+    }
+    return {name: _to_json(d) for name, d in dashboards.items()}
+
+
+def _to_json(dashboard: Dashboard) -> str:
+    data = json.loads(json.dumps(dashboard.build(), cls=JSONEncoder))
+    for number, panel in enumerate(data["panels"], start=1):  # stable ids: Grafana links panels by id
+        panel["id"] = number
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"

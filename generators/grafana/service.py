@@ -1,0 +1,146 @@
+"""Service: the RED signals of the prediction service, its inference cost and its processes."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as db
+
+from generators.grafana import panels as p
+from generators.grafana.panels import RATE
+
+SEL = 'job="service", instance=~"$instance", route=~"$route"'
+REQ = "http_server_request_duration_seconds"
+
+
+def build() -> db.Dashboard:
+    proc = 'job="service", instance=~"$instance"'
+    return (
+        p.dashboard(
+            "Prediction service",
+            "prediction-service",
+            "Request rate, errors and latency of the prediction service; inference; processes.",
+            ["service", "red"],
+            "now-1h",
+            "30s",
+        )
+        .with_variable(p.label_variable("instance", "Instance", 'up{job="service"}', "instance"))
+        .with_variable(p.label_variable("route", "Route", f'{REQ}_count{{job="service"}}', "route"))
+        .with_row(p.row("Requests"))
+        .with_panel(
+            p.timeseries_panel(
+                "Request rate by route and status",
+                "Requests per second answered, by route template and HTTP status code.",
+                [(f"sum by (route, status_code) (rate({REQ}_count{{{SEL}}}[{RATE}]))", "{{route}} {{status_code}}")],
+                "reqps",
+            )
+        )
+        .with_panel(
+            p.timeseries_panel(
+                "Error ratio (5xx)",
+                "Share of requests answered with a 5xx status (what the availability SLO counts as bad).",
+                [
+                    (
+                        f'(sum(rate({REQ}_count{{{SEL}, status_code=~"5.."}}[{RATE}])) or on() vector(0))'
+                        f" / sum(rate({REQ}_count{{{SEL}}}[{RATE}]))",
+                        "5xx ratio",
+                    )
+                ],
+                "percentunit",
+                minimum=0,
+            )
+        )
+        .with_panel(
+            p.timeseries_panel(
+                "Latency percentiles",
+                "p50, p90 and p99 request latency from the server-side histogram; dashed: the latency SLO "
+                "thresholds, 100 ms and 500 ms.",
+                [(p.quantile(q, REQ, SEL), f"p{round(q * 100)}") for q in (0.5, 0.9, 0.99)],
+                "s",
+                lines=[(0.1, "orange"), (0.5, "red")],
+            )
+        )
+        .with_panel(
+            p.heatmap_panel(
+                "Latency heatmap",
+                "Requests per latency bucket over time; dots are exemplars, each linked to its request's trace.",
+                f"sum by (le) (rate({REQ}_bucket{{{SEL}}}[{RATE}]))",
+                "s",
+            )
+        )
+        .with_panel(
+            p.timeseries_panel(
+                "In flight",
+                "Requests being served right now, summed over workers.",
+                [(f"sum(http_server_requests_in_flight{{{proc}}})", "in flight")],
+                "short",
+                width=8,
+            )
+        )
+        .with_panel(
+            p.timeseries_panel(
+                "Shed requests",
+                "Requests refused with 503 by the overload protection, per second. Zero is the normal state.",
+                [(f"sum(rate(http_server_shed_requests_total{{{proc}}}[{RATE}])) or on() vector(0)", "shed")],
+                "reqps",
+                width=8,
+                minimum=0,
+            )
+        )
+        .with_panel(
+            p.timeseries_panel(
+                "Injected faults",
+                "Faults injected on purpose for alert drills (POST /admin/faults), per second, by kind.",
+                [
+                    (
+                        f"sum by (kind) (rate(service_faults_injected_total{{{proc}}}[{RATE}])) or on() vector(0)",
+                        "{{kind}}",
+                    )
+                ],
+                "reqps",
+                width=8,
+                minimum=0,
+            )
+        )
+        .with_row(p.row("Model inference"))
+        .with_panel(
+            p.timeseries_panel(
+                "Inference time",
+                "p50 and p99 of the model's own inference time, single records and batches apart.",
+                [
+                    (
+                        p.quantile(q, "model_inference_duration_seconds", proc, by="kind"),
+                        f"{{{{kind}}}} p{round(q * 100)}",
+                    )
+                    for q in (0.5, 0.99)
+                ],
+                "s",
+            )
+        )
+        .with_panel(
+            p.timeseries_panel(
+                "Batch size",
+                "Mean and p90 records per batch request.",
+                [
+                    (p.mean("model_batch_size", proc), "mean"),
+                    (p.quantile(0.9, "model_batch_size", proc), "p90"),
+                ],
+                "short",
+            )
+        )
+        .with_row(p.row("Processes"))
+        .with_panel(
+            p.timeseries_panel(
+                "CPU per instance",
+                "CPU time used per second (1 = one full core), per instance.",
+                [(f"sum by (instance) (rate(process_cpu_seconds_total{{{proc}}}[{RATE}]))", "{{instance}}")],
+                "percentunit",
+            )
+        )
+        .with_panel(
+            p.timeseries_panel(
+                "Memory per instance",
+                "Resident memory per instance (all workers together). It should stay flat in a soak test.",
+                [(f"sum by (instance) (process_resident_memory_bytes{{{proc}}})", "{{instance}}")],
+                "bytes",
+            )
+        )
+    )

@@ -1,0 +1,92 @@
+"""Every generated file, by path: what `python -m generators` writes and the freshness tests compare.
+
+One spec, prometheus/slo.yaml, gives the Prometheus rules and configs, the promtool tests, the Grafana
+dashboards and the Kubernetes objects: nothing restates a threshold by hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from generators import k8s, paths
+from generators.grafana.render import render as render_dashboards
+from generators.prometheus.config import COMPOSE, prometheus_config
+from generators.prometheus.operational import operational_groups
+from generators.prometheus.promtool_tests import slo_test_files
+from generators.prometheus.slo_rules import slo_groups
+from generators.yamlout import dump
+from slo.spec import load_spec
+from slo.windows import Windows
+
+
+def rendered(spec_path: Path, shrink: float = 1.0) -> dict[str, str]:
+    """Relative path -> content. Shrunk output holds rules only (tests and config assume real windows)."""
+    spec = load_spec(spec_path)
+    windows = Windows(shrink)
+    source = spec_path.name + (f" with windows shrunk {shrink:g}x" if shrink != 1 else "")
+    files: dict[str, str] = {}
+    for slo in spec.slos:
+        groups = [g for g in slo_groups(spec, windows) if g["name"].endswith(f"-{spec.slo_id(slo)}")]
+        files[f"rules/slo-{slo.name}.yml"] = dump({"groups": groups}, source)
+    files["rules/operational.yml"] = dump(
+        {"groups": operational_groups(windows)}, "generators/prometheus/operational.py"
+    )
+    if shrink == 1:
+        for slo in spec.slos:
+            for suffix, (data, notes) in slo_test_files(spec, slo, f"../rules/slo-{slo.name}.yml").items():
+                header = "".join(f"# Not tested: {n}.\n" for n in notes)
+                files[f"tests/slo-{slo.name}.{suffix}.test.yml"] = header + dump(data, spec_path.name)
+        files["prometheus.yml"] = dump(prometheus_config(), "generators/prometheus/config.py")
+        files["prometheus.compose.yml"] = dump(prometheus_config(COMPOSE), "generators/prometheus/config.py (COMPOSE)")
+    return files
+
+
+GENERATED_README = """\
+# Generated: do not edit
+
+Everything in this folder is written by `python -m generators` from the SLO spec
+(`prometheus/slo.yaml`) and the generators' code (`generators/`). Edit those, then regenerate;
+a test fails when a file here differs from what the generators write.
+"""
+
+
+def repository_files(spec_path: Path) -> dict[str, str]:
+    """Path relative to the repository -> content, for every file generated from the spec."""
+    files = {f"{paths.PROMETHEUS}/{rel}": text for rel, text in rendered(spec_path).items()}
+    dashboards = render_dashboards(spec_path)
+    files.update({f"{paths.DASHBOARDS}/{name}": text for name, text in dashboards.items()})
+    k8s_files = k8s.render(load_spec(spec_path), dashboards)
+    files.update({f"{paths.K8S_GENERATED}/{name}": text for name, text in k8s_files.items()})
+    for folder in paths.GENERATED_FOLDERS:
+        files[f"{folder}/README.md"] = GENERATED_README
+    return files
+
+
+def write_repository(spec_path: Path, root: Path) -> list[Path]:
+    return _write(repository_files(spec_path), root)
+
+
+def stale_repository(spec_path: Path, root: Path) -> list[Path]:
+    """Generated files of the repository that differ from what the spec gives now (missing ones included)."""
+    return [root / rel for rel, text in repository_files(spec_path).items() if _differs(root / rel, text)]
+
+
+def _differs(path: Path, text: str) -> bool:
+    return not path.exists() or path.read_text() != text
+
+
+def _write(files: dict[str, str], root: Path) -> list[Path]:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return [root / rel for rel in files]
+
+
+def generate(spec_path: Path, out: Path, shrink: float = 1.0) -> list[Path]:
+    """The Prometheus folder's files (rules only when shrunk) under `out`."""
+    return _write(rendered(spec_path, shrink), out)
+
+
+def check(spec_path: Path, out: Path) -> list[Path]:
+    """Paths whose content differs from what the spec generates now (missing ones included)."""
+    return [out / rel for rel, text in rendered(spec_path).items() if _differs(out / rel, text)]

@@ -1,1 +1,0 @@
-"""Grafana dashboards, generated from code and from the SLO spec (by `python -m slo generate`)."""

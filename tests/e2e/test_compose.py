@@ -1,0 +1,99 @@
+"""docker-compose.yml passes Debian's `docker-compose config` (offline) and keeps the staging rules:
+pinned images, a healthcheck on every service, start order by health, named volumes, Grafana locked."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.processes import ROOT
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("docker-compose") is None, reason="docker-compose is not installed (bash scripts/setup installs it)"
+)
+
+
+def compose_config(**env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"GRAFANA_ADMIN_PASSWORD", "SERVICE_ADMIN_TOKEN"}}
+    return subprocess.run(
+        ["docker-compose", "-f", "docker-compose.yml", "config"],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def config() -> dict[str, Any]:
+    result = compose_config(GRAFANA_ADMIN_PASSWORD="s3cret")
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def test_every_service_of_the_stack_is_there(config: dict[str, Any]) -> None:
+    assert set(config["services"]) == {"service", "loadgen", "prometheus", "alertmanager", "grafana"}
+
+
+def test_images_are_pinned(config: dict[str, Any]) -> None:
+    for name, svc in config["services"].items():
+        image, _, tag = svc["image"].rpartition(":")
+        assert image and re.fullmatch(r"v?\d+(\.\d+)+", tag), (name, svc["image"])
+
+
+def test_every_service_has_a_healthcheck_and_waits_for_healthy_dependencies(config: dict[str, Any]) -> None:
+    for name, svc in config["services"].items():
+        assert svc["healthcheck"]["test"][0] == "CMD", name
+        for dependency in svc.get("depends_on", {}).values():
+            assert dependency == {"condition": "service_healthy"}, name
+    order = {name: set(svc.get("depends_on", {})) for name, svc in config["services"].items()}
+    assert order["loadgen"] == {"service"}
+    assert order["prometheus"] == {"service", "loadgen", "alertmanager"}
+    assert order["grafana"] == {"prometheus"}
+
+
+def test_prometheus_uses_the_rendered_config_with_exemplars_on(config: dict[str, Any]) -> None:
+    prometheus = config["services"]["prometheus"]
+    assert "--config.file=/etc/prometheus/generated/prometheus.compose.yml" in prometheus["command"]
+    assert "--enable-feature=exemplar-storage" in prometheus["command"]
+    assert any(v.endswith("/prometheus:/etc/prometheus:ro") for v in prometheus["volumes"])
+
+
+def test_state_lives_in_named_volumes(config: dict[str, Any]) -> None:
+    assert set(config["volumes"]) == {"prometheus-data", "alertmanager-data", "grafana-data"}
+    assert "prometheus-data:/prometheus:rw" in config["services"]["prometheus"]["volumes"]
+
+
+def test_inside_compose_the_loadgen_aims_at_the_service(config: dict[str, Any]) -> None:
+    loadgen = config["services"]["loadgen"]
+    assert loadgen["environment"]["LOADGEN_TARGET"] == "http://service:8000"
+    assert loadgen["command"][-1] == "/scenarios/steady.yaml"
+
+
+def test_grafana_takes_its_password_from_the_environment_and_refuses_anonymous(config: dict[str, Any]) -> None:
+    grafana = config["services"]["grafana"]["environment"]
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == "s3cret"
+    assert grafana["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    volumes = config["services"]["grafana"]["volumes"]
+    assert any(v.endswith("/grafana/provisioning:/etc/grafana/provisioning:ro") for v in volumes)
+    assert any(v.endswith("/grafana/generated/dashboards:/etc/grafana/dashboards:ro") for v in volumes)
+
+
+def test_without_a_grafana_password_compose_refuses_to_start() -> None:
+    result = compose_config()
+    assert result.returncode != 0
+    assert "GRAFANA_ADMIN_PASSWORD" in result.stderr
+
+
+def test_the_fault_token_is_only_passed_through_when_set() -> None:
+    unset = yaml.safe_load(compose_config(GRAFANA_ADMIN_PASSWORD="x").stdout)
+    assert unset["services"]["service"]["environment"]["SERVICE_ADMIN_TOKEN"] is None  # passed through: not set
+    given = yaml.safe_load(compose_config(GRAFANA_ADMIN_PASSWORD="x", SERVICE_ADMIN_TOKEN="t0k").stdout)
+    assert given["services"]["service"]["environment"]["SERVICE_ADMIN_TOKEN"] == "t0k"

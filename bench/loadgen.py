@@ -11,8 +11,8 @@ pinned to the second core) and, pinned to the first core with taskset:
      generator that finishes many requests while dropping most of its schedule is not holding any rate);
   3. Locust FastHttpUser at full speed (no wait time) on the same core and sink;
   4. loadgen at 80% of its maximum, for --seconds: it must keep the schedule.
-Goals (issue 4): loadgen max >= 1.5x Locust; at 80% of max, achieved/target >= 0.99 and schedule lag
-p99 <= 2 ms. Needs `pip install -e '.[bench]'` (Locust) and nginx (apt-get install -y nginx-light).
+Goals: loadgen max >= 1.5x Locust; at 80% of max, achieved/target >= 0.99 and schedule lag
+p99 <= 2 ms. Needs Locust (`pip install -r requirements/bench.txt`) and nginx (apt-get install -y nginx-light).
 """
 
 from __future__ import annotations

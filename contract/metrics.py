@@ -5,13 +5,32 @@ they are measured: service/observability/metrics.py and loadgen/metrics.py.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+#: Prometheus's `job` label of each side: the scrape configs set it, the rules and dashboards select on it.
+SERVICE_JOB = "service"
+LOADGEN_JOB = "loadgen"
 
 
 @dataclass(frozen=True)
 class Metric:
     name: str
     labels: tuple[str, ...] = ()
+
+
+def le_text(bound: float) -> str:
+    """A bucket boundary as the Prometheus client writes its `le` label ("1.0", "0.005", "+Inf").
+
+    Label matching is on strings, so a rule or a test that reads one bucket must spell it exactly so.
+    The client writes Go's format, which switches to exponents from 1e6 on; no boundary of ours is that
+    large, so such a bound is refused rather than formatted by a second rule.
+    """
+    if bound == math.inf:
+        return "+Inf"
+    if not abs(bound) < 1e6:
+        raise ValueError(f"{bound}: no bucket boundary of ours is this large (Go would write an exponent)")
+    return repr(float(bound))
 
 
 # --- the service --------------------------------------------------------------------------------------

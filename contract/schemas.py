@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic.config import JsonDict
 
 Sex = Literal["female", "male"]
 Region = Literal["northeast", "northwest", "southeast", "southwest"]
@@ -31,7 +32,14 @@ def _integral_float_to_int(value: object) -> object:
 #: last in each field's Annotated, or pydantic drops the bounds from the JSON schema.)
 AS_JSON_INT = BeforeValidator(_integral_float_to_int)
 
-EXAMPLE_RECORD = {"age": 42, "sex": "female", "bmi": 24.3, "children": 2, "smoker": False, "region": "northeast"}
+EXAMPLE_RECORD: JsonDict = {
+    "age": 42,
+    "sex": "female",
+    "bmi": 24.3,
+    "children": 2,
+    "smoker": False,
+    "region": "northeast",
+}
 
 
 class InsuranceRecord(BaseModel):

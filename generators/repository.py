@@ -85,8 +85,3 @@ def _write(files: dict[str, str], root: Path) -> list[Path]:
 def generate(spec_path: Path, out: Path, shrink: float = 1.0) -> list[Path]:
     """The Prometheus folder's files (rules only when shrunk) under `out`."""
     return _write(rendered(spec_path, shrink), out)
-
-
-def check(spec_path: Path, out: Path) -> list[Path]:
-    """Paths whose content differs from what the spec generates now (missing ones included)."""
-    return [out / rel for rel, text in rendered(spec_path).items() if _differs(out / rel, text)]

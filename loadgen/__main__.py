@@ -12,8 +12,9 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from contract.durations import parse_duration
 from loadgen import runner, thresholds
-from loadgen.schedule import Profile, parse_duration
+from loadgen.schedule import Profile
 from loadgen.settings import LoadgenSettings
 
 EPILOG_RUN = """
@@ -52,6 +53,16 @@ def _numbers(text: str, n: int, flag: str) -> list[str]:
     return parts
 
 
+def _routes(text: str) -> dict[str, float]:
+    routes = {}
+    for item in text.split(","):
+        name, equals, weight = item.partition("=")
+        if not equals:
+            raise ValueError(f"--routes takes NAME=WEIGHT pairs separated by ',' (got {item!r})")
+        routes[name.strip()] = float(weight)
+    return routes
+
+
 def profile_from_flags(args: argparse.Namespace, duration: float | None) -> dict[str, Any] | None:
     if args.rate is not None:
         return {"kind": "constant", "rate": args.rate}
@@ -77,12 +88,12 @@ def build_scenario(args: argparse.Namespace) -> runner.Scenario:
 
     doc: dict[str, Any] = load(args.scenario).model_dump(by_alias=True) if args.scenario else {}
     duration = parse_duration(args.duration) if args.duration else None
-    profile = profile_from_flags(args, duration if isinstance(duration, float) else None)
+    profile = profile_from_flags(args, duration)
     if profile is not None:
         doc["profile"] = TypeAdapter(Profile).validate_python(profile).model_dump(by_alias=True)
     doc.setdefault("profile", {"kind": "constant", "rate": 10.0})
     if args.routes:
-        doc["routes"] = {k: float(v) for k, v in (item.split("=") for item in args.routes.split(","))}
+        doc["routes"] = _routes(args.routes)
     overrides = {
         "duration": args.duration, "requests": args.requests, "arrivals": args.arrivals,
         "invalid_fraction": args.invalid_fraction, "batch_size": args.batch_size,
@@ -152,11 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "daemon":
         from loadgen import daemon
 
-        settings = LoadgenSettings()
-        if args.scenario is not None:
-            settings = settings.model_copy(update={"scenario": args.scenario})
-        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
         try:
+            settings = LoadgenSettings()
+            if args.scenario is not None:
+                settings = settings.model_copy(update={"scenario": args.scenario})
+            logging.basicConfig(
+                level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+            )
             return _run_loop(daemon.serve(settings))
         except (ValidationError, OSError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -167,10 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.slo is not None:
             texts += thresholds.from_slo(args.slo)
         checks = [thresholds.parse(t) for t in texts]
+        target = args.target or LoadgenSettings().target
     except (ValidationError, ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return runner.EXIT_USAGE
-    target = args.target or LoadgenSettings().target
     try:
         return _run_loop(
             runner.execute(

@@ -28,8 +28,6 @@ Done = Callable[[str, str, float], None]  # (outcome, route, scheduled start)
 
 
 class Client(Protocol):
-    base_url: str
-
     async def __aenter__(self) -> Client: ...
     async def __aexit__(self, *exc: object) -> None: ...
     def prepare(self, path: str, body: bytes) -> Any: ...
@@ -49,7 +47,7 @@ class AiohttpClient:
         self.base_url = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[str]] = set()
 
     async def __aenter__(self) -> AiohttpClient:
         self._session = aiohttp.ClientSession(
@@ -72,9 +70,13 @@ class AiohttpClient:
         return self.base_url + path, body
 
     def start(self, prepared: tuple[str, bytes], done: Done, route: str, scheduled: float) -> None:
+        def finished(t: asyncio.Task[str]) -> None:
+            self._tasks.discard(t)
+            done(t.result(), route, scheduled)
+
         task = asyncio.get_running_loop().create_task(self._post(*prepared))
         self._tasks.add(task)  # keep a reference until it is done
-        task.add_done_callback(lambda t: (self._tasks.discard(t), done(t.result(), route, scheduled)))
+        task.add_done_callback(finished)
 
     async def _post(self, url: str, body: bytes) -> str:
         assert self._session is not None, "use `async with`"
@@ -93,7 +95,7 @@ class AiohttpClient:
 class _Connection(asyncio.Protocol):
     """One keep-alive connection carrying one request at a time."""
 
-    __slots__ = ("body_start", "buf", "chunk_pos", "client", "deadline", "done", "idle_since", "keep", "need",
+    __slots__ = ("buf", "chunk_pos", "client", "deadline", "done", "idle_since", "keep", "need",
                  "route", "scheduled", "status", "transport")  # fmt: skip
 
     def __init__(self, client: FastClient) -> None:
@@ -104,7 +106,6 @@ class _Connection(asyncio.Protocol):
         self.need = -1
         self.status = ""
         self.keep = True
-        self.body_start = 0
         self.chunk_pos = -1  # >= 0 while reading a chunked body
         self.deadline = 0.0
         self.idle_since = 0.0
@@ -132,7 +133,7 @@ class _Connection(asyncio.Protocol):
             head = bytes(buf[:end]).lower()
             self.status = head[9:12].decode("ascii", "replace")
             self.keep = b"\r\nconnection: close" not in head and head.startswith(b"http/1.1")
-            self.body_start = start = end + 4
+            start = end + 4
             i = head.find(b"\r\ncontent-length:")
             if i >= 0:
                 j = head.find(b"\r\n", i + 2)
@@ -140,7 +141,11 @@ class _Connection(asyncio.Protocol):
             elif b"\r\ntransfer-encoding: chunked" in head:
                 self.need = 1 << 62
                 self.chunk_pos = start
-            elif self.status[0] == "1" or self.status in ("204", "304"):
+            elif self.status[0] == "1":  # an interim response (103 Early Hints, ...): the final one follows
+                del buf[:start]
+                self.data_received(b"")
+                return
+            elif self.status in ("204", "304"):
                 self.need = start
             else:  # body until the peer closes
                 self.need = 1 << 62
@@ -207,7 +212,6 @@ class FastClient:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https"):
             raise ValueError(f"unsupported target {base_url!r}: give an http:// or https:// base URL")
-        self.base_url = base_url.rstrip("/")
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.ssl = ssl.create_default_context() if parts.scheme == "https" else None

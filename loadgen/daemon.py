@@ -27,8 +27,10 @@ from loadgen.settings import LoadgenSettings
 
 log = logging.getLogger("loadgen.daemon")
 
-#: Seconds between the daemon's progress log lines.
-LOG_EVERY = 60.0
+#: Seconds between folds of the per-second histograms into the totals (a scrape sees at most this old).
+FOLD_SECONDS = 1.0
+#: Folds between the daemon's progress log lines (a minute).
+LOG_EVERY_FOLDS = 60
 
 
 def scenario_from(settings: LoadgenSettings) -> Scenario:
@@ -49,10 +51,10 @@ async def _fold(engine: Engine, recorder: Recorder) -> None:
     """Fold the per-second histograms into the totals; log a line now and then."""
     n = 0
     while True:
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(FOLD_SECONDS)
         n += 1
         recorder.tick(engine.elapsed(), engine.target_rate(), engine.scheduled, engine.sent, engine.dropped)
-        if n % LOG_EVERY == 0:
+        if n % LOG_EVERY_FOLDS == 0:
             log.info(
                 "scheduled=%d sent=%d dropped=%d in_flight=%d errors=%d p99_ms=%.1f outcomes=%s",
                 engine.scheduled, engine.sent, engine.dropped, engine.in_flight, recorder.errors,

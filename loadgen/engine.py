@@ -29,6 +29,11 @@ from loadgen.schedule import Arrivals
 clock = time.perf_counter
 
 
+def _wake_up(future: asyncio.Future[None]) -> None:
+    if not future.done():  # stop() may have been first
+        future.set_result(None)
+
+
 class Engine:
     #: Connections opened before the first request (more are opened on demand).
     WARM_CONNECTIONS = 16
@@ -45,7 +50,6 @@ class Engine:
     ) -> None:
         self.client = client
         self.precise = precise
-        self.payloads = payloads
         # The wire form of every request, built once: the hot path only indexes this list.
         self._deck = [(r.route, client.prepare(r.route, r.body)) for r in payloads.deck]
         self.arrivals = arrivals
@@ -122,7 +126,7 @@ class Engine:
                 return
             seconds = 0.001
         self._wake = loop.create_future()
-        handle = loop.call_later(seconds, lambda f=self._wake: f.done() or f.set_result(None))
+        handle = loop.call_later(seconds, _wake_up, self._wake)
         try:
             await self._wake
         finally:

@@ -1,4 +1,4 @@
-"""The daemon's Prometheus metrics, every one defined here (names fixed by the project's contract).
+"""The daemon's Prometheus metrics, every one defined here (names and labels from contract.metrics).
 
 A collector reads the engine's counters and the recorder's cumulative buckets at scrape time, so the
 request path does no Prometheus bookkeeping of its own and the label sets stay bounded (route x outcome).
@@ -13,7 +13,9 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from contract import metrics as names
 from contract.buckets import LATENCY_SECONDS
+from contract.metrics import le_text
 from loadgen.engine import Engine
 
 
@@ -24,34 +26,41 @@ class LoadgenCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         engine, recorder = self.engine, self.engine.recorder
         duration = HistogramMetricFamily(
-            "loadgen_request_duration_seconds",
+            names.LOADGEN_REQUEST_DURATION.name,
             "Client-side request latency, from the scheduled start to the end of the response.",
-            labels=["route"],
+            labels=names.LOADGEN_REQUEST_DURATION.labels,
         )
-        bounds = [*(repr(b) for b in LATENCY_SECONDS), "+Inf"]
+        bounds = [*(le_text(b) for b in LATENCY_SECONDS), "+Inf"]
         for route, b in sorted(recorder.buckets.items()):
             cumulative = list(accumulate(b.counts))
             duration.add_metric([route], list(zip(bounds, cumulative, strict=True)), b.sum)
         yield duration
 
+        # (A counter family is named without `_total`: the client appends it to the sample.)
         requests = CounterMetricFamily(
-            "loadgen_requests", "Finished requests by outcome: HTTP status code or transport error kind.",
-            labels=["route", "outcome"],
+            names.LOADGEN_REQUESTS.name, "Finished requests by outcome: HTTP status code or transport error kind.",
+            labels=names.LOADGEN_REQUESTS.labels,
         )  # fmt: skip
         for (route, outcome), n in sorted(recorder.outcomes.items()):
             requests.add_metric([route, outcome], n)
         yield requests
 
         yield CounterMetricFamily(
-            "loadgen_scheduled", "Requests that came due on the schedule.", value=engine.scheduled
+            names.LOADGEN_SCHEDULED.name, "Requests that came due on the schedule.", value=engine.scheduled
         )
-        yield CounterMetricFamily("loadgen_sent", "Requests sent (scheduled minus dropped).", value=engine.sent)
         yield CounterMetricFamily(
-            "loadgen_dropped", "Requests due while the in-flight bound was reached, so not sent.", value=engine.dropped
+            names.LOADGEN_SENT.name, "Requests sent (scheduled minus dropped).", value=engine.sent
         )
-        yield GaugeMetricFamily("loadgen_in_flight", "Requests sent and not yet finished.", value=engine.in_flight)
+        yield CounterMetricFamily(
+            names.LOADGEN_DROPPED.name,
+            "Requests due while the in-flight bound was reached, so not sent.",
+            value=engine.dropped,
+        )
         yield GaugeMetricFamily(
-            "loadgen_target_requests_per_second", "The schedule's current target rate.", value=engine.target_rate()
+            names.LOADGEN_IN_FLIGHT.name, "Requests sent and not yet finished.", value=engine.in_flight
+        )
+        yield GaugeMetricFamily(
+            names.LOADGEN_TARGET_RATE.name, "The schedule's current target rate.", value=engine.target_rate()
         )
 
 

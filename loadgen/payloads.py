@@ -29,6 +29,10 @@ _FIELDS: dict[str, dict[str, Any]] = _SCHEMA["properties"]
 
 Record = dict[str, Any]
 
+#: Requests in a deck: enough that the route mix and the invalid share hold in any second of load, few
+#: enough to build in about a second at startup.
+DECK_SIZE = 8192
+
 
 @dataclass(frozen=True, slots=True)
 class Request:
@@ -62,6 +66,9 @@ def _breakers() -> list[Callable[[Record, random.Random], Record]]:
     def replace(field: str, value: object) -> Callable[[Record, random.Random], Record]:
         return lambda r, _rng: {**r, field: value}
 
+    def drop(field: str) -> Callable[[Record, random.Random], Record]:
+        return lambda r, _rng: {k: v for k, v in r.items() if k != field}
+
     rules: list[Callable[[Record, random.Random], Record]] = []
     for name, spec in _FIELDS.items():
         if "minimum" in spec:
@@ -74,7 +81,7 @@ def _breakers() -> list[Callable[[Record, random.Random], Record]]:
             rules.append(replace(name, "yes"))
         if spec.get("type") == "integer":
             rules.append(replace(name, "3"))  # a string is not an integer
-        rules.append(lambda r, _rng, n=name: {k: v for k, v in r.items() if k != n})  # missing
+        rules.append(drop(name))  # missing
     rules.append(lambda r, _rng: {**r, "name": "unexpected"})  # extra fields are forbidden
     return rules
 
@@ -102,7 +109,7 @@ def _body(route: str, records: list[Record]) -> bytes:
 class Payloads:
     """A shuffled deck of pre-built requests whose mix follows the route weights and the invalid share.
 
-    `next()` costs one list index: the deck (default 8192 requests) is dealt round and round.
+    The engine deals the deck (DECK_SIZE requests unless told) round and round: one list index per request.
     """
 
     def __init__(
@@ -112,8 +119,9 @@ class Payloads:
         batch_size: int = 8,
         invalid_fraction: float = 0.0,
         seed: int | None = None,
-        deck: int = 8192,
+        deck: int | None = None,
     ) -> None:
+        deck = DECK_SIZE if deck is None else deck
         rng = random.Random(seed)
         names = [name for name, w in routes.items() if w > 0]
         weights = [routes[n] for n in names]
@@ -129,9 +137,3 @@ class Payloads:
                 i = rng.randrange(len(records))
                 records[i] = invalid_record(records[i], rng)
             self.deck.append(Request(route, _body(route, records), invalid))
-        self._i = -1
-        self._n = len(self.deck)
-
-    def next(self) -> Request:
-        self._i = (self._i + 1) % self._n
-        return self.deck[self._i]

@@ -160,7 +160,7 @@ class Recorder:
         """Close the current second: fold its histograms into the totals and append a point."""
         now, lag = self._latency_now.sync(), self._lag_now.sync()
         p50, p90, p99 = percentiles(now, [50, 90, 99])
-        totals = {}
+        totals: dict[str, int] = {}
         for (_, outcome), n in self.outcomes.items():
             totals[outcome] = totals.get(outcome, 0) + n
         s0, se0, d0, c0, e0 = self._last

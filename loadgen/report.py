@@ -10,11 +10,10 @@ import html
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from loadgen.engine import Engine
@@ -122,10 +121,6 @@ def table(summary: Summary) -> Table:
     return t
 
 
-def print_table(summary: Summary, console: Console) -> None:
-    console.print(table(summary))
-
-
 def write_json(path: Path, summary: Summary, series: Sequence[Point]) -> None:
     doc = asdict(summary) | {"passed": summary.passed, "series": [asdict(p) for p in series]}
     path.write_text(json.dumps(doc, indent=2) + "\n")
@@ -134,7 +129,7 @@ def write_json(path: Path, summary: Summary, series: Sequence[Point]) -> None:
 def write_csv(path: Path, series: Sequence[Point]) -> None:
     """One row per second; one column per outcome seen during the run."""
     outcomes = sorted({k for p in series for k in p.outcomes})
-    base = [f for f in Point.__dataclass_fields__ if f != "outcomes"]
+    base = [f.name for f in fields(Point) if f.name != "outcomes"]
     with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow([*base, *(f"outcome_{o}" for o in outcomes)])

@@ -9,32 +9,20 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+from contract.durations import parse_duration
 
 
-def parse_duration(value: object) -> object:
-    """'1h30m', '250ms', '10s' or a bare number of seconds -> seconds (other types pass through to pydantic)."""
-    if isinstance(value, str):
-        text = value.strip().replace(" ", "")
-        try:
-            return float(text)
-        except ValueError:
-            pass
-        parts = _DURATION.findall(text)
-        if not parts or "".join(n + u for n, u in parts) != text:
-            raise ValueError(f"not a duration: {value!r} (examples: 10s, 1m30s, 250ms, 24h)")
-        return sum(float(n) * _UNITS[u] for n, u in parts)
-    return value
+def _duration(value: object) -> object:
+    """Text goes through the project's one duration syntax; numbers (and the rest) go on to pydantic."""
+    return parse_duration(value) if isinstance(value, str) else value
 
 
-#: Seconds, written as a number or as '10s', '5m', '1h30m', '250ms'.
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+#: Seconds, written as a number or in contract.durations' syntax ('10s', '5m', '1h30m', '250ms').
+Duration = Annotated[float, BeforeValidator(_duration), Field(ge=0)]
 Rate = Annotated[float, Field(ge=0, description="requests per second")]
 
 
@@ -44,20 +32,12 @@ class _Profile(BaseModel):
     def rate(self, t: float) -> float:
         raise NotImplementedError
 
-    @property
-    def peak(self) -> float:
-        raise NotImplementedError
-
 
 class Constant(_Profile):
     kind: Literal["constant"] = "constant"
     rate_: Rate = Field(alias="rate")
 
     def rate(self, t: float) -> float:
-        return self.rate_
-
-    @property
-    def peak(self) -> float:
         return self.rate_
 
 
@@ -73,10 +53,6 @@ class Ramp(_Profile):
         if t >= self.over or self.over == 0:
             return self.end
         return self.start + (self.end - self.start) * t / self.over
-
-    @property
-    def peak(self) -> float:
-        return max(self.start, self.end)
 
 
 class Stage(BaseModel):
@@ -101,10 +77,6 @@ class Stages(_Profile):
             previous = stage.target
         return previous
 
-    @property
-    def peak(self) -> float:
-        return max([self.start, *(s.target for s in self.stages)])
-
 
 class Sine(_Profile):
     """A daily cycle: mean + amplitude * sin(2π t / period + phase), never below zero."""
@@ -117,10 +89,6 @@ class Sine(_Profile):
 
     def rate(self, t: float) -> float:
         return max(0.0, self.mean + self.amplitude * math.sin(2 * math.pi * t / self.period + self.phase))
-
-    @property
-    def peak(self) -> float:
-        return self.mean + self.amplitude
 
 
 class Spike(_Profile):
@@ -137,10 +105,6 @@ class Spike(_Profile):
         if self.every:
             t = t % self.every
         return self.peak_ if self.at <= t < self.at + self.length else self.base
-
-    @property
-    def peak(self) -> float:
-        return max(self.base, self.peak_)
 
 
 Profile = Annotated[Constant | Ramp | Stages | Sine | Spike, Field(discriminator="kind")]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from structlog.contextvars import bind_contextvars
 
 from contract import routes
 from contract.schemas import (
@@ -22,61 +24,62 @@ from service.errors import record_invalid
 from service.fast_route import JSONBodyRoute
 from service.model import Model
 from service.observability import metrics, tracing
-from service.observability.middleware import notes as request_notes
+from service.observability.telemetry import Telemetry
 
+#: The error answers of the prediction routes (the 422 is FastAPI's own entry).
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorMessage, "description": "Malformed JSON."},
     413: {"model": ErrorMessage, "description": "Request body (or batch) too large."},
-    503: {"model": ErrorMessage, "description": "Model not loaded yet."},
+    503: {
+        "model": ErrorMessage,
+        "description": "Too many predictions in progress (SERVICE_MAX_CONCURRENT_PREDICTIONS): retry after "
+        "the Retry-After header's seconds.",
+    },
 }
 
 router = APIRouter(route_class=JSONBodyRoute)
 
 
-def _model(request: Request) -> Model:
-    model: Model | None = request.app.state.model
-    if model is None:
-        raise HTTPException(503, "model not loaded yet")
-    return model
+@dataclass(frozen=True, slots=True)
+class Predictor:
+    """The served model and what to record of its predictions (app.state.predictor, set by the lifespan
+    before the server answers any request): one app-state look-up per request, each costs about a µs."""
 
+    model: Model
+    telemetry: Telemetry
 
-def _predict(request: Request, model: Model, records: Sequence[InsuranceRecord], batch: bool = False) -> list[float]:
-    """Predict, and, when instrumentation is on, trace, time and record the model's signals and log fields."""
-    notes = request_notes(request.scope)
-    if notes is None:
-        return model.predict(records)
-    if notes.traced:
-        with tracing.inference_span(model.version, len(records)):
+    def predict(self, records: Sequence[InsuranceRecord], batch: bool = False) -> list[float]:
+        """Predict, and, when instrumentation is on, trace, time and record the model's signals and log fields."""
+        model, telemetry = self.model, self.telemetry
+        if not telemetry.record:
+            return model.predict(records)
+        if telemetry.tracing and tracing.sampled():
+            with tracing.inference_span(model.version, len(records)):
+                start = time.perf_counter()
+                charges = model.predict(records)
+                seconds = time.perf_counter() - start
+        else:
             start = time.perf_counter()
             charges = model.predict(records)
             seconds = time.perf_counter() - start
-    else:
-        start = time.perf_counter()
-        charges = model.predict(records)
-        seconds = time.perf_counter() - start
-    if batch:
-        metrics.observe_batch(records, charges, seconds)
-    else:
-        metrics.SIGNALS.add(records[0], charges[0], seconds)
-    fields = notes.fields
-    fields["model_version"] = model.version
-    if batch:
-        fields["batch_size"] = len(records)
-        fields["charges"] = charges
-    else:
-        fields["charges"] = charges[0]
-    if notes.log_inputs:
-        inputs = [r.model_dump() for r in records]
-        fields["inputs"] = inputs if batch else inputs[0]
-    return charges
+        if batch:
+            metrics.observe_batch(records, charges, seconds)
+            bind_contextvars(model_version=model.version, batch_size=len(records), charges=charges)
+        else:
+            metrics.SIGNALS.add(records[0], charges[0], seconds)
+            bind_contextvars(model_version=model.version, charges=charges[0])
+        if telemetry.log_inputs:
+            inputs = [r.model_dump() for r in records]
+            bind_contextvars(inputs=inputs if batch else inputs[0])
+        return charges
 
 
 @router.post(routes.PREDICT, response_model=Prediction, responses=ERRORS, tags=["v1"])
 async def predict(record: InsuranceRecord, request: Request) -> dict[str, Any]:
     """Predict one person's yearly medical charges."""
-    model = _model(request)
-    (charges,) = _predict(request, model, [record])
-    return {"charges": charges, "model_version": model.version}
+    predictor: Predictor = request.app.state.predictor
+    (charges,) = predictor.predict([record])
+    return {"charges": charges, "model_version": predictor.model.version}
 
 
 @router.post(routes.PREDICT_BATCH, response_model=BatchPrediction, responses=ERRORS, tags=["v1"])
@@ -86,9 +89,9 @@ async def predict_batch(batch: BatchRequest, request: Request) -> dict[str, Any]
     if len(batch.records) > limit:
         record_invalid(request, ["records"])
         raise HTTPException(413, f"records: batch of {len(batch.records)} exceeds the maximum of {limit}")
-    model = _model(request)
-    version = model.version
-    charges = _predict(request, model, batch.records, batch=True)
+    predictor: Predictor = request.app.state.predictor
+    version = predictor.model.version
+    charges = predictor.predict(batch.records, batch=True)
     return {"predictions": [{"charges": c, "model_version": version} for c in charges]}
 
 
@@ -100,14 +103,16 @@ async def predict_batch(batch: BatchRequest, request: Request) -> dict[str, Any]
 )
 async def predict_original(record: InsuranceRecord, request: Request) -> dict[str, float]:
     """The original service's route and response, kept so its clients and Locust file work as-is."""
-    (charges,) = _predict(request, _model(request), [record])
+    predictor: Predictor = request.app.state.predictor
+    (charges,) = predictor.predict([record])
     return {"charges": round(charges, 2)}
 
 
-@router.get(routes.MODEL_INFO, tags=["v1"], responses={503: ERRORS[503]})
+@router.get(routes.MODEL_INFO, tags=["v1"])
 async def model_metadata(request: Request) -> dict[str, Any]:
     """The served model's metadata: version, training time, data checksum, metrics, feature schema."""
-    return _model(request).metadata
+    predictor: Predictor = request.app.state.predictor
+    return predictor.model.metadata
 
 
 @router.get(routes.HEALTHZ, response_model=Health, tags=["probes"])

@@ -11,16 +11,20 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.middleware import Middleware
 
 from contract.routes import MODEL_NAME
 from contract.schemas import EXAMPLE_RECORD, InsuranceRecord
 from service import api, faults
 from service.body_limit import BodyLimitMiddleware
 from service.errors import validation_error_handler
+from service.fault_injection import FaultInjectionMiddleware
 from service.model import Model
 from service.observability import logging, metrics, tracing
 from service.observability.middleware import ObservabilityMiddleware
+from service.observability.telemetry import Telemetry
 from service.settings import ServiceSettings
+from service.shedding import LoadSheddingMiddleware
 
 
 def load_and_warm(settings: ServiceSettings) -> Model:
@@ -37,35 +41,37 @@ async def flush_signals() -> None:
         metrics.SIGNALS.flush()
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Load the model before the first request (the server serves nothing until this yields)."""
+    settings: ServiceSettings = app.state.settings
+    model = load_and_warm(settings)
+    app.state.predictor = api.Predictor(model, app.state.telemetry)
+    metrics.set_model(model.metadata.get("name", MODEL_NAME), model.version)
+    # Everything allocated so far (modules, the app, the model) lives as long as the process:
+    # out of the collector's sight, full collections stop rescanning it (a few ms each).
+    gc.collect()
+    gc.freeze()
+    app.state.ready = True
+    metrics.set_ready(True)
+    flusher = asyncio.create_task(flush_signals()) if settings.instrumentation else None
+    try:
+        yield
+    finally:
+        if flusher is not None:
+            flusher.cancel()
+            with suppress(asyncio.CancelledError):
+                await flusher
+        app.state.ready = False
+        metrics.set_ready(False)
+        if app.state.tracer_provider is not None:
+            app.state.tracer_provider.shutdown()
+        metrics.worker_exit()
+
+
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or ServiceSettings()
     logging.configure(settings.log_level)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        model = load_and_warm(settings)
-        app.state.model = model
-        metrics.set_model(model.metadata.get("name", MODEL_NAME), model.version)
-        # Everything allocated so far (modules, the app, the model) lives as long as the process:
-        # out of the collector's sight, full collections stop rescanning it (a few ms each).
-        gc.collect()
-        gc.freeze()
-        app.state.ready = True
-        metrics.set_ready(True)
-        flusher = asyncio.create_task(flush_signals()) if settings.instrumentation else None
-        try:
-            yield
-        finally:
-            if flusher is not None:
-                flusher.cancel()
-                with suppress(asyncio.CancelledError):
-                    await flusher
-            app.state.ready = False
-            metrics.set_ready(False)
-            if provider is not None:
-                provider.shutdown()
-            metrics.worker_exit()
-
     app = FastAPI(
         title="Insurance charges prediction service",
         version="1.0.0",
@@ -78,23 +84,39 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
-    app.state.model = None
     app.state.ready = False
     shared = Path(os.environ[metrics.MULTIPROC_ENV]) / "faults.json" if metrics.MULTIPROCESS else None
     app.state.faults = faults.Faults(settings.faults, shared)
     app.include_router(api.router)
     app.include_router(faults.router)
     app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     provider = tracing.setup(app) if settings.instrumentation else None
-    app.add_middleware(
-        ObservabilityMiddleware,
-        router=app.router,
-        faults=app.state.faults,
-        instrument=settings.instrumentation,
-        tracing_on=provider is not None,
-        log_inputs=settings.log_inputs,
-        max_concurrent_predictions=settings.max_concurrent_predictions,
-        retry_after_seconds=settings.retry_after_seconds,
+    app.state.tracer_provider = provider
+    app.state.telemetry = Telemetry(
+        record=settings.instrumentation, tracing=provider is not None, log_inputs=settings.log_inputs
     )
+    # The middleware a request meets, outermost first. With tracing on, the OpenTelemetry server span
+    # (tracing.py) wraps them all; FastAPI's error and exception handling sit outside and inside them.
+    chain = [
+        # Request id, route template, the latency histogram, the log line; an escaped exception -> logged 500.
+        # Outermost, so whatever the layers below answer is counted and logged.
+        Middleware(
+            ObservabilityMiddleware,
+            router=app.router,
+            instrument=settings.instrumentation,
+            tracing_on=provider is not None,
+        ),
+        # Too many predictions in progress -> 503 + Retry-After at once, before anything else is spent on it.
+        Middleware(
+            LoadSheddingMiddleware,
+            max_in_progress=settings.max_concurrent_predictions,
+            retry_after_seconds=settings.retry_after_seconds,
+        ),
+        # Drills: latency and 500s on chosen routes; a shed request is never faulted, a delayed one holds its slot.
+        Middleware(FaultInjectionMiddleware, faults=app.state.faults),
+        # Oversized bodies -> 413 before anything parses them.
+        Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
+    ]
+    for middleware in reversed(chain):  # add_middleware puts each outside the ones added before
+        app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
     return app

@@ -8,10 +8,11 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from structlog.contextvars import bind_contextvars
 
 from contract.routes import PREDICTION_ROUTES
 from service.observability import metrics
-from service.observability.middleware import notes as request_notes
+from service.observability.telemetry import Telemetry
 
 
 def record_invalid(request: Request, fields: Sequence[str]) -> None:
@@ -19,12 +20,10 @@ def record_invalid(request: Request, fields: Sequence[str]) -> None:
 
     Only the field names: an invalid value is still personal data.
     """
-    if request.scope.get("path") not in PREDICTION_ROUTES:
+    telemetry: Telemetry = request.app.state.telemetry
+    if not telemetry.record or request.scope.get("path") not in PREDICTION_ROUTES:
         return
-    notes = request_notes(request.scope)
-    if notes is None:
-        return
-    notes.fields["invalid_fields"] = list(fields)
+    bind_contextvars(invalid_fields=list(fields))
     for field in fields:
         metrics.VALIDATION_ERRORS.labels(metrics.validation_field(field)).inc()
 
@@ -33,10 +32,6 @@ def field_name(loc: Sequence[Any]) -> str:
     """`("body", "records", 3, "age")` -> `records.3.age`; the body itself is `body`."""
     parts = [str(p) for p in loc if p != "body"]
     return ".".join(parts) or "body"
-
-
-def invalid_fields(exc: RequestValidationError) -> list[str]:
-    return [field_name(e.get("loc", ())) for e in exc.errors()]
 
 
 async def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:

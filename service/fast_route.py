@@ -4,7 +4,8 @@ FastAPI's generic handler reads the body, decodes it with the standard json modu
 endpoint's dependencies, validates the dict, calls the endpoint, then validates its return value
 against the response model again and serializes it: on the 2-core development machine about as
 much CPU as the model and the HTTP server together (bench/overhead.py). For an endpoint of the
-form `async def f(body: SomeModel, request: Request) -> dict`, `JSONBodyRoute` does instead: one
+form `async def f(body: SomeModel, request: Request) -> dict` (the Request parameter optional, under
+any name), `JSONBodyRoute` does instead: one
 `SomeModel.model_validate_json(body)` (parsing and validation in one pass, in Rust), the call,
 and orjson for the returned dict (built by our code from validated values, so re-validating it
 proves nothing). The route, its OpenAPI description and its errors stay FastAPI's: a validation
@@ -43,18 +44,28 @@ def _json_declared(content_type: str | None) -> bool:
     return mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json"))
 
 
-def _body_model(endpoint: Callable[..., Any]) -> tuple[str, type[BaseModel]] | None:
-    """(name, model) of the endpoint's one body parameter, if its other parameters are just `request`."""
+class Shape(typing.NamedTuple):
+    """The endpoint's parameters: one body model, and at most one Request."""
+
+    body: str
+    model: type[BaseModel]
+    request: str | None
+
+
+def _shape(endpoint: Callable[..., Any]) -> Shape | None:
+    """The endpoint's body and Request parameters, if it has one body model and nothing but a Request else."""
     hints = typing.get_type_hints(endpoint)
-    found = None
+    body: tuple[str, type[BaseModel]] | None = None
+    request: str | None = None
     for name in inspect.signature(endpoint).parameters:
         hint = hints.get(name)
-        if hint is Request:
-            continue
-        if not (inspect.isclass(hint) and issubclass(hint, BaseModel)) or found is not None:
+        if hint is Request and request is None:
+            request = name
+        elif inspect.isclass(hint) and issubclass(hint, BaseModel) and body is None:
+            body = (name, hint)
+        else:
             return None
-        found = (name, hint)
-    return found
+    return None if body is None else Shape(*body, request)
 
 
 def _as_fastapi(error: Any) -> dict[str, Any]:
@@ -66,13 +77,12 @@ def _as_fastapi(error: Any) -> dict[str, Any]:
 
 class JSONBodyRoute(APIRoute):
     def get_route_handler(self) -> Handler:
-        shape = _body_model(self.endpoint) if inspect.iscoroutinefunction(self.endpoint) else None
+        shape = _shape(self.endpoint) if inspect.iscoroutinefunction(self.endpoint) else None
         if shape is None:
             return super().get_route_handler()
-        name, model = shape
+        name, model, request_param = shape
         endpoint = self.endpoint
         status_code = self.status_code or 200
-        request_param = "request" in inspect.signature(endpoint).parameters
 
         async def handler(request: Request) -> Response:
             body = await request.body()
@@ -86,8 +96,8 @@ class JSONBodyRoute(APIRoute):
                 errors = exc.errors(include_url=False, include_input=False)
                 raise RequestValidationError([_as_fastapi(e) for e in errors]) from None
             kwargs: dict[str, Any] = {name: value}
-            if request_param:
-                kwargs["request"] = request
+            if request_param is not None:
+                kwargs[request_param] = request
             result = await endpoint(**kwargs)
             if isinstance(result, Response):
                 return result

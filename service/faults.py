@@ -2,9 +2,9 @@
 
 Faults come from SERVICE_FAULTS at start and from the token-guarded `POST /admin/faults`
 (`Authorization: Bearer <SERVICE_ADMIN_TOKEN>`; the endpoint answers 404 when no token is set,
-so a forgotten drill endpoint cannot be found in production). The request middleware applies
-them (service/observability/middleware.py), after overload protection so that injected latency
-holds a prediction slot as real slowness would; every injected fault is counted in
+so a forgotten drill endpoint cannot be found in production). `service.fault_injection` applies
+them, after load shedding (service/app.py) so that injected latency holds a prediction slot as real
+slowness would, and inside the observability middleware, so every injected fault is counted in
 `service_faults_injected_total{route,kind}` and marked `fault` in the request's log line.
 With several workers the faults are shared through a file beside the multiprocess metrics, so a
 drill's `POST /admin/faults` reaches every worker (within `Faults.CHECK_EVERY` seconds).
@@ -22,6 +22,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from contract import routes
 from service.observability.logging import logger
 from service.observability.routes import route_templates
 
@@ -112,16 +113,16 @@ def _authorized(request: Request) -> None:
         raise HTTPException(403, "wrong token")
 
 
-router = APIRouter(prefix="/admin", dependencies=[Depends(_authorized)], include_in_schema=False)
+router = APIRouter(dependencies=[Depends(_authorized)], include_in_schema=False)
 
 
-@router.get("/faults")
+@router.get(routes.ADMIN_FAULTS)
 async def get_faults(request: Request) -> FaultConfig:
     faults: Faults = request.app.state.faults
     return faults.config
 
 
-@router.post("/faults")
+@router.post(routes.ADMIN_FAULTS)
 async def set_faults(config: FaultConfig, request: Request) -> FaultConfig:
     known = set(route_templates(request.app.routes))
     unknown = sorted(set(config.routes) - known)

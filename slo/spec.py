@@ -1,41 +1,47 @@
 """The SLO spec: Sloth's `prometheus/v1` format, read into typed objects and checked.
 
 The format is Sloth's on purpose (users know it, and Sloth itself can read our file); see
-https://github.com/slok/sloth/tree/main/pkg/prometheus/api/v1. Two checks go beyond Sloth's:
+https://github.com/slok/sloth/tree/main/pkg/prometheus/api/v1. Three checks go beyond Sloth's:
 
 - a latency SLI is recognised by the histogram it reads: a query over `<histogram>_bucket{..., le="X"}`.
   Its threshold is X, and X must be one of that histogram's bucket boundaries (a histogram only
   answers "how many under X" exactly at a boundary), written exactly as the Prometheus client
   writes it (`le="1.0"`, not `le="1"`: label matching is on strings). No extension field is needed,
   so the file stays a plain Sloth spec.
+- every selector of the service's request histogram counts exactly the prediction routes of the
+  contract: `route=~"<contract.routes.prediction_routes_regex()>"`. The spec states that regex in
+  full, because Sloth's only template variable is {{.window}} (a placeholder of ours would reach
+  Sloth as a wrong selector) and YAML cannot splice one string into another; the check makes the
+  spelled-out copies the contract's, and names the SLO and the field that differ.
 - names are Prometheus-label safe and unique, objectives are in (0, 100).
 """
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from prometheus_client.utils import floatToGoString
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from contract import buckets
+from contract import buckets, metrics
+from contract.routes import prediction_routes_regex
+from slo.selectors import Matcher, selectors
 
 WINDOW_VARIABLE = "{{.window}}"
 
 #: Histograms whose bucket boundaries we know, hence which latency SLIs may read.
 HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
-    "http_server_request_duration_seconds": buckets.LATENCY_SECONDS,
-    "loadgen_request_duration_seconds": buckets.LATENCY_SECONDS,
-    "model_inference_duration_seconds": buckets.INFERENCE_SECONDS,
+    metrics.REQUEST_DURATION.name: buckets.LATENCY_SECONDS,
+    metrics.LOADGEN_REQUEST_DURATION.name: buckets.LATENCY_SECONDS,
+    metrics.INFERENCE_DURATION.name: buckets.INFERENCE_SECONDS,
 }
 
-_BUCKET_SELECTOR = re.compile(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)_bucket\s*\{([^}]*)\}")
-_LE_MATCHER = re.compile(r"\ble\s*=\s*\"([^\"]*)\"")
+#: The series of the service's request histogram: an SLI reading them counts the prediction routes.
+ROUTED_SERIES = frozenset(f"{metrics.REQUEST_DURATION.name}{suffix}" for suffix in ("_count", "_bucket", "_sum"))
+
 _NAME = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 
 
@@ -95,11 +101,13 @@ class SLISpec(_Strict):
         return self
 
     @property
-    def queries(self) -> tuple[str, ...]:
+    def queries(self) -> dict[str, str]:
+        """Each query by its place in the spec (for error messages)."""
         if self.events is not None:
-            return (self.events.error_query, self.events.total_query)
+            events = self.events
+            return {"sli.events.error_query": events.error_query, "sli.events.total_query": events.total_query}
         assert self.raw is not None
-        return (self.raw.error_ratio_query,)
+        return {"sli.raw.error_ratio_query": self.raw.error_ratio_query}
 
     def error_ratio_query(self) -> str:
         """Sloth's SLI expression, still holding the {{.window}} placeholder."""
@@ -117,30 +125,50 @@ class SLOSpec(_Strict):
     sli: SLISpec
     alerting: AlertingSpec
 
+    @model_validator(mode="after")
+    def _checked(self) -> SLOSpec:
+        _ = self.latency_threshold_seconds  # refuse a bad latency threshold when the spec is read
+        self._check_routes()
+        return self
+
     @cached_property
     def latency_threshold_seconds(self) -> float | None:
         """The `le` a latency SLI reads (checked against the histogram's buckets), None for other SLIs."""
         found: set[str] = set()
-        for query in self.sli.queries:
-            for histogram, matchers in _BUCKET_SELECTOR.findall(query):
-                les = _LE_MATCHER.findall(matchers)
+        for query in self.sli.queries.values():
+            for selector in selectors(query):
+                histogram = selector.metric.removesuffix("_bucket")
+                if histogram == selector.metric:
+                    continue
+                les = [m.value for m in selector.on("le") if m.op == "="]
                 if len(les) != 1:
-                    raise SpecError(f'SLO {self.name}: {histogram}_bucket is read without exactly one le="..."')
-                le = les[0]
+                    raise SpecError(f'SLO {self.name}: {selector.metric} is read without exactly one le="..."')
                 if histogram not in HISTOGRAM_BUCKETS:
                     raise SpecError(
                         f"SLO {self.name}: unknown histogram {histogram}, its bucket boundaries are unknown"
                     )
-                allowed = {floatToGoString(b): b for b in HISTOGRAM_BUCKETS[histogram]}
-                if le not in allowed:
+                allowed = {metrics.le_text(b): b for b in HISTOGRAM_BUCKETS[histogram]}
+                if les[0] not in allowed:
                     raise SpecError(
-                        f'SLO {self.name}: le="{le}" is not a bucket boundary of {histogram}; '
+                        f'SLO {self.name}: le="{les[0]}" is not a bucket boundary of {histogram}; '
                         f"the boundaries are {', '.join(allowed)} (see contract/buckets.py)"
                     )
-                found.add(le)
+                found.add(les[0])
         if len(found) > 1:
             raise SpecError(f"SLO {self.name}: one latency threshold per SLO, found le={sorted(found)}")
         return float(found.pop()) if found else None
+
+    def _check_routes(self) -> None:
+        """Every read of the service's request histogram selects exactly the contract's prediction routes."""
+        expected = Matcher("route", "=~", prediction_routes_regex())
+        for field, query in self.sli.queries.items():
+            for selector in selectors(query):
+                if selector.metric in ROUTED_SERIES and selector.on("route") != [expected]:
+                    found = ", ".join(map(str, selector.on("route"))) or "no route matcher"
+                    raise SpecError(
+                        f"SLO {self.name}, {field}: {selector.metric} selects {found}; the prediction routes are "
+                        f"{expected} (contract/routes.py)"
+                    )
 
     @property
     def objective_ratio(self) -> Decimal:
@@ -160,16 +188,11 @@ class Spec(_Strict):
     slos: list[SLOSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _unique_and_checked(self) -> Spec:
+    def _unique(self) -> Spec:
         names = [slo.name for slo in self.slos]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"SLO names must be unique: {duplicates}")
-        for slo in self.slos:
-            try:
-                _ = slo.latency_threshold_seconds  # refuse a bad latency threshold when the spec is read
-            except SpecError as e:
-                raise ValueError(str(e)) from e
         return self
 
     def slo_id(self, slo: SLOSpec) -> str:

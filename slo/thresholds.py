@@ -18,8 +18,7 @@ from slo.spec import SLOSpec, load_spec
 
 def _plain(x: Decimal) -> str:
     """Decimal without exponent or trailing zeros: 0.0010 -> "0.001", 500.0 -> "500"."""
-    text = format(x.normalize(), "f")
-    return text
+    return format(x.normalize(), "f")
 
 
 def k6_threshold(slo: SLOSpec) -> str:

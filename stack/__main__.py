@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 
+from contract.durations import parse_duration
+from slo.spec import SpecError, load_spec
 from stack import procfile, report, up
+from stack.prometheus import Prometheus
 from stack.settings import StackSettings
-
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smh]?)$")
 
 
 def duration(text: str) -> float:
-    """Seconds from '90', '90s', '10m' or '2h'."""
-    match = DURATION.match(text.strip())
-    if not match:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90, 90s, 10m or 2h")
-    return float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[match[2]]
+    """Seconds from a duration in the project's one syntax (contract.durations: 90, 90s, 10m, 1h30m, 2h)."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def processes(text: str) -> frozenset[str]:
@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:  # a config that another part of the project writes is not there
         print(f"error: {exc.strerror}: {exc.filename}", file=sys.stderr)
         return up.EXIT_FAILED
+    except SpecError as exc:  # the SLO spec the report reads is missing or invalid: say which, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return up.EXIT_FAILED
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "procfile":
         print(procfile.render(settings), end="")
         return 0
-    prom = report.Prometheus(args.prometheus or settings.url(settings.prometheus_port))
-    result = report.build(prom, report.load_spec(settings.path(settings.slo_spec)), round(args.window))
+    prom = Prometheus(args.prometheus or settings.url(settings.prometheus_port))
+    result = report.build(prom, load_spec(settings.path(settings.slo_spec)), round(args.window))
     print(result.to_json() if args.json else report.render(result))
     return 0 if result.ok else 1
 

@@ -13,15 +13,13 @@ import argparse
 import json
 import re
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from generators.paths import DASHBOARDS, ROOT
+from stack.prometheus import Prometheus, PrometheusError
 
 DEFAULT_OUT = ROOT / DASHBOARDS
 
@@ -68,24 +66,22 @@ def queries(dashboard: dict[str, Any], rate_interval: str = "1m", time_range: st
             yield Query(title, panel["title"], substitute(target["expr"], variables, rate_interval, time_range))
 
 
-def run(prometheus: str, query: Query) -> Result:
-    url = f"{prometheus.rstrip('/')}/api/v1/query?" + urllib.parse.urlencode({"query": query.expr})
+def run(prometheus: Prometheus, query: Query) -> Result:
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            body = json.load(response)
-    except urllib.error.HTTPError as exc:  # 400: the query does not parse
-        return Result(query, 0, json.load(exc).get("error", str(exc)))
-    return Result(query, len(body["data"]["result"]))
+        return Result(query, len(prometheus.query(query.expr)))
+    except PrometheusError as exc:  # the query does not parse, or Prometheus cannot run it
+        return Result(query, 0, str(exc))
 
 
 def check(
     prometheus: str, folder: Path = DEFAULT_OUT, rate_interval: str = "1m", time_range: str = "5m"
 ) -> list[Result]:
-    results = []
-    for path in sorted(folder.glob("*.json")):
-        for query in queries(json.loads(path.read_text()), rate_interval, time_range):
-            results.append(run(prometheus, query))
-    return results
+    client = Prometheus(prometheus)
+    return [
+        run(client, query)
+        for path in sorted(folder.glob("*.json"))
+        for query in queries(json.loads(path.read_text()), rate_interval, time_range)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         results = check(args.prometheus, args.dashboards, args.rate_interval, args.range)
-    except urllib.error.URLError as exc:
-        print(f"error: cannot query Prometheus at {args.prometheus}: {exc.reason}", file=sys.stderr)
+    except OSError as exc:  # nothing answers (urllib's URLError)
+        print(f"error: cannot query Prometheus at {args.prometheus}: {getattr(exc, 'reason', exc)}", file=sys.stderr)
         return 2
     for r in results:
         status = "ok " if r.ok else "FAIL"

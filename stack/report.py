@@ -14,77 +14,12 @@ A breach is any SLI under its objective, an SLO alert that fired, no traffic, or
 from __future__ import annotations
 
 import json
-import math
 import time
-import urllib.parse
-import urllib.request
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-from slo import spec as slo_spec
-
-
-@dataclass(frozen=True)
-class Slo:
-    name: str
-    objective: float  # percent, as in the spec
-    error_query: str  # with Sloth's {{.window}} placeholder
-    total_query: str
-    alert: str | None
-
-    @property
-    def budget(self) -> float:
-        return 1 - self.objective / 100
-
-
-@dataclass(frozen=True)
-class Spec:
-    service: str
-    slos: list[Slo]
-
-
-def load_spec(path: Path) -> Spec:
-    """The SLOs of the spec (read and checked by the slo package), with the queries the report runs."""
-    spec = slo_spec.load_spec(path)
-    slos = []
-    for raw in spec.slos:
-        if raw.sli.events is not None:
-            error, total = raw.sli.events.error_query, raw.sli.events.total_query
-        else:
-            error, total = raw.sli.error_ratio_query(), "vector(1)"
-        slos.append(Slo(raw.name, raw.objective, error, total, raw.alerting.name if raw.alerting else None))
-    return Spec(spec.service, slos)
-
-
-class Prometheus:
-    """The few calls of Prometheus's HTTP API the report needs."""
-
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
-        self.url = url.rstrip("/")
-        self.timeout = timeout
-
-    def _get(self, path: str, **params: str) -> Any:
-        query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        with urllib.request.urlopen(f"{self.url}{path}{query}", timeout=self.timeout) as response:
-            body = json.load(response)
-        if body.get("status") != "success":
-            raise RuntimeError(f"Prometheus {path}: {body.get('error', body)}")
-        return body["data"]
-
-    def query(self, expr: str, at: float) -> list[dict[str, Any]]:
-        return self._get("/api/v1/query", query=expr, time=f"{at:.3f}")["result"]
-
-    def scalar(self, expr: str, at: float) -> float | None:
-        """The single value of an instant query, or None when it returns no series (or NaN)."""
-        result = self.query(expr, at)
-        if not result:
-            return None
-        value = float(result[0]["value"][1])
-        return None if math.isnan(value) else value
-
-    def active_alerts(self) -> list[dict[str, Any]]:
-        return self._get("/api/v1/alerts")["alerts"]
+from slo.spec import WINDOW_VARIABLE, SLOSpec, Spec
+from stack.prometheus import Prometheus
 
 
 @dataclass
@@ -122,54 +57,73 @@ class Report:
         return json.dumps({**asdict(self), "ok": self.ok}, indent=2)
 
 
-def _windowed(query: str, window: str) -> str:
-    return query.replace("{{.window}}", window).replace("{{ .window }}", window)
+def sli_queries(slo: SLOSpec, window: str) -> tuple[str, str]:
+    """The SLI's error and total queries over `window` (a raw SLI's ratio is its own total of 1)."""
+    events = slo.sli.events
+    error, total = (events.error_query, events.total_query) if events else (slo.sli.error_ratio_query(), "vector(1)")
+    return error.replace(WINDOW_VARIABLE, window), total.replace(WINDOW_VARIABLE, window)
+
+
+def assess(
+    slo: SLOSpec,
+    window_seconds: int,
+    total: float | None,
+    errors: float | None,
+    now_5m: float | None,
+    remaining: float | None,
+    alert_fired: bool,
+) -> SloResult:
+    """One SLO's verdict from what Prometheus answered: total and errors are rates over the window."""
+    problems = []
+    error_ratio = sli = burn = None
+    if not total:
+        problems.append("no traffic in the window")
+    else:
+        error_ratio = (errors or 0.0) / total  # no error series: no errors
+        sli = 1 - error_ratio
+        burn = error_ratio / float(slo.error_budget)
+        if sli < float(slo.objective_ratio):
+            problems.append(f"SLI {sli:.4%} under the objective {slo.objective:g}%")
+    if now_5m is None or remaining is None:
+        problems.append("Sloth recording rules not evaluating (slo:sli_error:ratio_rate5m, ...)")
+    if alert_fired:
+        problems.append(f"alert {slo.alerting.name} fired")
+    return SloResult(
+        name=slo.name,
+        objective=slo.objective,
+        sli=sli,
+        error_ratio=error_ratio,
+        burn_rate=burn,
+        requests=None if total is None else total * window_seconds,
+        sli_5m_now=None if now_5m is None else 1 - now_5m,
+        budget_spent=None if remaining is None else 1 - remaining,
+        alert_fired=alert_fired,
+        problems=problems,
+    )
 
 
 def build(prom: Prometheus, spec: Spec, window_seconds: int, at: float | None = None) -> Report:
     at = time.time() if at is None else at
     window = f"{window_seconds}s"
-    selector = f'sloth_service="{spec.service}"'
     fired_series = prom.query(f'max_over_time(ALERTS{{alertstate="firing"}}[{window}])', at)
     fired = [{k: v for k, v in s["metric"].items() if k != "__name__"} for s in fired_series]
     fired_names = {labels.get("alertname") for labels in fired}
     results = []
     for slo in spec.slos:
-        problems = []
-        total = prom.scalar(_windowed(slo.total_query, window), at)
-        errors = prom.scalar(_windowed(slo.error_query, window), at) or 0.0  # no error series: no errors
-        if not total:
-            error_ratio = sli = burn = None
-            problems.append("no traffic in the window")
-        else:
-            error_ratio = errors / total
-            sli = 1 - error_ratio
-            burn = error_ratio / slo.budget
-            if sli < slo.objective / 100:
-                problems.append(f"SLI {sli:.4%} under the objective {slo.objective}%")
-        labels = f'{{{selector}, sloth_slo="{slo.name}"}}'
-        now_5m = prom.scalar(f"max(slo:sli_error:ratio_rate5m{labels})", at)
-        remaining = prom.scalar(f"min(slo:period_error_budget_remaining:ratio{labels})", at)
-        if now_5m is None or remaining is None:
-            problems.append("Sloth recording rules not evaluating (slo:sli_error:ratio_rate5m, ...)")
-        alert_fired = slo.alert is not None and slo.alert in fired_names
-        if alert_fired:
-            problems.append(f"alert {slo.alert} fired")
+        error_query, total_query = sli_queries(slo, window)
+        labels = f'{{sloth_service="{spec.service}", sloth_slo="{slo.name}"}}'
         results.append(
-            SloResult(
-                name=slo.name,
-                objective=slo.objective,
-                sli=sli,
-                error_ratio=error_ratio,
-                burn_rate=burn,
-                requests=None if total is None else total * window_seconds,
-                sli_5m_now=None if now_5m is None else 1 - now_5m,
-                budget_spent=None if remaining is None else 1 - remaining,
-                alert_fired=alert_fired,
-                problems=problems,
+            assess(
+                slo,
+                window_seconds,
+                total=prom.scalar(total_query, at),
+                errors=prom.scalar(error_query, at),
+                now_5m=prom.scalar(f"max(slo:sli_error:ratio_rate5m{labels})", at),
+                remaining=prom.scalar(f"min(slo:period_error_budget_remaining:ratio{labels})", at),
+                alert_fired=slo.alerting.name in fired_names,
             )
         )
-    return Report(spec.service, window_seconds, at, results, fired, prom.active_alerts())
+    return Report(spec.service, window_seconds, at, results, fired, prom.alerts())
 
 
 def _pct(value: float | None, digits: int = 3) -> str:

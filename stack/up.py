@@ -13,25 +13,18 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from generators.prometheus.config import PrometheusTargets, prometheus_config
 from generators.yamlout import dump
+from slo.spec import Spec, load_spec
 from stack import procfile, report
+from stack.processes import answers
+from stack.prometheus import Prometheus
 from stack.settings import ROOT, StackSettings
 
 EXIT_OK, EXIT_BREACH, EXIT_FAILED = 0, 1, 2
 STOP_TIMEOUT = 30.0  # honcho SIGKILLs after 5 s; this is the bound on waiting for honcho itself
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 def wait_for(url: str, timeout: float) -> bool:
@@ -86,7 +79,7 @@ def prepare(settings: StackSettings, without: frozenset[str]) -> Path:
 def up(settings: StackSettings, duration: float | None = None, without: frozenset[str] = frozenset()) -> int:
     """Run the stack until Ctrl-C/SIGTERM, or for `duration` seconds then report. Returns the exit code."""
     running = [name for name in procfile.PROCESSES if name not in without]
-    spec = report.load_spec(settings.path(settings.slo_spec)) if duration is not None else None
+    spec = load_spec(settings.path(settings.slo_spec)) if duration is not None else None
     procfile_path = prepare(settings, without)
     stop = threading.Event()
 
@@ -121,7 +114,7 @@ def _supervise(
     stop: threading.Event,
     running: list[str],
     duration: float | None,
-    spec: report.Spec | None,
+    spec: Spec | None,
 ) -> int:
     pending = ready_urls(settings, running)
     deadline = time.monotonic() + settings.ready_timeout
@@ -147,8 +140,7 @@ def _supervise(
     if duration is None or spec is None or stop.is_set():
         return EXIT_OK
     window = max(1, round(time.monotonic() - started))
-    prom = report.Prometheus(settings.url(settings.prometheus_port))
-    result = report.build(prom, spec, window)
+    result = report.build(Prometheus(settings.url(settings.prometheus_port)), spec, window)
     print(report.render(result), flush=True)
     (settings.path(settings.run_dir) / "slo-report.json").write_text(result.to_json())
     return EXIT_OK if result.ok else EXIT_BREACH

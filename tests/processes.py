@@ -1,79 +1,16 @@
-"""Start real processes on free loopback ports for the tests, and stop them for sure."""
+"""The real prediction service on a free loopback port for the tests; the generic helpers live in stack/processes.py
+(the benches use them too and must not import tests), re-exported here under their old names."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from subprocess import Popen
 
-import httpx
+from stack.processes import ROOT, free_port, running, stop, wait_until_ready
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} not ready after {timeout}s")
-
-
-def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
-    """SIGTERM the process group, then SIGKILL what is left; returns the exit code."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    return proc.returncode
-
-
-@contextmanager
-def running(
-    args: Sequence[str],
-    env: Mapping[str, str] | None = None,
-    ready_url: str | None = None,
-    log: Path | None = None,
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `python <args>` in its own process group until the block ends."""
-    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        if ready_url:
-            wait_until_ready(ready_url, proc)
-        yield proc
-    finally:
-        stop(proc)
-        if log:
-            out.close()
+__all__ = ["ROOT", "free_port", "running", "service", "service_process", "stop", "wait_until_ready"]
 
 
 @contextmanager
@@ -88,7 +25,7 @@ def service(tmp: Path, **settings: str) -> Iterator[str]:
 
 
 @contextmanager
-def service_process(env: Mapping[str, str], base: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def service_process(env: Mapping[str, str], base: str, log: Path) -> Iterator[Popen[bytes]]:
     """The real service with exactly these SERVICE_* settings (e.g. a fixed port, to restart it on the same one)."""
     with running(["-m", "service"], env, ready_url=f"{base}/readyz", log=log) as proc:
         yield proc

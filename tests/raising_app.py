@@ -1,40 +1,37 @@
-"""The real service plus one route that raises: the path of an unexpected exception, on demand.
+"""The real service plus two routes that raise: the paths of an unexpected exception, on demand.
 
-Only for tests (the service itself has no way to raise on purpose), served as `python -m service`
-serves the service (JSON logs, no access log):
-    python -m tests.raising_app PORT
+Only for tests (the service itself has no way to raise on purpose): `BOOM` raises before answering,
+`LATE` after its response has started.
 """
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Iterator
 
-import uvicorn
 from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
 
 from service.app import create_app as create_service
-from service.observability.logging import stdlib_config
+from service.settings import ServiceSettings
 
 BOOM = "/boom"
+LATE = "/boom/late"
 MESSAGE = "raised on purpose by tests/raising_app.py"
 
 
-def create_app() -> FastAPI:
-    app = create_service()
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    app = create_service(settings)
 
     @app.get(BOOM)
     async def boom() -> None:
         raise RuntimeError(MESSAGE)
 
+    @app.get(LATE)
+    async def late() -> StreamingResponse:
+        def body() -> Iterator[bytes]:
+            yield b"half"
+            raise RuntimeError(MESSAGE)
+
+        return StreamingResponse(body())
+
     return app
-
-
-if __name__ == "__main__":
-    uvicorn.run(
-        "tests.raising_app:create_app",
-        factory=True,
-        host="127.0.0.1",
-        port=int(sys.argv[1]),
-        log_config=stdlib_config(),
-        access_log=False,
-    )

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
 
+from contract import metrics as m
 from generators.grafana import panels as p
 from generators.grafana.panels import RATE
+from slo.spec import Spec
 
-LG = 'job="loadgen", instance=~"$loadgen"'
+JOB = f'job="{m.LOADGEN_JOB}"'
+LG = f'{JOB}, instance=~"$loadgen"'
 
 
 def _quantiles(metric: str, sel: str, side: str) -> list[p.Query]:
     return [(p.quantile(q, metric, sel), f"{side} p{round(q * 100)}") for q in (0.5, 0.99)]
 
 
-def build() -> db.Dashboard:
-    svc = 'job="service", route=~"$route"'
+def build(spec: Spec) -> db.Dashboard:
+    svc = f'job="{m.SERVICE_JOB}", route=~"$route"'
     return (
         p.dashboard(
             "Synthetic load",
@@ -25,18 +28,18 @@ def build() -> db.Dashboard:
             "now-1h",
             "30s",
         )
-        .with_variable(p.label_variable("loadgen", "Load generator", 'up{job="loadgen"}', "instance"))
-        .with_variable(p.label_variable("route", "Route", 'loadgen_requests_total{job="loadgen"}', "route"))
+        .with_variable(p.label_variable("loadgen", "Load generator", f"up{{{JOB}}}", "instance"))
+        .with_variable(p.label_variable("route", "Route", f"{m.LOADGEN_REQUESTS.name}{{{JOB}}}", "route"))
         .with_panel(
             p.timeseries_panel(
                 "Target vs sent vs dropped",
                 "Requests per second: the schedule's target, what was sent, and what was dropped because the "
                 "in-flight bound was reached (the target is slower than the load). Dropped should be zero.",
                 [
-                    (f"sum(loadgen_target_requests_per_second{{{LG}}})", "target"),
-                    (f"sum(rate(loadgen_scheduled_total{{{LG}}}[{RATE}]))", "scheduled"),
-                    (f"sum(rate(loadgen_sent_total{{{LG}}}[{RATE}]))", "sent"),
-                    (f"sum(rate(loadgen_dropped_total{{{LG}}}[{RATE}])) or on() vector(0)", "dropped"),
+                    (f"sum({m.LOADGEN_TARGET_RATE.name}{{{LG}}})", "target"),
+                    (f"sum(rate({m.LOADGEN_SCHEDULED.name}{{{LG}}}[{RATE}]))", "scheduled"),
+                    (f"sum(rate({m.LOADGEN_SENT.name}{{{LG}}}[{RATE}]))", "sent"),
+                    (f"sum(rate({m.LOADGEN_DROPPED.name}{{{LG}}}[{RATE}])) or on() vector(0)", "dropped"),
                 ],
                 "reqps",
                 width=12,
@@ -46,7 +49,7 @@ def build() -> db.Dashboard:
             p.timeseries_panel(
                 "In flight (client)",
                 "Requests the load generator has sent and not yet seen answered.",
-                [(f"sum(loadgen_in_flight{{{LG}}})", "in flight")],
+                [(f"sum({m.LOADGEN_IN_FLIGHT.name}{{{LG}}})", "in flight")],
                 "short",
                 width=12,
             )
@@ -57,19 +60,24 @@ def build() -> db.Dashboard:
                 "p50 and p99 latency as the load generator saw it (from the scheduled start, so queueing counts) "
                 "beside the service's own histogram. A gap means time lost in the network or in queues.",
                 [
-                    *_quantiles("loadgen_request_duration_seconds", f'{LG}, route=~"$route"', "client"),
-                    *_quantiles("http_server_request_duration_seconds", svc, "server"),
+                    *_quantiles(m.LOADGEN_REQUEST_DURATION.name, f'{LG}, route=~"$route"', "client"),
+                    *_quantiles(m.REQUEST_DURATION.name, svc, "server"),
                 ],
                 "s",
                 width=24,
-                lines=[(0.1, "orange"), (0.5, "red")],
+                lines=p.latency_slo_lines(spec),
             )
         )
         .with_panel(
             p.timeseries_panel(
                 "Outcomes by kind",
                 "Answers per second by HTTP status code, and transport errors by kind (timeout, connect, other).",
-                [(f'sum by (outcome) (rate(loadgen_requests_total{{{LG}, route=~"$route"}}[{RATE}]))', "{{outcome}}")],
+                [
+                    (
+                        f'sum by (outcome) (rate({m.LOADGEN_REQUESTS.name}{{{LG}, route=~"$route"}}[{RATE}]))',
+                        "{{outcome}}",
+                    )
+                ],
                 "reqps",
                 width=24,
             )

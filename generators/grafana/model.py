@@ -7,25 +7,27 @@ generated, so a drift panel compares live traffic with the data the model actual
 from __future__ import annotations
 
 from collections import Counter
+from statistics import fmean
 
-import numpy as np
 from grafana_foundation_sdk.builders import dashboard as db
 
 from contract import dataset
+from contract import metrics as m
 from contract.schemas import CATEGORIES as CATEGORY_VALUES
 from generators.grafana import panels as p
 from generators.grafana.panels import RATE
 
-PROC = 'job="service", instance=~"$instance"'
-CHARGES = "model_predicted_charges_dollars"
-NUMERIC = (("age", "model_input_age_years", "Age", "none"), ("bmi", "model_input_bmi", "BMI", "none"),
-           ("children", "model_input_children", "Children", "none"))  # fmt: skip
+SVC = f'job="{m.SERVICE_JOB}"'
+PROC = f'{SVC}, instance=~"$instance"'
+CHARGES = m.PREDICTED_CHARGES.name
+NUMERIC = (("age", m.INPUT_AGE.name, "Age", "none"), ("bmi", m.INPUT_BMI.name, "BMI", "none"),
+           ("children", m.INPUT_CHILDREN.name, "Children", "none"))  # fmt: skip
 CATEGORIES = tuple(CATEGORY_VALUES.items())
 
 
 def _reference(data: dataset.Dataset) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    means = {name: float(np.mean([r[name] for r in data.records])) for name, *_ in NUMERIC}
-    means["charges"] = float(np.mean(data.charges))
+    means = {name: fmean(r[name] for r in data.records) for name, *_ in NUMERIC}
+    means["charges"] = fmean(data.charges)
     shares: dict[str, dict[str, float]] = {}
     for feature, values in CATEGORIES:
         counts = Counter(str(r[feature]).lower() for r in data.records)
@@ -44,13 +46,13 @@ def build() -> db.Dashboard:
             "now-3h",
             "1m",
         )
-        .with_variable(p.label_variable("instance", "Instance", 'up{job="service"}', "instance"))
+        .with_variable(p.label_variable("instance", "Instance", f"up{{{SVC}}}", "instance"))
         .with_row(p.row("Predictions"))
         .with_panel(
             p.stat_panel(
                 "Model version",
                 "The model version each instance serves (from model_info).",
-                [(f"max by (version) (model_info{{{PROC}}})", "{{version}}")],
+                [(f"max by (version) ({m.MODEL_INFO.name}{{{PROC}}})", "{{version}}")],
                 "none",
                 width=6,
             )
@@ -94,8 +96,8 @@ def build() -> db.Dashboard:
     for feature, values in CATEGORIES:
         sel = f'{PROC}, feature="{feature}"'
         live = (
-            f"sum by (value) (rate(model_input_category_total{{{sel}}}[{RATE}])) / ignoring(value) group_left "
-            f"sum(rate(model_input_category_total{{{sel}}}[{RATE}]))",
+            f"sum by (value) (rate({m.INPUT_CATEGORY.name}{{{sel}}}[{RATE}])) / ignoring(value) group_left "
+            f"sum(rate({m.INPUT_CATEGORY.name}{{{sel}}}[{RATE}]))",
             "live {{value}}",
         )
         refs = [
@@ -118,7 +120,7 @@ def build() -> db.Dashboard:
             "Requests refused with 422, per second, by the field at fault. Zero when every request is valid.",
             [
                 (
-                    f"sum by (field) (rate(model_validation_errors_total{{{PROC}}}[{RATE}])) or on() vector(0)",
+                    f"sum by (field) (rate({m.VALIDATION_ERRORS.name}{{{PROC}}}[{RATE}])) or on() vector(0)",
                     "{{field}}",
                 )
             ],

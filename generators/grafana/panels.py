@@ -6,7 +6,8 @@ can forget one; the live test reads every query back out of the generated JSON.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from grafana_foundation_sdk.builders import bargauge, heatmap, stat, timeseries
 from grafana_foundation_sdk.builders import common as cb
@@ -18,6 +19,8 @@ from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models.heatmap import HeatmapColorMode
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
+from slo.spec import Spec
+
 #: The provisioned Prometheus datasource's uid (grafana/provisioning/datasources/).
 DATASOURCE_UID = "prometheus"
 DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
@@ -25,7 +28,7 @@ DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 #: Rate window: Grafana derives it from the scrape interval and the zoom level.
 RATE = "$__rate_interval"
 
-P = TypeVar("P", bound=Builder)  # type: ignore[type-arg]
+P = TypeVar("P", bound="Builder[Any]")
 Query = tuple[str, str]  # (PromQL, legend)
 Step = tuple[float | None, str]  # (threshold value, colour); None is the base step
 
@@ -73,7 +76,7 @@ def timeseries_panel(
     unit: str,
     *,
     width: int = 12,
-    lines: list[Step] | None = None,
+    lines: Sequence[Step] | None = None,
     minimum: float | None = None,
 ) -> timeseries.Panel:
     """A time series; `lines` are drawn as dashed thresholds (alert burn rates, objectives)."""
@@ -165,6 +168,18 @@ def label_variable(name: str, label: str, metric: str, label_name: str) -> db.Qu
         .all_value(".*")
         .current(dm.VariableOption(text="All", value="$__all"))
     )
+
+
+def latency_slo_lines(spec: Spec) -> list[Step]:
+    """The spec's latency SLO thresholds (seconds) as dashed lines: the loosest red, stricter ones orange."""
+    values = sorted({s.latency_threshold_seconds for s in spec.slos if s.latency_threshold_seconds is not None})
+    return [(v, "red" if v == values[-1] else "orange") for v in values]
+
+
+def in_words(lines: Sequence[Step]) -> str:
+    """Thresholds in seconds as a description says them: "100 ms and 500 ms"."""
+    said = [f"{round(v * 1000):g} ms" for v, _ in lines if v is not None]
+    return " and ".join(filter(None, [", ".join(said[:-1]), *said[-1:]]))
 
 
 def row(title: str) -> db.Row:

@@ -14,11 +14,12 @@ from slo.spec import load_spec
 
 def render(spec_path: Path) -> dict[str, str]:
     """File name -> JSON text of every dashboard."""
+    spec = load_spec(spec_path)
     dashboards = {
-        "slo-overview.json": slo_overview.build(load_spec(spec_path)),
-        "service.json": service.build(),
+        "slo-overview.json": slo_overview.build(spec),
+        "service.json": service.build(spec),
         "model.json": model.build(),
-        "load.json": load.build(),
+        "load.json": load.build(spec),
     }
     return {name: _to_json(d) for name, d in dashboards.items()}
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
 
+from contract import metrics as m
 from generators.grafana import panels as p
 from generators.grafana.panels import RATE
+from slo.spec import Spec
 
-SEL = 'job="service", instance=~"$instance", route=~"$route"'
-REQ = "http_server_request_duration_seconds"
+SVC = f'job="{m.SERVICE_JOB}"'
+SEL = f'{SVC}, instance=~"$instance", route=~"$route"'
+REQ = m.REQUEST_DURATION.name
 
 
-def build() -> db.Dashboard:
-    proc = 'job="service", instance=~"$instance"'
+def build(spec: Spec) -> db.Dashboard:
+    slo_lines = p.latency_slo_lines(spec)
+    proc = f'{SVC}, instance=~"$instance"'
     return (
         p.dashboard(
             "Prediction service",
@@ -22,8 +26,8 @@ def build() -> db.Dashboard:
             "now-1h",
             "30s",
         )
-        .with_variable(p.label_variable("instance", "Instance", 'up{job="service"}', "instance"))
-        .with_variable(p.label_variable("route", "Route", f'{REQ}_count{{job="service"}}', "route"))
+        .with_variable(p.label_variable("instance", "Instance", f"up{{{SVC}}}", "instance"))
+        .with_variable(p.label_variable("route", "Route", f"{REQ}_count{{{SVC}}}", "route"))
         .with_row(p.row("Requests"))
         .with_panel(
             p.timeseries_panel(
@@ -52,10 +56,10 @@ def build() -> db.Dashboard:
             p.timeseries_panel(
                 "Latency percentiles",
                 "p50, p90 and p99 request latency from the server-side histogram; dashed: the latency SLO "
-                "thresholds, 100 ms and 500 ms.",
+                f"thresholds, {p.in_words(slo_lines)}.",
                 [(p.quantile(q, REQ, SEL), f"p{round(q * 100)}") for q in (0.5, 0.9, 0.99)],
                 "s",
-                lines=[(0.1, "orange"), (0.5, "red")],
+                lines=slo_lines,
             )
         )
         .with_panel(
@@ -70,7 +74,7 @@ def build() -> db.Dashboard:
             p.timeseries_panel(
                 "In flight",
                 "Requests being served right now, summed over workers.",
-                [(f"sum(http_server_requests_in_flight{{{proc}}})", "in flight")],
+                [(f"sum({m.IN_FLIGHT.name}{{{proc}}})", "in flight")],
                 "short",
                 width=8,
             )
@@ -79,7 +83,7 @@ def build() -> db.Dashboard:
             p.timeseries_panel(
                 "Shed requests",
                 "Requests refused with 503 by the overload protection, per second. Zero is the normal state.",
-                [(f"sum(rate(http_server_shed_requests_total{{{proc}}}[{RATE}])) or on() vector(0)", "shed")],
+                [(f"sum(rate({m.SHED.name}{{{proc}}}[{RATE}])) or on() vector(0)", "shed")],
                 "reqps",
                 width=8,
                 minimum=0,
@@ -91,7 +95,7 @@ def build() -> db.Dashboard:
                 "Faults injected on purpose for alert drills (POST /admin/faults), per second, by kind.",
                 [
                     (
-                        f"sum by (kind) (rate(service_faults_injected_total{{{proc}}}[{RATE}])) or on() vector(0)",
+                        f"sum by (kind) (rate({m.FAULTS_INJECTED.name}{{{proc}}}[{RATE}])) or on() vector(0)",
                         "{{kind}}",
                     )
                 ],
@@ -107,7 +111,7 @@ def build() -> db.Dashboard:
                 "p50 and p99 of the model's own inference time, single records and batches apart.",
                 [
                     (
-                        p.quantile(q, "model_inference_duration_seconds", proc, by="kind"),
+                        p.quantile(q, m.INFERENCE_DURATION.name, proc, by="kind"),
                         f"{{{{kind}}}} p{round(q * 100)}",
                     )
                     for q in (0.5, 0.99)
@@ -120,8 +124,8 @@ def build() -> db.Dashboard:
                 "Batch size",
                 "Mean and p90 records per batch request.",
                 [
-                    (p.mean("model_batch_size", proc), "mean"),
-                    (p.quantile(0.9, "model_batch_size", proc), "p90"),
+                    (p.mean(m.BATCH_SIZE.name, proc), "mean"),
+                    (p.quantile(0.9, m.BATCH_SIZE.name, proc), "p90"),
                 ],
                 "short",
             )

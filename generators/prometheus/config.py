@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from contract.metrics import LOADGEN_JOB, SERVICE_JOB
+
 
 @dataclass(frozen=True)
 class PrometheusTargets:
@@ -47,7 +49,7 @@ def prometheus_config(t: PrometheusTargets | None = None) -> dict[str, Any]:
         "rule_files": list(t.rule_files),
         "scrape_configs": [
             job(name, targets)
-            for name, targets in (("service", t.service), ("loadgen", t.loadgen), ("prometheus", t.prometheus))
+            for name, targets in ((SERVICE_JOB, t.service), (LOADGEN_JOB, t.loadgen), ("prometheus", t.prometheus))
             if targets
         ],
     }

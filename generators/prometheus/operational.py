@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contract.metrics import LOADGEN_DROPPED, LOADGEN_JOB, LOADGEN_SCHEDULED, LOADGEN_SENT, READY, SERVICE_JOB, SHED
 from generators.prometheus.slo_rules import RUNBOOK, Group, Rule
 from slo.windows import MINUTE, Windows
 
@@ -29,40 +30,43 @@ RATE_WINDOW = 5 * MINUTE
 #: Share of scheduled requests the loadgen may drop before it is an alert.
 LOADGEN_DROP_RATIO = 0.01
 
+LG = f'job="{LOADGEN_JOB}"'
+SVC = f'job="{SERVICE_JOB}"'
+
 ALERTS: tuple[OperationalAlert, ...] = (
     OperationalAlert(
         name="SyntheticTrafficMissing",
-        expr='(up{job="loadgen"} == 0)\nor on() absent(up{job="loadgen"})\n'
-        'or on() (sum(rate(loadgen_sent_total{job="loadgen"}[{window}])) == 0)\n',
+        expr=f"(up{{{LG}}} == 0)\nor on() absent(up{{{LG}}})\n"
+        f"or on() (sum(rate({LOADGEN_SENT.name}{{{LG}}}[{{window}}])) == 0)\n",
         for_seconds=5 * MINUTE,
         severity="warning",
         summary="The load generator is down or sends nothing: the SLO alerts see no synthetic traffic.",
     ),
     OperationalAlert(
         name="ServiceTargetDown",
-        expr='(up{job="service"} == 0)\nor on() absent(up{job="service"})\n',
+        expr=f"(up{{{SVC}}} == 0)\nor on() absent(up{{{SVC}}})\n",
         for_seconds=2 * MINUTE,
         severity="critical",
         summary="Prometheus cannot scrape the prediction service: it is down or unreachable.",
     ),
     OperationalAlert(
         name="ServiceNotReady",
-        expr='service_ready{job="service"} == 0\n',
+        expr=f"{READY.name}{{{SVC}}} == 0\n",
         for_seconds=5 * MINUTE,
         severity="critical",
         summary="The prediction service answers but is not ready (model not loaded or warm-up failed).",
     ),
     OperationalAlert(
         name="LoadgenDroppingRequests",
-        expr=f'sum(rate(loadgen_dropped_total{{job="loadgen"}}[{{window}}]))\n/\n'
-        f'sum(rate(loadgen_scheduled_total{{job="loadgen"}}[{{window}}]))\n> {LOADGEN_DROP_RATIO}\n',
+        expr=f"sum(rate({LOADGEN_DROPPED.name}{{{LG}}}[{{window}}]))\n/\n"
+        f"sum(rate({LOADGEN_SCHEDULED.name}{{{LG}}}[{{window}}]))\n> {LOADGEN_DROP_RATIO}\n",
         for_seconds=5 * MINUTE,
         severity="warning",
         summary="The load generator drops more than 1% of its scheduled requests: it cannot keep up.",
     ),
     OperationalAlert(
         name="ServiceSheddingLoad",
-        expr='sum(rate(http_server_shed_requests_total{job="service"}[{window}])) > 0\n',
+        expr=f"sum(rate({SHED.name}{{{SVC}}}[{{window}}])) > 0\n",
         for_seconds=2 * MINUTE,
         severity="warning",
         summary="The prediction service sheds load (answers 503): it is over capacity.",

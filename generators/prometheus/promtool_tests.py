@@ -13,8 +13,10 @@ which must stay silent (the alerts compare with `>`). Request rates are whole nu
 that a ratio exactly at the budget is exactly representable as a float (otherwise it rounds by one
 ulp either way, and "exactly at the budget" becomes a coin toss).
 
-The input series follow the service's metric contract (CONTRACT.md), plus noise the SLIs must
-ignore (a non-prediction route failing and slow all along).
+The input series follow the service's metric contract (contract/metrics.py, contract/routes.py), plus
+noise the SLIs must ignore (a non-prediction route failing and slow all along). They spread over the
+contract's prediction routes (an availability SLO's good answers on one, its errors on another, a latency
+SLO's requests on the third), so a route selector that misses one of them fails a test.
 """
 
 from __future__ import annotations
@@ -23,8 +25,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from prometheus_client.utils import floatToGoString
-
+from contract import metrics, routes
 from generators.prometheus.slo_rules import (
     alert_annotations,
     alert_labels,
@@ -47,8 +48,8 @@ MARGIN = Fraction(1, 100)
 PAGE_STEP = MINUTE
 RECORDS_STEP = 5 * MINUTE
 SLOW_STEP = 15 * MINUTE
-HISTOGRAM = "http_server_request_duration_seconds"
-BASE_LABELS = 'job="service", instance="127.0.0.1:8000", method="POST"'
+HISTOGRAM = metrics.REQUEST_DURATION.name
+BASE_LABELS = f'job="{metrics.SERVICE_JOB}", instance="127.0.0.1:8000", method="POST"'
 
 
 @dataclass(frozen=True)
@@ -106,29 +107,29 @@ class Scenario:
 
 
 def input_series(slo: SLOSpec, scenario: Scenario) -> list[dict[str, str]]:
-    route = 'route="/v1/predict"'
+    good_route, bad_route, slow_route = (f'route="{r}"' for r in routes.PREDICTION_ROUTES)
     le = slo.latency_threshold_seconds
     noise_all = scenario.values("all")
     if le is None:
         return [
-            {"series": f"{HISTOGRAM}_count{{{BASE_LABELS}, {route}, status_code=\"200\"}}",
+            {"series": f"{HISTOGRAM}_count{{{BASE_LABELS}, {good_route}, status_code=\"200\"}}",
              "values": scenario.values("good")},
-            {"series": f"{HISTOGRAM}_count{{{BASE_LABELS}, {route}, status_code=\"500\"}}",
+            {"series": f"{HISTOGRAM}_count{{{BASE_LABELS}, {bad_route}, status_code=\"500\"}}",
              "values": scenario.values("bad")},
             # Not a prediction route: its failures are not the SLO's.
-            {"series": f'{HISTOGRAM}_count{{{BASE_LABELS}, route="/v1/model", status_code="503"}}',
+            {"series": f'{HISTOGRAM}_count{{{BASE_LABELS}, route="{routes.MODEL_INFO}", status_code="503"}}',
              "values": noise_all},
         ]  # fmt: skip
-    bucket = f'le="{floatToGoString(le)}"'
+    bucket = f'le="{metrics.le_text(le)}"'
     return [
-        {"series": f"{HISTOGRAM}_count{{{BASE_LABELS}, {route}, status_code=\"200\"}}",
+        {"series": f"{HISTOGRAM}_count{{{BASE_LABELS}, {slow_route}, status_code=\"200\"}}",
          "values": noise_all},
-        {"series": f"{HISTOGRAM}_bucket{{{BASE_LABELS}, {route}, status_code=\"200\", {bucket}}}",
+        {"series": f"{HISTOGRAM}_bucket{{{BASE_LABELS}, {slow_route}, status_code=\"200\", {bucket}}}",
          "values": scenario.values("good")},
         # Not a prediction route: its slowness is not the SLO's.
-        {"series": f'{HISTOGRAM}_count{{{BASE_LABELS}, route="/metrics", status_code="200"}}',
+        {"series": f'{HISTOGRAM}_count{{{BASE_LABELS}, route="{routes.METRICS}", status_code="200"}}',
          "values": noise_all},
-        {"series": f'{HISTOGRAM}_bucket{{{BASE_LABELS}, route="/metrics", status_code="200", {bucket}}}',
+        {"series": f'{HISTOGRAM}_bucket{{{BASE_LABELS}, route="{routes.METRICS}", status_code="200", {bucket}}}',
          "values": f"0+0x{scenario.steps}"},
     ]  # fmt: skip
 

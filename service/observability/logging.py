@@ -11,13 +11,15 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 _ORJSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_SERIALIZE_NUMPY
+#: Where `configure` sends the lines; None: the process's stdout (a test captures them by setting it).
+OUTPUT: BinaryIO | None = None
 
 
 _LEVEL_NAMES = {"warn": "warning", "exception": "error"}
@@ -42,7 +44,7 @@ def configure(level: str = "info") -> None:
     structlog.configure(
         processors=[_render],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.BytesLoggerFactory(sys.stdout.buffer),
+        logger_factory=structlog.BytesLoggerFactory(OUTPUT or sys.stdout.buffer),
         cache_logger_on_first_use=True,
     )
 

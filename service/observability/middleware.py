@@ -1,16 +1,16 @@
-"""The one request middleware: request id, route template, overload protection, faults, metrics, log line.
+"""The outermost request middleware: request id, route template, metrics, the log line, the last-resort 500.
 
 A pure ASGI middleware, not Starlette's BaseHTTPMiddleware (which runs the endpoint in another task
 and copies the response through a stream: tens of µs a request, and context variables lost). The
 hot path is a handful of dictionary look-ups, one histogram observation on a cached child, and one
 JSON line rendered by orjson.
 
-Order per request: route template (a dict look-up for the static routes, the matched route's
-template afterwards for the others, "unmatched" for everything unknown, so no raw path becomes a
-label); overload protection (prediction routes over SERVICE_MAX_CONCURRENT_PREDICTIONS: 503 +
-Retry-After at once); injected faults; the app; then the metrics and the log line. The endpoints
-add their own fields to the line (model version, charges, invalid fields) through `notes()`.
-An exception from the app becomes a logged 500 (with its stack) here, once.
+The route template is a dict look-up for the static routes, the matched route's template afterwards
+for the others, "unmatched" for everything unknown, so no raw path becomes a label. Whatever runs
+inside the request (the endpoints, load shedding, fault injection) adds its own fields to the line
+with `structlog.contextvars.bind_contextvars`: they are read once the response is sent and unbound
+then, so a host that runs several requests in one context (a test client, a benchmark) does not carry
+them over. An exception from the app becomes a logged 500 (with its stack) here, once.
 
 It runs inside the OpenTelemetry server span when tracing is on (the FastAPI instrumentation wraps
 the whole middleware stack), so the current span is the request's: its trace id goes in the log
@@ -19,47 +19,25 @@ line and, when sampled, as the latency observation's exemplar.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 import time
-from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import orjson
 from opentelemetry import trace
 from starlette.routing import Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.contextvars import get_contextvars, unbind_contextvars
 
-from contract.routes import PREDICTION_ROUTES, UNMATCHED
+from contract.routes import UNMATCHED
 from service.observability import metrics, tracing
 from service.observability.logging import logger
 from service.observability.routes import static_paths
 
-if TYPE_CHECKING:
-    from service.faults import Faults
-
-#: Where the endpoints find the request's `Notes` (absent: instrumentation off).
-NOTES = "service.notes"
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:/+=-]{1,128}")
 _LEVELS = {2: "info", 3: "info", 4: "warning", 5: "error"}
+_INTERNAL_ERROR = b'{"detail":"internal server error"}'
 _getrandbits = random.getrandbits
-
-
-class Notes:
-    """What an endpoint adds to its request's log line, and what it needs to know to do so."""
-
-    __slots__ = ("fields", "log_inputs", "traced")
-
-    def __init__(self, fields: dict[str, Any], traced: bool, log_inputs: bool) -> None:
-        self.fields = fields
-        self.traced = traced  # the request is sampled: its spans are recorded
-        self.log_inputs = log_inputs
-
-
-def notes(scope: MutableMapping[str, Any]) -> Notes | None:
-    """The request's notes, for an endpoint to add to; None when instrumentation is off."""
-    return scope.get(NOTES)
 
 
 def _request_id(headers: list[tuple[bytes, bytes]]) -> bytes:
@@ -76,37 +54,27 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> bytes:
     return b"%032x" % _getrandbits(128)
 
 
+def request_fields() -> dict[str, Any]:
+    """The fields bound while the request ran, unbound now: the next request in this context starts clean.
+
+    Unbinding just these keys costs one look-up each; `clear_contextvars` would walk the whole context again.
+    """
+    fields = get_contextvars()
+    if fields:
+        unbind_contextvars(*fields)
+    return fields
+
+
 class ObservabilityMiddleware:
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        router: Router,
-        faults: Faults,
-        instrument: bool,
-        tracing_on: bool,
-        log_inputs: bool,
-        max_concurrent_predictions: int,
-        retry_after_seconds: int,
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, router: Router, instrument: bool, tracing_on: bool) -> None:
         self.app = app
         self.router = router
-        self.faults = faults
         self.instrument = instrument
         self.tracing_on = tracing_on
-        self.log_inputs = log_inputs
         self.in_flight = 0
         if instrument and not metrics.MULTIPROCESS:
             # Read at scrape time: no gauge update on the request path.
             metrics.IN_FLIGHT.set_function(lambda: self.in_flight)
-        self.max_predicting = max_concurrent_predictions
-        self.predicting = 0
-        self.shed_body = orjson.dumps({"detail": "overloaded: too many predictions in progress, retry later"})
-        self.shed_headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(self.shed_body)).encode()),
-            (b"retry-after", str(retry_after_seconds).encode()),
-        ]
         self._static: set[str] | None = None
         self.log = logger()
 
@@ -122,15 +90,14 @@ class ObservabilityMiddleware:
             return
         start = time.perf_counter()
         path = scope["path"]
-        route = path if path in self._templates() else None
+        static = self._static if self._static is not None else self._templates()
+        route = path if path in static else None
         request_id = _request_id(scope["headers"])
-        fields: dict[str, Any] = {}
         # The server span, if tracing is on (it wraps this middleware): looked up once per request.
         span = trace.get_current_span() if self.tracing_on else None
-        if self.instrument:
-            scope[NOTES] = Notes(fields, span is not None and span.is_recording(), self.log_inputs)
         status = 500
         started = False
+        error: Exception | None = None
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, started
@@ -140,66 +107,36 @@ class ObservabilityMiddleware:
                 message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
             await send(message)
 
-        predicting = route in PREDICTION_ROUTES
         if self.instrument:
             self.in_flight += 1
             if metrics.MULTIPROCESS:
                 metrics.IN_FLIGHT.inc()
         try:
-            if predicting and self.predicting >= self.max_predicting:
-                metrics.SHED.labels(route).inc()
-                fields["shed"] = True
-                await self._answer(send_with_id, 503, self.shed_body, self.shed_headers)
-            else:
-                if predicting:
-                    self.predicting += 1
-                try:
-                    if route is not None and self.faults.active:
-                        await self._serve_with_faults(scope, receive, send_with_id, route, fields)
-                    else:
-                        await self.app(scope, receive, send_with_id)
-                finally:
-                    if predicting:
-                        self.predicting -= 1
+            await self.app(scope, receive, send_with_id)
         except Exception as exc:
             if self.tracing_on:
-                span = trace.get_current_span()
-                if span.is_recording():
-                    span.record_exception(exc)
+                current = trace.get_current_span()
+                if current.is_recording():
+                    current.record_exception(exc)
             if started:
+                request_fields()
                 raise
             # Logged here with its stack, once; no re-raise, so uvicorn does not log it a second time.
-            fields["exc_info"] = exc
-            body = b'{"detail":"internal server error"}'
-            await self._answer(send_with_id, 500, body, [(b"content-type", b"application/json")])
+            error = exc
+            await send_with_id(
+                {"type": "http.response.start", "status": 500, "headers": [(b"content-type", b"application/json")]}
+            )
+            await send_with_id({"type": "http.response.body", "body": _INTERNAL_ERROR})
         finally:
             if self.instrument:
                 self.in_flight -= 1
                 if metrics.MULTIPROCESS:
                     metrics.IN_FLIGHT.dec()
         if self.instrument:
+            fields = request_fields()
+            if error is not None:
+                fields["exc_info"] = error
             self._record(scope, route, status, time.perf_counter() - start, request_id, fields, span)
-
-    async def _serve_with_faults(
-        self, scope: Scope, receive: Receive, send: Send, route: str, fields: dict[str, Any]
-    ) -> None:
-        delay, error = self.faults.draw(route)
-        if delay:
-            metrics.FAULTS_INJECTED.labels(route, "latency").inc()
-            fields["fault"] = "latency"
-            fields["fault_delay_ms"] = round(delay * 1000, 3)
-            await asyncio.sleep(delay)
-        if error:
-            metrics.FAULTS_INJECTED.labels(route, "error").inc()
-            fields["fault"] = "error"
-            await self._answer(send, 500, b'{"detail":"injected fault"}', [(b"content-type", b"application/json")])
-            return
-        await self.app(scope, receive, send)
-
-    @staticmethod
-    async def _answer(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
 
     def _record(
         self,
@@ -221,7 +158,7 @@ class ObservabilityMiddleware:
             trace_id, span_id, sampled = tracing.span_ids(span)
         child = metrics.request_duration(method, route, status)
         if sampled:
-            child.observe(seconds, {"trace_id": trace_id})  # type: ignore[arg-type]
+            child.observe(seconds, {"trace_id": trace_id})  # type: ignore[dict-item]  # sampled: an id
         else:
             child.observe(seconds)
         level = _LEVELS.get(status // 100, "error")

@@ -30,6 +30,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans, SpanFlags
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanContext
 
 _HAS_IS_REMOTE = SpanFlags.SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
 _IS_REMOTE = SpanFlags.SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
@@ -38,11 +39,14 @@ _INT64 = range(-(2**63), 2**63)
 _SCALAR_FIELDS = {str: "string_value", bool: "bool_value", int: "int_value", float: "double_value"}
 
 
-def encode_spans(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
-    """The ExportTraceServiceRequest of `spans`: grouped by resource, then instrumentation scope."""
+def encode_spans(sdk_spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
+    """The ExportTraceServiceRequest of `sdk_spans`: grouped by resource, then instrumentation scope.
+
+    (The parameter is named as the library's, whose place this function takes.)
+    """
     request = ExportTraceServiceRequest()
     groups: dict[Any, tuple[Any, dict[Any, ScopeSpans]]] = {}
-    for span in spans:
+    for span in sdk_spans:
         resource = span.resource
         scope = span.instrumentation_scope or None
         group = groups.get(resource)
@@ -55,7 +59,8 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
         scope_spans = group[1].get(scope)
         if scope_spans is None:
             scope_spans = group[0].scope_spans.add()
-            scope_spans.scope.CopyFrom(_encode_instrumentation_scope(scope))
+            # (the library's helper takes None for "no scope", as its own caller passes it, despite its hint)
+            scope_spans.scope.CopyFrom(_encode_instrumentation_scope(scope))  # type: ignore[arg-type]
             if scope is not None and scope.schema_url:
                 scope_spans.schema_url = scope.schema_url
             group[1][scope] = scope_spans
@@ -68,13 +73,13 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
 
 def _fill(message: Any, span: ReadableSpan) -> None:
     """One plain span, field by field, as the library's `_encode_span` would write it."""
-    context = span.get_span_context()
+    context: SpanContext = span.get_span_context()  # type: ignore[assignment]  # a finished span has one
     message.trace_id = context.trace_id.to_bytes(16, "big")
     message.span_id = context.span_id.to_bytes(8, "big")
     if context.trace_state:
         message.trace_state = ",".join(f"{key}={value}" for key, value in context.trace_state.items())
     parent = span.parent
-    flags = _HAS_IS_REMOTE
+    flags: int = _HAS_IS_REMOTE  # (the mask's enum values are ints: the flags are one)
     if parent is not None:
         message.parent_span_id = parent.span_id.to_bytes(8, "big")
         if parent.is_remote:
@@ -112,5 +117,5 @@ def install() -> bool:
     if not callable(getattr(trace_exporter, "encode_spans", None)):
         logging.getLogger(__name__).warning("OTLP exporter without encode_spans: its own encoder is kept")
         return False
-    trace_exporter.encode_spans = encode_spans  # type: ignore[attr-defined]
+    trace_exporter.encode_spans = encode_spans
     return True

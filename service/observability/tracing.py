@@ -55,7 +55,6 @@ from service.observability.routes import METHODS, static_paths
 SERVICE_NAME = "insurance-charges"
 EXCLUDED_URLS = "/metrics$,/healthz$,/readyz$"
 SEMCONV_OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN"
-_NULL = contextlib.nullcontext()
 _tracer = trace.get_tracer("service")
 
 
@@ -124,7 +123,8 @@ class FixedResource(Resource):
         return self._hash
 
 
-SpanDetails = Callable[[Scope], tuple[str, dict[str, str]]]
+#: The instrumentation's `default_span_details` (typed loosely there: a scope in, name and attributes out).
+SpanDetails = Callable[[Any], tuple[str, dict[str, Any]]]
 
 
 def memoized_span_details(details: SpanDetails, paths: Collection[str]) -> SpanDetails:
@@ -133,9 +133,9 @@ def memoized_span_details(details: SpanDetails, paths: Collection[str]) -> SpanD
     Its own function walks the app's routes for every sampled request; for `paths`, routes without
     parameters, the answer depends on the method and path only (bounded: known methods only).
     """
-    cache: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
+    cache: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
 
-    def span_details(scope: Scope) -> tuple[str, dict[str, str]]:
+    def span_details(scope: Scope) -> tuple[str, dict[str, Any]]:
         key = (scope.get("method", ""), scope["path"])
         known = cache.get(key)
         if known is None:
@@ -217,13 +217,16 @@ def setup(app: FastAPI) -> TracerProvider | None:
     return provider
 
 
+def sampled() -> bool:
+    """Whether the current request's trace is sampled (its spans are recorded)."""
+    return trace.get_current_span().is_recording()
+
+
 def inference_span(model_version: str, batch_size: int) -> contextlib.AbstractContextManager[Any]:
-    """A child span around the model call, only when the request's trace is sampled.
+    """A child span around the model call, for a request whose trace is sampled (see `sampled`).
 
     An SDK span is its own context manager: it ends on exit and records an exception raised inside.
     """
-    if not trace.get_current_span().is_recording():
-        return _NULL
     return _tracer.start_span(
         "model.predict", attributes={"model.version": model_version, "model.batch_size": batch_size}
     )

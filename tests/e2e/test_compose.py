@@ -5,24 +5,20 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from typing import Any
 
 import pytest
 import yaml
 
+from tests import prom
 from tests.processes import ROOT
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("docker-compose") is None, reason="docker-compose is not installed (bash scripts/setup installs it)"
-)
 
 
 def compose_config(**env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in {"GRAFANA_ADMIN_PASSWORD", "SERVICE_ADMIN_TOKEN"}}
     return subprocess.run(
-        ["docker-compose", "-f", "docker-compose.yml", "config"],
+        [prom.binary("docker-compose"), "-f", "docker-compose.yml", "config"],
         cwd=ROOT,
         env={**clean, **env},
         capture_output=True,

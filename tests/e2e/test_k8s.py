@@ -5,7 +5,6 @@ loadgen's rate split. prometheus-operator objects have no offline schema: their 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests import prom
 from tests.processes import ROOT
 
 # The oldest Kubernetes still widely run and the newest the validator knows.
@@ -22,10 +22,8 @@ VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
 
 @pytest.fixture(scope="module")
 def objects() -> list[dict[str, Any]]:
-    if shutil.which("kubectl") is None:
-        pytest.skip("kubectl is not installed")
     built = subprocess.run(
-        ["kubectl", "kustomize", str(ROOT / "deploy" / "k8s")], capture_output=True, text=True, timeout=60
+        [prom.binary("kubectl"), "kustomize", str(ROOT / "deploy" / "k8s")], capture_output=True, text=True, timeout=60
     )
     assert built.returncode == 0, built.stderr
     return [doc for doc in yaml.safe_load_all(built.stdout) if doc]
@@ -57,7 +55,8 @@ def test_every_core_object_validates_against_the_kubernetes_schemas(
         "Service",
         "HorizontalPodAutoscaler",
         "PodDisruptionBudget",
-    } | ({"ConfigMap"} if any(o["kind"] == "ConfigMap" for o in core) else set())
+        "ConfigMap",
+    }
     for obj in core:
         kubernetes_validate.validate(obj, version, strict=True)  # raises on the first schema error
 
@@ -105,30 +104,17 @@ def test_the_loadgen_replicas_split_the_total_rate(objects: list[dict[str, Any]]
     assert env(loadgen)["LOADGEN_TARGET"] == "http://insurance-charges:8000"
 
 
-def test_a_generated_file_is_built_exactly_when_it_exists() -> None:
-    """The PrometheusRule and the dashboards come from the slo package: adding one is one resources line."""
-    listed = yaml.safe_load((ROOT / "deploy" / "k8s" / "kustomization.yaml").read_text())["resources"]
-    for generated in ("generated/prometheusrule.yaml", "generated/dashboards.yaml"):
-        assert (generated in listed) == (ROOT / "deploy" / "k8s" / generated).exists(), generated
-
-
 def test_prometheus_rules_pass_promtool(objects: list[dict[str, Any]], tmp_path: Path) -> None:
-    rules = [o for o in objects if o["kind"] == "PrometheusRule"]
-    if not rules:
-        pytest.skip("no PrometheusRule generated into deploy/k8s yet (the slo package adds it)")
-    if shutil.which("promtool") is None:
-        pytest.skip("promtool is not installed (bash scripts/setup installs prometheus)")
-    for rule in rules:
-        path = tmp_path / f"{rule['metadata']['name']}.yml"
-        path.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
-        checked = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True)
-        assert checked.returncode == 0, checked.stdout + checked.stderr
+    (rule,) = [o for o in objects if o["kind"] == "PrometheusRule"]
+    path = tmp_path / f"{rule['metadata']['name']}.yml"
+    path.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    checked = prom.promtool("check", "rules", path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_dashboard_config_maps_are_labelled_for_the_sidecar_and_hold_json(objects: list[dict[str, Any]]) -> None:
     maps = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"].get("labels", {}).get("grafana_dashboard")]
-    if not maps:
-        pytest.skip("no dashboard ConfigMap generated into deploy/k8s yet (the slo package adds them)")
+    assert len(maps) == len(list((ROOT / "grafana" / "generated" / "dashboards").glob("*.json")))
     for config_map in maps:
         assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
         for name, text in config_map["data"].items():

@@ -18,19 +18,22 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from contract.metrics import REQUEST_DURATION
+from contract.routes import PREDICTION_ROUTES
+from stack.prometheus import Prometheus
 from tests import live, prom
 
-SOAK_SECONDS = 60
-WARM_UP_SECONDS = 15
-PREDICTION_ROUTES = {"/v1/predict", "/v1/predict/batch", "/api/models/insurance_charges_model/prediction"}
+#: The whole run, and the warm-up before the first memory reading (imports, first requests, arenas).
+SOAK_SECONDS = 40
+WARM_UP_SECONDS = 10
 #: Resident memory may wobble with the allocator, not grow with the requests served.
 MAX_GROWTH_BYTES = 16 * 2**20
 
 
 def rss(prometheus: str, job: str) -> float:
-    query = f'sum(process_resident_memory_bytes{{job="{job}"}})'
-    result = httpx.get(f"{prometheus}/api/v1/query", params={"query": query}, timeout=5).json()["data"]["result"]
-    return float(result[0]["value"][1])
+    value = Prometheus(prometheus, timeout=5).scalar(f'sum(process_resident_memory_bytes{{job="{job}"}})')
+    assert value is not None, f"no memory reading of {job}"
+    return value
 
 
 def service_counts(service: str) -> dict[str, int]:
@@ -38,10 +41,7 @@ def service_counts(service: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     for family in text_string_to_metric_families(httpx.get(f"{service}/metrics", timeout=5).text):
         for sample in family.samples:
-            if (
-                sample.name == "http_server_request_duration_seconds_count"
-                and sample.labels["route"] in PREDICTION_ROUTES
-            ):
+            if sample.name == f"{REQUEST_DURATION.name}_count" and sample.labels["route"] in PREDICTION_ROUTES:
                 code = sample.labels["status_code"]
                 counts[code] = counts.get(code, 0) + int(sample.value)
     return counts

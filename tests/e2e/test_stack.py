@@ -1,16 +1,17 @@
-"""The local stack (python -m stack): its Procfile, its rendered Prometheus configs, a bounded soak under
-honcho with a real Prometheus and Alertmanager, and Ctrl-C leaving no process behind.
+"""The local stack (python -m stack) under honcho with a real Prometheus and Alertmanager: a bounded soak
+that breaches, the real stack up with every target and rule, Ctrl-C leaving no process behind, and a clean
+bounded soak of the real stack. (Its arguments, Procfile, settings and report are the fast tier's:
+tests/unit/stack/.)
 
-The service's metrics, the loadgen and the SLO rules arrive from other branches, so the soak here runs
-without the loadgen and against an SLO spec and rules over Prometheus's own request counter: the same
-code paths (render, honcho, readiness, Prometheus API, report, stop) as the real soak.
+The breaching soak runs without the loadgen, against an SLO spec and rules over Prometheus's own request
+counter: an SLO that cannot be met, through the same code paths (render, honcho, readiness, Prometheus
+API, report, stop) as the real soak.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,19 +19,21 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
-from stack import procfile, report
-from stack.settings import StackSettings
+from stack import procfile
+from stack.prometheus import Prometheus, PrometheusError
+from tests import prom
 from tests.processes import ROOT, free_port, stop
-from tests.unit.test_docs import documented
 
-needs_prometheus = pytest.mark.skipif(
-    not (shutil.which("prometheus") and shutil.which("prometheus-alertmanager")),
-    reason="Debian's prometheus and prometheus-alertmanager are not installed (bash scripts/setup installs them)",
-)
+
+@pytest.fixture(autouse=True)
+def prometheus_binaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stack runs Debian's binaries: their paths (a skip, or a failure in CI, when one is missing)."""
+    monkeypatch.setenv("STACK_PROMETHEUS_BIN", prom.binary("prometheus"))
+    monkeypatch.setenv("STACK_ALERTMANAGER_BIN", prom.binary("prometheus-alertmanager"))
+
 
 # Two SLOs over Prometheus's own HTTP requests: one met (no 5xx), one that cannot be (every request an error).
 SPEC = {
@@ -94,6 +97,9 @@ RULES = {
 }
 
 ALERTMANAGER = {"route": {"receiver": "null"}, "receivers": [{"name": "null"}]}
+
+#: The clean soak's length: with 1 s scrapes, ample for traffic in every SLI and every rule evaluating.
+CLEAN_SOAK_SECONDS = 20
 
 
 def free_ports() -> dict[str, str]:
@@ -167,43 +173,6 @@ def run_to_end(proc: subprocess.Popen[bytes], timeout: float) -> int:
         stop(proc)  # SIGTERM first: the stack stops its processes; a SIGKILL would orphan them
 
 
-def test_help_lists_the_commands() -> None:
-    out = subprocess.run([sys.executable, "-m", "stack", "up", "--help"], capture_output=True, text=True, check=True)
-    assert "--duration" in out.stdout and "bounded soak" in out.stdout
-
-
-def test_procfile_has_every_process_on_loopback_with_the_settings_ports(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STACK_SERVICE_PORT", "18000")
-    monkeypatch.setenv("STACK_LOADGEN_PORT", "19100")
-    monkeypatch.setenv("STACK_SERVICE_WORKERS", "3")
-    lines = dict(line.split(": ", 1) for line in procfile.render(StackSettings()).splitlines())
-    assert list(lines) == list(procfile.PROCESSES)
-    assert "SERVICE_PORT=18000" in lines["service"] and "SERVICE_WORKERS=3" in lines["service"]
-    assert "LOADGEN_TARGET=http://127.0.0.1:18000" in lines["loadgen"]
-    assert "LOADGEN_METRICS_PORT=19100" in lines["loadgen"]
-    assert lines["loadgen"].index("/readyz") < lines["loadgen"].index("-m loadgen daemon")  # waits for the service
-    assert "--enable-feature=exemplar-storage" in lines["prometheus"]
-    assert all(line.split(" && ")[-1].startswith("exec ") for line in lines.values())  # honcho's SIGTERM reaches it
-
-
-def test_settings_refuse_a_non_loopback_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STACK_HOST", "0.0.0.0")
-    with pytest.raises(ValueError, match="loopback"):
-        StackSettings()
-
-
-def test_the_spec_loader_reads_events_slos(tmp_path: Path) -> None:
-    (tmp_path / "slo.yaml").write_text(yaml.safe_dump(SPEC))
-    spec = report.load_spec(tmp_path / "slo.yaml")
-    assert spec.service == "selftest"
-    assert [(s.name, s.objective, s.alert) for s in spec.slos] == [
-        ("self-availability", 99.0, "SelfAvailabilityBurn"),
-        ("self-impossible", 99.0, "SelfImpossibleBurn"),
-    ]
-    assert spec.slos[0].budget == pytest.approx(0.01)
-
-
-@needs_prometheus
 def test_bounded_soak_reports_from_prometheus_exits_1_on_a_breach_and_leaves_nothing(tmp_path: Path) -> None:
     env = write_configs(tmp_path)
     log = tmp_path / "stack.log"
@@ -215,36 +184,12 @@ def test_bounded_soak_reports_from_prometheus_exits_1_on_a_breach_and_leaves_not
     assert rows["self-availability"].rstrip().endswith("ok"), out
     assert rows["self-impossible"].rstrip().endswith("BREACH"), out
     assert "alert SelfImpossibleBurn fired" in out
-    saved = report.json.loads((tmp_path / "run" / "slo-report.json").read_text())
+    saved = json.loads((tmp_path / "run" / "slo-report.json").read_text())
     availability = saved["slos"][0]
     assert availability["sli"] == 1.0 and availability["requests"] > 0 and availability["sli_5m_now"] == 1.0
     assert saved["slos"][1]["sli"] == 0.0 and saved["slos"][1]["budget_spent"] == pytest.approx(100.0)
     assert saved["ok"] is False
     assert_all_stopped(env, str(tmp_path))
-
-
-@needs_prometheus
-def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    env = write_configs(tmp_path)
-    log = tmp_path / "stack.log"
-    proc = stack(["up", "--without", "loadgen"], env, log)
-    try:
-        deadline = time.monotonic() + 60
-        while "the stack is up" not in log.read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        assert port_open(int(env["STACK_SERVICE_PORT"]))
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        code = proc.wait(60)
-    finally:
-        stop(proc)  # SIGTERM first: the stack stops its processes; a SIGKILL would orphan them
-    assert code == 0, log.read_text()
-    assert "stack: stopped" in log.read_text()
-    assert_all_stopped(env, str(tmp_path))
-
-
-def test_every_stack_setting_is_documented() -> None:
-    assert documented("STACK_") == {f"STACK_{name.upper()}" for name in StackSettings.model_fields}
 
 
 def real_stack_env(tmp: Path) -> dict[str, str]:
@@ -256,42 +201,40 @@ def real_stack_env(tmp: Path) -> dict[str, str]:
     }
 
 
-def _prometheus_shows_the_stack_working(url: str) -> bool:
+def _prometheus_shows_the_stack_working(prometheus: Prometheus) -> bool:
     try:
-        targets = httpx.get(f"{url}/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
-        rules = httpx.get(f"{url}/api/v1/query", params={"query": "slo:sli_error:ratio_rate5m"}, timeout=2).json()
-    except (httpx.HTTPError, ValueError):  # not listening yet, or not ready (a plain-text 503)
+        targets = prometheus.targets()
+        rules = prometheus.query("slo:sli_error:ratio_rate5m")
+    except (PrometheusError, OSError):  # not listening yet, or not ready
         return False
     jobs_up = {t["labels"]["job"] for t in targets if t["health"] == "up"}
-    return jobs_up == {"service", "loadgen", "prometheus"} and len(rules["data"]["result"]) == 3
+    return jobs_up == {"service", "loadgen", "prometheus"} and len(rules) == 3
 
 
-@needs_prometheus
 def test_the_real_stack_comes_up_every_target_up_rules_evaluating_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
     env = real_stack_env(tmp_path)
     log = tmp_path / "stack.log"
     proc = stack(["up"], env, log)
-    prometheus = f"http://127.0.0.1:{env['STACK_PROMETHEUS_PORT']}"
+    prometheus = Prometheus(f"http://127.0.0.1:{env['STACK_PROMETHEUS_PORT']}", timeout=2)
     try:
         deadline = time.monotonic() + 90
         while not _prometheus_shows_the_stack_working(prometheus):
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.5)
-        alertmanagers = httpx.get(f"{prometheus}/api/v1/alertmanagers", timeout=2).json()["data"]
-        assert alertmanagers["activeAlertmanagers"], "Prometheus has no Alertmanager"
+        assert prometheus.get("/api/v1/alertmanagers")["activeAlertmanagers"], "Prometheus has no Alertmanager"
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         code = proc.wait(60)
     finally:
         stop(proc)  # SIGTERM first: the stack stops its processes; a SIGKILL would orphan them
     assert code == 0, log.read_text()
+    assert "stack: stopped" in log.read_text()
     assert_all_stopped(env, str(tmp_path))
 
 
-@needs_prometheus
 def test_a_clean_bounded_soak_of_the_real_stack_meets_every_slo(tmp_path: Path) -> None:
     env = real_stack_env(tmp_path)
     log = tmp_path / "stack.log"
-    code = run_to_end(stack(["up", "--duration", "30"], env, log), 150)
+    code = run_to_end(stack(["up", "--duration", str(CLEAN_SOAK_SECONDS)], env, log), 150)
     out = log.read_text()
     assert code == 0, out
     saved = json.loads((tmp_path / "run" / "slo-report.json").read_text())

@@ -65,3 +65,16 @@ def test_slo_overview_has_a_row_per_objective_with_the_alert_thresholds() -> Non
     burn = [p for p in data["panels"] if p["title"] == "Burn rate per window"]
     drawn = {s["value"] for s in burn[0]["fieldConfig"]["defaults"]["thresholds"]["steps"] if s["value"] is not None}
     assert drawn == {c.factor for conds in POLICY.values() for c in conds}
+
+
+@pytest.mark.parametrize(
+    ("name", "title"), [("service.json", "Latency percentiles"), ("load.json", "Latency: client vs server")]
+)
+def test_latency_panels_draw_the_specs_latency_thresholds(name: str, title: str) -> None:
+    thresholds = sorted(t for s in load_spec(SPEC).slos if (t := s.latency_threshold_seconds) is not None)
+    (panel,) = [p for p in json.loads(RENDERED[name])["panels"] if p["title"] == title]
+    steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [s["value"] for s in steps if s["value"] is not None] == thresholds
+    assert steps[-1]["color"] == "red"
+    if name == "service.json":
+        assert panel["description"].endswith("thresholds, 100 ms and 500 ms.")

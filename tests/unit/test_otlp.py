@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as library_encode
@@ -36,7 +37,15 @@ def finished_spans() -> list[ReadableSpan]:
     server = providers[0].get_tracer("asgi", "1.0", schema_url="https://example.com/s")
     service = providers[0].get_tracer("service")
     remote = SpanContext(0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(1), trace_state=TraceState([("k", "v")]))
-    attributes = {"s": "text", "b": True, "i": 8000, "f": 0.25, "big": 2**70, "list": [1, 2], "bytes": b"\x00"}
+    attributes: dict[str, Any] = {
+        "s": "text",
+        "b": True,
+        "i": 8000,
+        "f": 0.25,
+        "big": 2**70,
+        "list": [1, 2],
+        "bytes": b"\x00",
+    }
     with server.start_as_current_span(
         "POST /v1/predict", context=trace.set_span_in_context(trace.NonRecordingSpan(remote)), kind=SpanKind.SERVER
     ) as span:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
+from contract import buckets, metrics
+from contract.durations import parse_duration
+from contract.metrics import le_text
+from contract.routes import prediction_routes_regex
+from slo.selectors import Matcher, selectors
 from slo.spec import SpecError, load_spec
 from slo.thresholds import k6_thresholds
 from slo.windows import DAY, HOUR, MINUTE, POLICY, SLI_WINDOWS, Windows, prom_duration
@@ -83,3 +91,104 @@ def test_windows_shrink() -> None:
     assert Windows(600).range(5 * MINUTE) == "500ms"
     with pytest.raises(ValueError):
         Windows(0.5)
+
+
+def test_a_route_selector_other_than_the_contracts_is_refused_naming_slo_and_field(tmp_path: Path) -> None:
+    contract = f'route=~"{prediction_routes_regex()}"'
+    with pytest.raises(SpecError, match=r'requests-latency-500ms, sli\.events\.error_query: .*route=~"/v1/predict";'):
+        load_spec(spec_with(tmp_path, f'{contract},le="0.5"', 'route=~"/v1/predict",le="0.5"'))
+    with pytest.raises(SpecError, match="selects no route matcher"):
+        load_spec(spec_with(tmp_path, f'{contract},le="0.5"', 'le="0.5"'))
+
+
+def test_the_shipped_spec_selects_exactly_the_contracts_routes() -> None:
+    expected = f'route=~"{prediction_routes_regex()}"'
+    for slo in load_spec(SPEC).slos:
+        for query in slo.sli.queries.values():
+            routed = [s for s in selectors(query) if s.metric.startswith(metrics.REQUEST_DURATION.name)]
+            assert routed and all([str(m) for m in s.on("route")] == [expected] for s in routed)
+
+
+def test_selectors_read_metric_and_matchers() -> None:
+    (sel,) = selectors('sum(rate(x_bucket{job="a", le="0.5", route=~"/a|/b", code!~"5.."}[5m])) / y')
+    assert sel.metric == "x_bucket" and [str(m) for m in sel.matchers] == [
+        'job="a"',
+        'le="0.5"',
+        'route=~"/a|/b"',
+        'code!~"5.."',
+    ]
+    assert sel.on("le") == [Matcher("le", "=", "0.5")]
+
+
+def test_le_text_is_what_the_prometheus_client_writes() -> None:
+    """Every bucket boundary of the contract, against a real histogram's exposition."""
+    registry = CollectorRegistry()
+    for name, bounds in vars(buckets).items():
+        if name.isupper():
+            Histogram(name.lower(), "h", buckets=bounds, registry=registry)
+    exposed = re.findall(r'_bucket\{le="([^"]+)"\}', generate_latest(registry).decode())
+    ours = [le_text(b) for name, bounds in vars(buckets).items() if name.isupper() for b in (*bounds, math.inf)]
+    assert exposed == ours
+    with pytest.raises(ValueError, match="this large"):
+        le_text(1e6)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"sli": {}}, "exactly one of"),
+        ({"sli": {"raw": {"error_ratio_query": "x[5m]"}}}, "must use"),
+        ({"name": "Bad Name"}, "should match pattern"),
+        ({"objective": 100}, "less than 100"),
+    ],
+)
+def test_invalid_slos_are_refused(tmp_path: Path, change: dict[str, object], message: str) -> None:
+    data = yaml.safe_load(SPEC.read_text())
+    data["slos"][0].update(change)
+    path = tmp_path / "slo.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SpecError, match=message):
+        load_spec(path)
+
+
+def test_names_are_unique_and_one_latency_threshold_per_slo(tmp_path: Path) -> None:
+    data = yaml.safe_load(SPEC.read_text())
+    data["slos"][2]["name"] = data["slos"][1]["name"]
+    path = tmp_path / "slo.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SpecError, match="must be unique"):
+        load_spec(path)
+    second = f'{metrics.REQUEST_DURATION.name}_bucket{{route=~"{prediction_routes_regex()}",le="0.1"}}'
+    with pytest.raises(SpecError, match="one latency threshold per SLO"):
+        load_spec(spec_with(tmp_path, 'le="0.5"}[{{.window}}]))', f'le="0.5"}}[{{{{.window}}}}])) - sum({second}[5m])'))
+
+
+def test_unknown_histograms_and_missing_le_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="unknown histogram"):
+        load_spec(spec_with(tmp_path, "http_server_request_duration_seconds_bucket", "other_seconds_bucket"))
+    with pytest.raises(SpecError, match=re.escape('without exactly one le="..."')):
+        load_spec(spec_with(tmp_path, ',le="0.5"', ""))
+
+
+def test_a_raw_sli_and_unreadable_files(tmp_path: Path) -> None:
+    data = yaml.safe_load(SPEC.read_text())
+    data["slos"][0]["sli"] = {"raw": {"error_ratio_query": "max(errors[{{.window}}])"}}
+    path = tmp_path / "slo.yaml"
+    path.write_text(yaml.safe_dump(data))
+    raw = load_spec(path).slos[0]
+    assert raw.sli.error_ratio_query() == "(max(errors[{{.window}}]))" and raw.latency_threshold_seconds is None
+    with pytest.raises(SpecError, match="nowhere"):
+        load_spec(tmp_path / "nowhere.yaml")
+    path.write_text("slos: [")
+    with pytest.raises(SpecError, match=r"slo\.yaml"):
+        load_spec(path)
+
+
+def test_durations_must_be_whole_milliseconds() -> None:
+    assert prom_duration(0.5) == "500ms"
+    with pytest.raises(ValueError, match="whole number of milliseconds"):
+        prom_duration(0.0001)
+
+
+def test_prometheus_durations_read_back_in_the_projects_duration_syntax() -> None:
+    assert all(parse_duration(prom_duration(w)) == w for w in (*SLI_WINDOWS, 4320, 0.5))

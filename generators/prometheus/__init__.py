@@ -1,0 +1,1 @@
+"""Prometheus files from the spec: SLO rules (Sloth's names), operational alerts, promtool tests, configs."""

@@ -1,0 +1,71 @@
+"""The promtool test generator's own arithmetic: scenarios, threshold margins, expected alerts, inputs."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from contract import routes
+from generators.paths import SPEC
+from generators.prometheus.promtool_tests import (
+    Scenario,
+    Segment,
+    above,
+    close_to,
+    firing_window,
+    input_series,
+    slo_test_files,
+)
+from slo.spec import load_spec
+from slo.windows import MINUTE
+
+LOADED = load_spec(SPEC)
+AVAILABILITY, LATENCY_500MS, _ = LOADED.slos
+
+
+def test_scenario_counts_whole_requests_and_averages_over_what_exists() -> None:
+    scenario = Scenario([Segment(2, Fraction(0)), Segment(2, Fraction(1, 3))], step=MINUTE)
+    assert scenario.total == 60_000 and scenario.segments[1].error_ratio == Fraction(20_000, 60_000)
+    assert scenario.ratio(4, 2 * MINUTE) == Fraction(1, 3)
+    assert scenario.ratio(4, 60 * MINUTE) == Fraction(1, 6)  # a fresh history: only 4 steps exist
+    assert scenario.ratio(4, 30) is None and scenario.ratio(0, MINUTE) is None
+    assert scenario.values("bad") == "0+0x2 20000+20000x1"
+    assert scenario.values("all") == "0+60000x2 180000+60000x1"
+    assert scenario.time(3) == "3m"
+
+
+def test_above_refuses_near_ties_but_accepts_an_exact_one() -> None:
+    t = Fraction(1, 100)
+    assert above(t, t) is False and above(None, t) is False
+    assert above(t * Fraction(1005, 1000), t) is None
+    assert above(t * 2, t) is True and above(t / 2, t) is False
+
+
+def test_a_check_too_close_to_a_threshold_is_refused() -> None:
+    near = Fraction(144, 10_000) * Fraction(1005, 1000)  # 0.5% over the 14.4x page threshold
+    scenario = Scenario([Segment(120, near)], step=MINUTE)
+    with pytest.raises(ValueError, match="too close"):
+        firing_window(LOADED, AVAILABILITY, scenario, 120, "page")
+
+
+def test_inputs_spread_over_the_contracts_prediction_routes_with_noise_elsewhere() -> None:
+    scenario = Scenario([Segment(3, Fraction(1, 10))], step=MINUTE)
+    text = " ".join(s["series"] for s in input_series(AVAILABILITY, scenario) + input_series(LATENCY_500MS, scenario))
+    assert all(f'route="{r}"' in text for r in routes.PREDICTION_ROUTES)
+    assert f'route="{routes.MODEL_INFO}"' in text and f'route="{routes.METRICS}"' in text
+    assert 'le="0.5"' in text
+
+
+def test_close_to_is_relative_with_a_floor() -> None:
+    assert close_to("x", Fraction(1, 2)) == "abs(x - 0.5) <= bool 5e-10"
+    assert close_to("x", Fraction(0)) == "abs(x - 0.0) <= bool 1e-15"
+
+
+def test_an_unreachable_condition_is_noted_not_tested() -> None:
+    # A 10% budget: 14.4x would need an error ratio over 1.
+    files = slo_test_files(LOADED, LATENCY_500MS, "../rules/x.yml")
+    tests, notes = files["page"]
+    assert notes == ["page 14.4x over 1h and 5m: unreachable for a 90% objective (error ratio over 1.44)"]
+    assert [t["name"].split(":")[1].strip() for t in tests["tests"]] == ["page 6x over 6h and 30m"]
+    assert files["records"][0]["group_eval_order"][0].startswith("sloth-slo-sli-recordings-")

@@ -1,0 +1,120 @@
+"""The open-loop engine with a fake clock and a client whose responses the test hands out one by one."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from loadgen import engine as engine_module
+from loadgen.client import Done
+from loadgen.engine import Engine
+from loadgen.payloads import Payloads
+from loadgen.recorder import Recorder, percentiles
+from loadgen.schedule import Arrivals, Constant
+from tests.unit.loadgen.doubles import FakeClock, HeldClient
+
+START = 1000.0  # the fake clock's reading when the schedule starts
+
+
+@pytest.fixture(scope="module")
+def payloads() -> Payloads:
+    return Payloads({"single": 1, "batch": 1}, seed=1, deck=4)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock(START)
+    monkeypatch.setattr(engine_module, "clock", fake)
+    return fake
+
+
+def test_responses_send_what_fell_due_and_latency_counts_from_the_schedule(
+    payloads: Payloads, clock: FakeClock
+) -> None:
+    """One request a second, the target answers late: each answer sends the next one on the spot, and
+    its latency is counted from its scheduled time, not from when it went out (no coordinated omission)."""
+    client, recorder = HeldClient(), Recorder()
+    engine = Engine(client, payloads, Arrivals(Constant(rate=1.0), "constant"), recorder, max_in_flight=10)
+
+    async def go() -> bool:
+        run = asyncio.create_task(engine.run(requests=3, drain=5))
+        await engine.begun()
+        assert [s.scheduled for s in client.sent] == [START]  # the first one at once
+        clock.t = START + 1.25  # the second fell due at +1 s; its send waits for the loop...
+        client.finish(0)  # ...or for a response, which sends it right away
+        assert [s.scheduled for s in client.sent] == [START, START + 1.0]
+        clock.t = START + 2.5
+        client.finish(1)
+        assert len(client.sent) == 3 and engine.scheduled == 3  # the request limit
+        engine.stop()
+        await asyncio.sleep(0.01)
+        assert not run.done()  # the last one is still out: the run drains it
+        client.finish(2, "503")
+        return await asyncio.wait_for(run, 5)
+
+    assert asyncio.run(go()) is True
+    assert client.warmed == min(10, Engine.WARM_CONNECTIONS)
+    assert [s.wire for s in client.sent] == [r.route.encode() + b" " + r.body for r in payloads.deck[:3]]
+    assert (engine.scheduled, engine.sent, engine.dropped, engine.in_flight) == (3, 3, 0, 0)
+    recorder.tick(engine.elapsed(), engine.target_rate(), engine.scheduled, engine.sent, engine.dropped)
+    # Latencies from the scheduled starts: 1.25 s, 2.5 - 1 = 1.5 s, and 2.5 - 2 = 0.5 s for the last.
+    assert percentiles(recorder.latency, [0, 50, 100]) == [
+        pytest.approx(500_000, rel=1e-3),
+        pytest.approx(1_250_000, rel=1e-3),
+        pytest.approx(1_500_000, rel=1e-3),
+    ]
+    # Schedule lag: 0, 0.25 s (sent by the first answer) and 0.5 s (by the second).
+    assert percentiles(recorder.lag, [100])[0] == pytest.approx(500_000, rel=1e-3)
+    assert recorder.outcome_totals() == {"200": 2, "503": 1} and recorder.errors == 1
+
+
+def test_requests_due_at_the_in_flight_bound_are_dropped_and_counted(payloads: Payloads, clock: FakeClock) -> None:
+    client, recorder = HeldClient(), Recorder()
+    engine = Engine(client, payloads, Arrivals(Constant(rate=1.0), "constant"), recorder, max_in_flight=1)
+
+    async def go() -> bool:
+        run = asyncio.create_task(engine.run(requests=3, drain=5))
+        await engine.begun()
+        clock.t = START + 2.5  # two more fell due while the only slot was taken
+        client.finish(0)  # frees the slot: the first of them goes, the second is dropped
+        engine.stop()
+        client.finish(1)
+        return await asyncio.wait_for(run, 5)
+
+    assert asyncio.run(go()) is True
+    assert (engine.scheduled, engine.sent, engine.dropped) == (3, 2, 1)
+    assert len(client.sent) == 2
+
+
+def test_a_drain_that_runs_out_says_so(payloads: Payloads, clock: FakeClock) -> None:
+    client = HeldClient()
+    engine = Engine(client, payloads, Arrivals(Constant(rate=1.0), "constant"), Recorder(), max_in_flight=5)
+
+    async def go() -> bool:
+        run = asyncio.create_task(engine.run(drain=0.01))
+        await engine.begun()
+        engine.stop()  # cuts the wait for the next arrival short
+        return await asyncio.wait_for(run, 5)
+
+    assert asyncio.run(go()) is False
+    assert engine.in_flight == 1 and engine.window == 0.0
+
+
+@pytest.mark.parametrize("precise", [True, False])
+def test_a_bounded_run_sends_exactly_its_schedule(payloads: Payloads, precise: bool) -> None:
+    """Real time, 50 ms: 200 req/s evenly spaced is 10 requests, however late the loop wakes up."""
+
+    class Answering(HeldClient):
+        def start(self, prepared: bytes, done: Done, route: str, scheduled: float) -> None:
+            super().start(prepared, done, route, scheduled)
+            asyncio.get_running_loop().call_soon(done, "200", route, scheduled)
+
+    client, recorder = Answering(), Recorder()
+    engine = Engine(client, payloads, Arrivals(Constant(rate=200), "constant"), recorder, max_in_flight=100,
+                    precise=precise)  # fmt: skip
+    assert engine.elapsed() == 0.0 and engine.target_rate() == 200
+    assert asyncio.run(engine.run(duration=0.05)) is True
+    assert (engine.scheduled, engine.sent, recorder.completed) == (10, 10, 10)
+    assert 0.05 <= engine.window < 5  # the run waits out its duration
+    assert [s.route for s in client.sent] == [payloads.deck[i % 4].route for i in range(10)]  # dealt round

@@ -1,0 +1,159 @@
+"""`python -m loadgen`: flags, exit codes and what --quiet leaves out, in-process against a raw loopback server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loadgen import payloads
+from loadgen.__main__ import build_scenario, main, parser
+from loadgen.runner import EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE
+from loadgen.scenario import Scenario
+from loadgen.schedule import Constant, Ramp, Sine, Spike, Stages
+from slo.thresholds import k6_thresholds
+from tests import processes
+from tests.unit.loadgen.raw_http import OK, RawServer, read_request, server_thread
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No LOADGEN_* setting from the outside, and small decks (building 8192 requests takes a second)."""
+    for name in list(os.environ):
+        if name.startswith("LOADGEN_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setattr(payloads, "DECK_SIZE", 64)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RawServer]:
+    with server_thread() as s:
+        yield s
+
+
+def run(*argv: str) -> int:
+    return main(["run", *argv])
+
+
+def test_quiet_shows_nothing_and_a_failed_threshold_exits_99(
+    server: RawServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flags = ("--target", server.url, "--rate", "1000", "--requests", "20", "--threshold", "p(50)<1us")
+    assert run(*flags, "--quiet", "--out", str(tmp_path / "quiet")) == EXIT_THRESHOLDS
+    assert capsys.readouterr() == ("", "")  # no table, no progress, no file list
+    assert json.loads((tmp_path / "quiet" / "results.json").read_text())["passed"] is False
+    assert run(*flags, "--out", str(tmp_path / "loud")) == EXIT_THRESHOLDS
+    out, err = capsys.readouterr()
+    assert "p(50)<1us" in out and "FAIL" in out and "requests (finished)" in out  # the table, on stdout
+    assert "results.json" in err
+
+
+def test_a_run_with_every_knob(server: RawServer, tmp_path: Path) -> None:
+    code = run(
+        "--target", server.url + "/", "--ramp", "500:1000", "--duration", "50ms", "--arrivals", "poisson",
+        "--routes", "single=2,batch=1,original=1", "--batch-size", "2", "--invalid-fraction", "0", "--seed", "3",
+        "--max-in-flight", "50", "--timeout", "2s", "--threshold", "error_rate==0", "--client", "fast",
+        "--out", str(tmp_path), "--quiet",
+    )  # fmt: skip
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert code == EXIT_OK, doc
+    assert doc["scheduled"] == doc["sent"] == doc["completed"] > 0 and doc["outcomes"] == {"200": doc["completed"]}
+    assert doc["scenario"] == "flags" and doc["target"] == server.url + "/"
+
+
+def test_slo_flag_takes_the_thresholds_of_the_spec(server: RawServer, tmp_path: Path) -> None:
+    spec = processes.ROOT / "prometheus" / "slo.yaml"
+    code = run("--target", server.url, "--rate", "1000", "--requests", "40", "--slo", str(spec), "--out", str(tmp_path),
+               "--quiet")  # fmt: skip
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert {t["threshold"] for t in doc["thresholds"]} == set(k6_thresholds(spec)) != set()
+    assert code == (EXIT_OK if doc["passed"] else EXIT_THRESHOLDS)  # the verdict, whatever this machine's load
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--threshold", "p99<1ms"], "bad threshold"),
+        (["--duration", "5x"], "not a duration"),
+        (["--timeout", "soon"], "not a duration"),
+        (["--ramp", "1"], "--ramp takes 2 values"),
+        (["--stages", "10s:1,20s"], "--stages takes 2 values"),
+        (["--sine", "1:2"], "--sine takes 3 values"),
+        (["--spike", "1:2:3"], "--spike takes 4 values"),
+        (["--rate", "-1"], "greater than or equal to 0"),
+        (["--routes", "single=1,nope=1"], "unknown routes"),
+        (["--routes", "single"], "--routes takes NAME=WEIGHT pairs"),
+        (["--routes", "single=lots"], "could not convert"),
+        (["--scenario", "/nonexistent/scenario.yaml"], "scenario.yaml"),
+        (["--slo", "/nonexistent/slo.yaml"], "slo.yaml"),
+        (["--target", "ftp://127.0.0.1:1", "--client", "fast", "--requests", "1"], "unsupported target"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_message(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(*argv, "--quiet") == EXIT_USAGE
+    assert message in capsys.readouterr().err
+
+
+def test_bad_settings_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("LOADGEN_METRICS_PORT", "not-a-port")
+    assert run("--requests", "1", "--quiet") == EXIT_USAGE
+    assert main(["daemon"]) == EXIT_USAGE
+    assert capsys.readouterr().err.count("metrics_port") == 2  # both say which setting
+
+
+def test_slo_without_slo_exits_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "slo.thresholds", None)  # as in the loadgen image
+    assert run("--slo", str(processes.ROOT / "prometheus" / "slo.yaml"), "--requests", "1", "--quiet") == EXIT_USAGE
+    assert "--slo needs the slo package" in capsys.readouterr().err
+
+
+def test_flag_errors_are_argparses() -> None:
+    for argv in (["run", "--rate", "1", "--sine", "1:1:1"], ["run", "--arrivals", "bursty"], ["fly"], []):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == EXIT_USAGE
+
+
+def test_profile_flags() -> None:
+    def scenario(*argv: str) -> Scenario:
+        return build_scenario(parser().parse_args(["run", *argv]))
+
+    assert scenario().profile == Constant(rate=10)
+    assert scenario("--ramp", "1:5", "--duration", "1m").profile == Ramp(start=1, end=5, over=60)
+    assert scenario("--ramp", "1:5").profile == Ramp(start=1, end=5, over=30)
+    stages = scenario("--stages", "30s:1,1m:5").profile
+    assert isinstance(stages, Stages) and [(s.duration, s.target) for s in stages.stages] == [(30, 1), (60, 5)]
+    assert scenario("--sine", "10:8:24h").profile == Sine(mean=10, amplitude=8, period=86400)
+    assert scenario("--spike", "1:9:1m:30s").profile == Spike(base=1, peak=9, at=60, length=30)
+    steady = scenario("--scenario", "steady", "--rate", "7", "--seed", "5")
+    assert steady.profile == Constant(rate=7) and steady.seed == 5 and steady.description  # flags over the file
+
+
+def test_a_stall_shows_in_the_tail_and_the_schedule_goes_on(tmp_path: Path) -> None:
+    """Open loop: the target stalls for 0.2 s in the middle of a 1 s run at 100 req/s; requests keep going out
+    on schedule, and those caught in the stall count the wait (p99 near 0.2 s) while most stay fast."""
+    first: list[float] = []
+
+    async def stalling(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: RawServer) -> None:
+        while await read_request(reader, server):
+            now = time.monotonic()
+            if not first:
+                first.append(now)
+            phase = now - first[0]
+            if 0.4 <= phase < 0.6:
+                await asyncio.sleep(0.6 - phase)
+            writer.write(OK)
+            await writer.drain()
+
+    with server_thread(stalling) as server:
+        code = run("--target", server.url, "--rate", "100", "--duration", "1s", "--out", str(tmp_path), "--quiet")
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert code == EXIT_OK and doc["dropped"] == 0 and doc["outcomes"] == {"200": 100}
+    assert doc["latency_ms"]["p99"] >= 150
+    assert doc["latency_ms"]["p50"] < 100  # only the stall is slow

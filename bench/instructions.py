@@ -137,7 +137,7 @@ def main() -> int:
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         print("error: needs valgrind (Debian: apt-get install valgrind)", file=sys.stderr)
         return 2
-    from tests.processes import free_port, running
+    from stack.processes import free_port, running
 
     print(f"POST /v1/predict in-process under callgrind, {args.requests} counted requests per variant")
     port = free_port()

@@ -103,8 +103,10 @@ def locust(core: str, target: str, seconds: float, users: int, tmp: Path) -> flo
     cmd = ["taskset", "-c", core, sys.executable, "-m", "locust", "-f", str(tmp / "locustfile.py"), "--headless",
            "-u", str(users), "-r", str(users), "-t", f"{int(seconds)}s", "--host", target, "--csv",
            str(tmp / "locust"), "--only-summary", "--loglevel", "WARNING"]  # fmt: skip
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # Locust prints its own table
-    subprocess.run(cmd, cwd=tmp, check=False, timeout=seconds + 60, **quiet)
+    # Locust prints its own table: silenced.
+    subprocess.run(
+        cmd, cwd=tmp, check=False, timeout=seconds + 60, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     with open(tmp / "locust_stats.csv") as f:
         row = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
     return float(row["Requests/s"])

@@ -38,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from contract.schemas import EXAMPLE_RECORD
-from tests.processes import free_port, running
+from stack.processes import free_port, running
 
 LUA = """wrk.method = "POST"
 wrk.body = '{body}'

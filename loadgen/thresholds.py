@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from slo.thresholds import k6_thresholds
+
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne, "<": operator.lt, ">": operator.gt,
 }  # fmt: skip
@@ -63,13 +65,5 @@ def parse(text: str) -> Threshold:
 
 
 def from_slo(path: Path | str) -> list[str]:
-    """The thresholds the SLO spec implies (one per objective), so the load test and the alerts agree.
-
-    The spec model lives in the `slo` package, which the loadgen image does not ship: imported here, only for
-    --slo, and its absence is a usage error (pass the thresholds with --threshold instead), not a traceback.
-    """
-    try:
-        from slo.thresholds import k6_thresholds
-    except ImportError as exc:
-        raise RuntimeError(f"--slo needs the slo package ({exc}); give the thresholds with --threshold") from exc
+    """The thresholds the SLO spec implies (one per objective), so the load test and the alerts agree."""
     return list(k6_thresholds(path))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 from loadgen import thresholds
@@ -54,9 +52,3 @@ def test_an_slo_spec_gives_its_thresholds() -> None:
     texts = thresholds.from_slo(spec)
     assert texts and texts == list(k6_thresholds(spec))
     assert all(thresholds.parse(t) for t in texts)
-
-
-def test_without_the_slo_package_slo_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "slo.thresholds", None)  # as in the loadgen image, which has no slo/
-    with pytest.raises(RuntimeError, match="--slo needs the slo package"):
-        thresholds.from_slo(processes.ROOT / "prometheus" / "slo.yaml")

@@ -1,16 +1,25 @@
-"""What an SLI query selects: its series selectors and their label matchers, read from the PromQL text.
+"""What an SLI query selects: its series selectors and their label matchers.
 
-Enough PromQL for the spec's checks (the `le` a latency SLI reads, the routes an SLI counts), not a
-parser: a selector is `metric{matchers}`, a matcher is `label op "value"`.
+The spec's checks (the `le` a latency SLI reads, the routes an SLI counts) need the selectors of a Sloth
+query. The query is parsed by promql-parser (Prometheus' own grammar, ported from the Prometheus parser):
+a regex over PromQL text would misread strings, nested braces and `or` matchers. Sloth's `{{.window}}`
+placeholder is not PromQL, so it is replaced by a real range before parsing.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-_SELECTOR = re.compile(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}")
-_MATCHER = re.compile(r'\b([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
+import promql_parser
+
+#: promql-parser's match operators (an enum whose members are not hashable) as PromQL writes them.
+_OPS = (
+    (promql_parser.MatchOp.Equal, "="),
+    (promql_parser.MatchOp.NotEqual, "!="),
+    (promql_parser.MatchOp.Re, "=~"),
+    (promql_parser.MatchOp.NotRe, "!~"),
+)
+WINDOW = "{{.window}}"
 
 
 @dataclass(frozen=True)
@@ -33,7 +42,23 @@ class Selector:
         return [m for m in self.matchers if m.label == label]
 
 
+def _op(op: promql_parser.MatchOp) -> str:
+    return next(text for known, text in _OPS if op == known)
+
+
 def selectors(query: str) -> list[Selector]:
-    """Every `metric{...}` of the query, in order (bare metric names without braces are not reported)."""
-    found = _SELECTOR.findall(query)
-    return [Selector(metric, tuple(Matcher(*m) for m in _MATCHER.findall(body))) for metric, body in found]
+    """Every series selector of the query, depth first, left to right.
+
+    Raises ValueError (promql-parser's) when the query is not PromQL.
+    """
+    found: list[Selector] = []
+
+    def visit(node: promql_parser.Expr) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            matchers = tuple(
+                Matcher(m.name, _op(m.op), m.value) for m in node.matchers.matchers if m.name != "__name__"
+            )
+            found.append(Selector(node.name or "", matchers))
+
+    promql_parser.walk(promql_parser.parse(query.replace(WINDOW, "5m")), visit)
+    return found

@@ -18,6 +18,7 @@ https://github.com/slok/sloth/tree/main/pkg/prometheus/api/v1. Three checks go b
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -28,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from contract import buckets, metrics
 from contract.routes import prediction_routes_regex
-from slo.selectors import Matcher, selectors
+from slo.selectors import Matcher, Selector, selectors
 
 WINDOW_VARIABLE = "{{.window}}"
 
@@ -135,25 +136,22 @@ class SLOSpec(_Strict):
     def latency_threshold_seconds(self) -> float | None:
         """The `le` a latency SLI reads (checked against the histogram's buckets), None for other SLIs."""
         found: set[str] = set()
-        for query in self.sli.queries.values():
-            for selector in selectors(query):
-                histogram = selector.metric.removesuffix("_bucket")
-                if histogram == selector.metric:
-                    continue
-                les = [m.value for m in selector.on("le") if m.op == "="]
-                if len(les) != 1:
-                    raise SpecError(f'SLO {self.name}: {selector.metric} is read without exactly one le="..."')
-                if histogram not in HISTOGRAM_BUCKETS:
-                    raise SpecError(
-                        f"SLO {self.name}: unknown histogram {histogram}, its bucket boundaries are unknown"
-                    )
-                allowed = {metrics.le_text(b): b for b in HISTOGRAM_BUCKETS[histogram]}
-                if les[0] not in allowed:
-                    raise SpecError(
-                        f'SLO {self.name}: le="{les[0]}" is not a bucket boundary of {histogram}; '
-                        f"the boundaries are {', '.join(allowed)} (see contract/buckets.py)"
-                    )
-                found.add(les[0])
+        for _, selector in self._selectors():
+            histogram = selector.metric.removesuffix("_bucket")
+            if histogram == selector.metric:
+                continue
+            les = [m.value for m in selector.on("le") if m.op == "="]
+            if len(les) != 1:
+                raise SpecError(f'SLO {self.name}: {selector.metric} is read without exactly one le="..."')
+            if histogram not in HISTOGRAM_BUCKETS:
+                raise SpecError(f"SLO {self.name}: unknown histogram {histogram}, its bucket boundaries are unknown")
+            allowed = {metrics.le_text(b): b for b in HISTOGRAM_BUCKETS[histogram]}
+            if les[0] not in allowed:
+                raise SpecError(
+                    f'SLO {self.name}: le="{les[0]}" is not a bucket boundary of {histogram}; '
+                    f"the boundaries are {', '.join(allowed)} (see contract/buckets.py)"
+                )
+            found.add(les[0])
         if len(found) > 1:
             raise SpecError(f"SLO {self.name}: one latency threshold per SLO, found le={sorted(found)}")
         return float(found.pop()) if found else None
@@ -161,14 +159,23 @@ class SLOSpec(_Strict):
     def _check_routes(self) -> None:
         """Every read of the service's request histogram selects exactly the contract's prediction routes."""
         expected = Matcher("route", "=~", prediction_routes_regex())
+        for field, selector in self._selectors():
+            if selector.metric in ROUTED_SERIES and selector.on("route") != [expected]:
+                found = ", ".join(map(str, selector.on("route"))) or "no route matcher"
+                raise SpecError(
+                    f"SLO {self.name}, {field}: {selector.metric} selects {found}; the prediction routes are "
+                    f"{expected} (contract/routes.py)"
+                )
+
+    def _selectors(self) -> Iterator[tuple[str, Selector]]:
+        """(field, selector) for every series selector of the SLI's queries; a query that is not PromQL is an error."""
         for field, query in self.sli.queries.items():
-            for selector in selectors(query):
-                if selector.metric in ROUTED_SERIES and selector.on("route") != [expected]:
-                    found = ", ".join(map(str, selector.on("route"))) or "no route matcher"
-                    raise SpecError(
-                        f"SLO {self.name}, {field}: {selector.metric} selects {found}; the prediction routes are "
-                        f"{expected} (contract/routes.py)"
-                    )
+            try:
+                found = selectors(query)
+            except ValueError as e:
+                raise SpecError(f"SLO {self.name}, {field}: not PromQL: {e}") from e
+            for selector in found:
+                yield field, selector
 
     @property
     def objective_ratio(self) -> Decimal:

@@ -14,7 +14,7 @@ from contract import buckets, metrics
 from contract.durations import parse_duration
 from contract.metrics import le_text
 from contract.routes import prediction_routes_regex
-from slo.selectors import Matcher, selectors
+from slo.selectors import Matcher, Selector, selectors
 from slo.spec import SpecError, load_spec
 from slo.thresholds import k6_thresholds
 from slo.windows import DAY, HOUR, MINUTE, POLICY, SLI_WINDOWS, Windows, prom_duration
@@ -110,7 +110,8 @@ def test_the_shipped_spec_selects_exactly_the_contracts_routes() -> None:
 
 
 def test_selectors_read_metric_and_matchers() -> None:
-    (sel,) = selectors('sum(rate(x_bucket{job="a", le="0.5", route=~"/a|/b", code!~"5.."}[5m])) / y')
+    sel, bare = selectors('sum(rate(x_bucket{job="a", le="0.5", route=~"/a|/b", code!~"5.."}[{{.window}}])) / y')
+    assert bare == Selector("y", ())
     assert sel.metric == "x_bucket" and [str(m) for m in sel.matchers] == [
         'job="a"',
         'le="0.5"',
@@ -160,7 +161,9 @@ def test_names_are_unique_and_one_latency_threshold_per_slo(tmp_path: Path) -> N
         load_spec(path)
     second = f'{metrics.REQUEST_DURATION.name}_bucket{{route=~"{prediction_routes_regex()}",le="0.1"}}'
     with pytest.raises(SpecError, match="one latency threshold per SLO"):
-        load_spec(spec_with(tmp_path, 'le="0.5"}[{{.window}}]))', f'le="0.5"}}[{{{{.window}}}}])) - sum({second}[5m])'))
+        load_spec(
+            spec_with(tmp_path, 'le="0.5"}[{{.window}}]))', f'le="0.5"}}[{{{{.window}}}}])) - sum(rate({second}[5m]))')
+        )
 
 
 def test_unknown_histograms_and_missing_le_are_refused(tmp_path: Path) -> None:
@@ -172,11 +175,11 @@ def test_unknown_histograms_and_missing_le_are_refused(tmp_path: Path) -> None:
 
 def test_a_raw_sli_and_unreadable_files(tmp_path: Path) -> None:
     data = yaml.safe_load(SPEC.read_text())
-    data["slos"][0]["sli"] = {"raw": {"error_ratio_query": "max(errors[{{.window}}])"}}
+    data["slos"][0]["sli"] = {"raw": {"error_ratio_query": "max(rate(errors[{{.window}}]))"}}
     path = tmp_path / "slo.yaml"
     path.write_text(yaml.safe_dump(data))
     raw = load_spec(path).slos[0]
-    assert raw.sli.error_ratio_query() == "(max(errors[{{.window}}]))" and raw.latency_threshold_seconds is None
+    assert raw.sli.error_ratio_query() == "(max(rate(errors[{{.window}}])))" and raw.latency_threshold_seconds is None
     with pytest.raises(SpecError, match="nowhere"):
         load_spec(tmp_path / "nowhere.yaml")
     path.write_text("slos: [")
@@ -192,3 +195,20 @@ def test_durations_must_be_whole_milliseconds() -> None:
 
 def test_prometheus_durations_read_back_in_the_projects_duration_syntax() -> None:
     assert all(parse_duration(prom_duration(w)) == w for w in (*SLI_WINDOWS, 4320, 0.5))
+
+
+def test_selectors_come_from_the_promql_grammar_not_the_text() -> None:
+    """A brace inside a string and a metric named by __name__ are read as Prometheus reads them."""
+    (sel,) = selectors('{__name__="x_count", route=~"/a{1}|/b", job="a"}')
+    assert sel.metric == "" and [str(m) for m in sel.matchers] == ['route=~"/a{1}|/b"', 'job="a"']
+    with pytest.raises(ValueError):
+        selectors('sum(rate(x{job="a"}[5m])')
+
+
+def test_a_query_that_is_not_promql_is_refused_by_name(tmp_path: Path) -> None:
+    data = yaml.safe_load(SPEC.read_text())
+    data["slos"][0]["sli"] = {"raw": {"error_ratio_query": "max(rate(errors[{{.window}}])"}}
+    path = tmp_path / "slo.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SpecError, match=r"SLO requests-availability, sli.raw.error_ratio_query: not PromQL: unclosed"):
+        load_spec(path)

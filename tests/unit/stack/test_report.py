@@ -25,7 +25,7 @@ def raw_slo() -> SLOSpec:
         {
             "name": "raw",
             "objective": 99,
-            "sli": {"raw": {"error_ratio_query": "max(errors[{{.window}}])"}},
+            "sli": {"raw": {"error_ratio_query": "max(rate(errors[{{.window}}]))"}},
             "alerting": {"name": "RawBurn"},
         }
     )
@@ -35,7 +35,7 @@ def test_sli_queries_put_the_window_in_the_specs_own_queries() -> None:
     error, total = sli_queries(AVAILABILITY, "90s")
     assert error == AVAILABILITY.sli.events.error_query.replace("{{.window}}", "90s")  # type: ignore[union-attr]
     assert "[90s]" in total and "{{.window}}" not in error + total
-    assert sli_queries(raw_slo(), "1m") == ("(max(errors[1m]))", "vector(1)")
+    assert sli_queries(raw_slo(), "1m") == ("(max(rate(errors[1m])))", "vector(1)")
 
 
 def test_a_met_slo_burns_its_exact_budget() -> None:

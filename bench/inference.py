@@ -2,7 +2,7 @@
 
     python bench/inference.py [--rows 2000]
 
-Goal (issue 2): the shipped model's single-row p50 <= 20 µs in-process.
+Goal: the shipped model's single-row p50 <= 20 µs in-process.
 """
 
 from __future__ import annotations

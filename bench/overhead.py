@@ -15,7 +15,7 @@ median of the rounds' ratios is the verdict; the ratio of the best rounds is pri
 the service (everything on) with two workers vs one, unpinned: on a 2-core machine the load client
 shares the cores, so the ratio cannot reach 2; its ceiling, 2 x server CPU / (server + client CPU)
 per request, is printed beside it. uvicorn's access log is off in all of them (the service writes
-its own line). Goals (issue 3): (a)/(b) >= 0.7, (a)/(c) >= 0.5, two workers / one >= 1.7.
+its own line). Goals: (a)/(b) >= 0.7, (a)/(c) >= 0.5, two workers / one >= 1.7.
 """
 
 from __future__ import annotations

@@ -36,7 +36,6 @@ from service.settings import DEFAULT_MODEL_DIR
 SEED = 42
 TEST_SIZE = 0.2
 HYPERPARAMS: dict[str, Any] = {"n_estimators": 200, "max_depth": 3, "learning_rate": 0.05, "random_state": SEED}
-DEFAULT_OUT = DEFAULT_MODEL_DIR
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Train the insurance-charges model and write a versioned ONNX artifact.",
     )
     parser.add_argument("--data", type=Path, default=dataset.DATA_PATH, help="CSV file (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="artifact folder (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="artifact folder (default: %(default)s)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()

@@ -2,8 +2,9 @@
 
 The spec's checks (the `le` a latency SLI reads, the routes an SLI counts) need the selectors of a Sloth
 query. The query is parsed by promql-parser (Prometheus' own grammar, ported from the Prometheus parser):
-a regex over PromQL text would misread strings, nested braces and `or` matchers. Sloth's `{{.window}}`
-placeholder is not PromQL, so it is replaced by a real range before parsing.
+a regex over PromQL text would misread strings and nested braces. Sloth's `{{.window}}` placeholder is not
+PromQL, so it is replaced by a real range before parsing. A metric named by a `__name__` matcher counts as that
+metric; `or` matcher sets are not read (the spec's checks then find no matcher they accept and refuse the query).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ _OPS = (
     (promql_parser.MatchOp.Re, "=~"),
     (promql_parser.MatchOp.NotRe, "!~"),
 )
-WINDOW = "{{.window}}"
+#: Sloth's range placeholder, the one template variable an SLI query may hold.
+WINDOW_VARIABLE = "{{.window}}"
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,10 @@ def selectors(query: str) -> list[Selector]:
 
     def visit(node: promql_parser.Expr) -> None:
         if isinstance(node, promql_parser.VectorSelector):
-            matchers = tuple(
-                Matcher(m.name, _op(m.op), m.value) for m in node.matchers.matchers if m.name != "__name__"
-            )
-            found.append(Selector(node.name or "", matchers))
+            matchers = [Matcher(m.name, _op(m.op), m.value) for m in node.matchers.matchers]
+            named = [m.value for m in matchers if m.label == "__name__" and m.op == "="]
+            metric = node.name or (named[0] if len(named) == 1 else "")
+            found.append(Selector(metric, tuple(m for m in matchers if m.label != "__name__")))
 
-    promql_parser.walk(promql_parser.parse(query.replace(WINDOW, "5m")), visit)
+    promql_parser.walk(promql_parser.parse(query.replace(WINDOW_VARIABLE, "5m")), visit)
     return found

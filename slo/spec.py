@@ -29,9 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from contract import buckets, metrics
 from contract.routes import prediction_routes_regex
-from slo.selectors import Matcher, Selector, selectors
-
-WINDOW_VARIABLE = "{{.window}}"
+from slo.selectors import WINDOW_VARIABLE, Matcher, Selector, selectors
 
 #: Histograms whose bucket boundaries we know, hence which latency SLIs may read.
 HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {

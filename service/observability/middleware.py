@@ -119,7 +119,6 @@ class ObservabilityMiddleware:
                 if current.is_recording():
                     current.record_exception(exc)
             if started:
-                request_fields()
                 raise
             # Logged here with its stack, once; no re-raise, so uvicorn does not log it a second time.
             error = exc
@@ -128,12 +127,14 @@ class ObservabilityMiddleware:
             )
             await send_with_id({"type": "http.response.body", "body": _INTERNAL_ERROR})
         finally:
+            # Whatever happened (an exception, a cancelled request, instrumentation off), the fields bound
+            # inside are taken away here, so none outlives its request.
+            fields = request_fields()
             if self.instrument:
                 self.in_flight -= 1
                 if metrics.MULTIPROCESS:
                     metrics.IN_FLIGHT.dec()
         if self.instrument:
-            fields = request_fields()
             if error is not None:
                 fields["exc_info"] = error
             self._record(scope, route, status, time.perf_counter() - start, request_id, fields, span)
@@ -162,14 +163,18 @@ class ObservabilityMiddleware:
         else:
             child.observe(seconds)
         level = _LEVELS.get(status // 100, "error")
-        getattr(self.log, level)(
-            "request",
-            request_id=request_id.decode(),
-            trace_id=trace_id,
-            span_id=span_id,
-            method=method,
-            route=route,
-            status_code=status,
-            duration_ms=round(seconds * 1000, 3),
-            **fields,
-        )
+        line = {
+            "request_id": request_id.decode(),
+            "trace_id": trace_id,
+            "span_id": span_id,
+            "method": method,
+            "route": route,
+            "status_code": status,
+            "duration_ms": round(seconds * 1000, 3),
+        }
+        # The middleware's own keys win over a bound field of the same name (passed as a second keyword it
+        # would be a TypeError here, after the answer was sent, and no log line at all).
+        for key, value in fields.items():
+            if key not in line and key != "event":
+                line[key] = value
+        getattr(self.log, level)("request", **line)

@@ -50,10 +50,12 @@ from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from contract import routes
 from service.observability.routes import METHODS, static_paths
 
 SERVICE_NAME = "insurance-charges"
-EXCLUDED_URLS = "/metrics$,/healthz$,/readyz$"
+#: Scrapes and probes make no traces (the instrumentation's comma-separated regexes).
+EXCLUDED_URLS = ",".join(f"{path}$" for path in (routes.METRICS, routes.HEALTHZ, routes.READYZ))
 SEMCONV_OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN"
 _tracer = trace.get_tracer("service")
 

@@ -200,7 +200,7 @@ def test_prometheus_durations_read_back_in_the_projects_duration_syntax() -> Non
 def test_selectors_come_from_the_promql_grammar_not_the_text() -> None:
     """A brace inside a string and a metric named by __name__ are read as Prometheus reads them."""
     (sel,) = selectors('{__name__="x_count", route=~"/a{1}|/b", job="a"}')
-    assert sel.metric == "" and [str(m) for m in sel.matchers] == ['route=~"/a{1}|/b"', 'job="a"']
+    assert sel.metric == "x_count" and [str(m) for m in sel.matchers] == ['route=~"/a{1}|/b"', 'job="a"']
     with pytest.raises(ValueError):
         selectors('sum(rate(x{job="a"}[5m])')
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import re
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 from starlette.routing import Router
 from starlette.types import Receive, Scope, Send
-from structlog.contextvars import get_contextvars
+from structlog.contextvars import bind_contextvars, get_contextvars
 
 from contract import routes
 from contract.schemas import EXAMPLE_RECORD
 from service.app import create_app
 from service.fault_injection import FaultInjectionMiddleware
+from service.observability import logging as service_logging
 from service.observability.middleware import ObservabilityMiddleware
 from service.settings import ServiceSettings
 from service.shedding import LoadSheddingMiddleware
@@ -250,3 +252,23 @@ async def test_non_http_scopes_pass_every_layer() -> None:
     chain = ObservabilityMiddleware(inner, router=Router(), instrument=True, tracing_on=False)
     await chain({"type": "websocket", "path": routes.PREDICT}, None, None)  # type: ignore[arg-type]
     assert seen == ["websocket"]
+
+
+async def test_a_bound_field_never_displaces_the_line_s_own_and_never_outlives_its_request(
+    trained: Trained, log: LogCapture
+) -> None:
+    """An inner layer binding `route` or `status_code` cannot break the line; nothing bound stays bound."""
+
+    async def binds(scope: Scope, receive: Receive, send: Send) -> None:
+        bind_contextvars(route="/spoofed", status_code=999, event="x", extra="kept")
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    service_logging.configure("info")  # the line goes where `log` captures it
+    app = ObservabilityMiddleware(binds, router=Router(), instrument=True, tracing_on=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client:
+        assert (await client.get("/x")).status_code == 204
+    (line,) = log.requests()
+    assert line["route"] == "unmatched" and line["status_code"] == 204 and line["event"] == "request"
+    assert line["extra"] == "kept"
+    assert get_contextvars() == {}

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from structlog.contextvars import bind_contextvars
 
 from contract import routes
 from contract.schemas import (
@@ -23,7 +22,7 @@ from contract.schemas import (
 from service.errors import record_invalid
 from service.fast_route import JSONBodyRoute
 from service.model import Model
-from service.observability import metrics, tracing
+from service.observability import log_fields, metrics, tracing
 from service.observability.telemetry import Telemetry
 
 #: The error answers of the prediction routes (the 422 is FastAPI's own entry).
@@ -64,13 +63,13 @@ class Predictor:
             seconds = time.perf_counter() - start
         if batch:
             metrics.observe_batch(records, charges, seconds)
-            bind_contextvars(model_version=model.version, batch_size=len(records), charges=charges)
+            log_fields.bind(model_version=model.version, batch_size=len(records), charges=charges)
         else:
             metrics.SIGNALS.add(records[0], charges[0], seconds)
-            bind_contextvars(model_version=model.version, charges=charges[0])
+            log_fields.bind(model_version=model.version, charges=charges[0])
         if telemetry.log_inputs:
             inputs = [r.model_dump() for r in records]
-            bind_contextvars(inputs=inputs if batch else inputs[0])
+            log_fields.bind(inputs=inputs if batch else inputs[0])
         return charges
 
 

@@ -8,10 +8,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from structlog.contextvars import bind_contextvars
 
 from contract.routes import PREDICTION_ROUTES
-from service.observability import metrics
+from service.observability import log_fields, metrics
 from service.observability.telemetry import Telemetry
 
 
@@ -23,7 +22,7 @@ def record_invalid(request: Request, fields: Sequence[str]) -> None:
     telemetry: Telemetry = request.app.state.telemetry
     if not telemetry.record or request.scope.get("path") not in PREDICTION_ROUTES:
         return
-    bind_contextvars(invalid_fields=list(fields))
+    log_fields.bind(invalid_fields=list(fields))
     for field in fields:
         metrics.VALIDATION_ERRORS.labels(metrics.validation_field(field)).inc()
 

@@ -11,10 +11,9 @@ from collections.abc import Awaitable
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
-from structlog.contextvars import bind_contextvars
 
 from service.faults import Faults
-from service.observability import metrics
+from service.observability import log_fields, metrics
 
 
 class FaultInjectionMiddleware:
@@ -36,11 +35,11 @@ class FaultInjectionMiddleware:
         delay, error = self.faults.draw(route)
         if delay:
             metrics.FAULTS_INJECTED.labels(route, "latency").inc()
-            bind_contextvars(fault="latency", fault_delay_ms=round(delay * 1000, 3))
+            log_fields.bind(fault="latency", fault_delay_ms=round(delay * 1000, 3))
             await asyncio.sleep(delay)
         if error:
             metrics.FAULTS_INJECTED.labels(route, "error").inc()
-            bind_contextvars(fault="error")
+            log_fields.bind(fault="error")
             await JSONResponse({"detail": "injected fault"}, 500)(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -12,10 +12,9 @@ from collections.abc import Awaitable, Iterable
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
-from structlog.contextvars import bind_contextvars
 
 from contract.routes import PREDICTION_ROUTES
-from service.observability import metrics
+from service.observability import log_fields, metrics
 
 SHED_DETAIL = "overloaded: too many predictions in progress, retry later"
 
@@ -52,6 +51,6 @@ class LoadSheddingMiddleware:
 
     async def _shed(self, scope: Scope, receive: Receive, send: Send) -> None:
         metrics.SHED.labels(scope["path"]).inc()
-        bind_contextvars(shed=True)
+        log_fields.bind(shed=True)
         response = JSONResponse({"detail": SHED_DETAIL}, 503, headers={"Retry-After": self.retry_after})
         await response(scope, receive, send)

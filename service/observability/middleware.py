@@ -8,9 +8,9 @@ JSON line rendered by orjson.
 The route template is a dict look-up for the static routes, the matched route's template afterwards
 for the others, "unmatched" for everything unknown, so no raw path becomes a label. Whatever runs
 inside the request (the endpoints, load shedding, fault injection) adds its own fields to the line
-with `structlog.contextvars.bind_contextvars`: they are read once the response is sent and unbound
-then, so a host that runs several requests in one context (a test client, a benchmark) does not carry
-them over. An exception from the app becomes a logged 500 (with its stack) here, once.
+with `log_fields.bind`: the request's fields are a context variable this middleware sets when the
+request starts and resets when it ends (log_fields.py). An exception from the app becomes a logged 500
+(with its stack) here, once.
 
 It runs inside the OpenTelemetry server span when tracing is on (the FastAPI instrumentation wraps
 the whole middleware stack), so the current span is the request's: its trace id goes in the log
@@ -27,10 +27,9 @@ from typing import Any
 from opentelemetry import trace
 from starlette.routing import Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from structlog.contextvars import get_contextvars, unbind_contextvars
 
 from contract.routes import UNMATCHED
-from service.observability import metrics, tracing
+from service.observability import log_fields, metrics, tracing
 from service.observability.logging import logger
 from service.observability.routes import static_paths
 
@@ -52,17 +51,6 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> bytes:
                 return value
             break
     return b"%032x" % _getrandbits(128)
-
-
-def request_fields() -> dict[str, Any]:
-    """The fields bound while the request ran, unbound now: the next request in this context starts clean.
-
-    Unbinding just these keys costs one look-up each; `clear_contextvars` would walk the whole context again.
-    """
-    fields = get_contextvars()
-    if fields:
-        unbind_contextvars(*fields)
-    return fields
 
 
 class ObservabilityMiddleware:
@@ -107,6 +95,7 @@ class ObservabilityMiddleware:
                 message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
             await send(message)
 
+        fields, token = log_fields.start() if self.instrument else ({}, None)
         if self.instrument:
             self.in_flight += 1
             if metrics.MULTIPROCESS:
@@ -127,9 +116,8 @@ class ObservabilityMiddleware:
             )
             await send_with_id({"type": "http.response.body", "body": _INTERNAL_ERROR})
         finally:
-            # Whatever happened (an exception, a cancelled request, instrumentation off), the fields bound
-            # inside are taken away here, so none outlives its request.
-            fields = request_fields()
+            if token is not None:  # whatever happened (an exception, a cancelled request): none outlives it
+                log_fields.end(token)
             if self.instrument:
                 self.in_flight -= 1
                 if metrics.MULTIPROCESS:

@@ -10,12 +10,12 @@ import pytest
 from prometheus_client import REGISTRY
 from starlette.routing import Router
 from starlette.types import Receive, Scope, Send
-from structlog.contextvars import bind_contextvars, get_contextvars
 
 from contract import routes
 from contract.schemas import EXAMPLE_RECORD
 from service.app import create_app
 from service.fault_injection import FaultInjectionMiddleware
+from service.observability import log_fields
 from service.observability import logging as service_logging
 from service.observability.middleware import ObservabilityMiddleware
 from service.settings import ServiceSettings
@@ -75,7 +75,7 @@ async def test_log_line_has_the_fields_and_no_inputs(serve: Serve, log: LogCaptu
     assert (line["batch_size"], len(line["charges"])) == (2, 2)
     text = log.text()
     assert "31.337" not in text and "northeast" not in text
-    assert get_contextvars() == {}  # nothing left bound for whatever runs next in this context
+    assert log_fields.current() is None  # nothing left bound for whatever runs next in this context
 
 
 async def test_inputs_are_logged_only_when_asked(serve: Serve, log: LogCapture) -> None:
@@ -164,7 +164,7 @@ async def test_an_exception_after_the_response_started_is_raised(
     async with serve(app) as c:
         with pytest.raises(RuntimeError):
             await c.get(LATE)
-    assert get_contextvars() == {}
+    assert log_fields.current() is None
 
 
 async def test_admin_endpoint_is_absent_without_a_token(serve: Serve) -> None:
@@ -260,7 +260,7 @@ async def test_a_bound_field_never_displaces_the_line_s_own_and_never_outlives_i
     """An inner layer binding `route` or `status_code` cannot break the line; nothing bound stays bound."""
 
     async def binds(scope: Scope, receive: Receive, send: Send) -> None:
-        bind_contextvars(route="/spoofed", status_code=999, event="x", extra="kept")
+        log_fields.bind(route="/spoofed", status_code=999, event="x", extra="kept")
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
@@ -271,4 +271,4 @@ async def test_a_bound_field_never_displaces_the_line_s_own_and_never_outlives_i
     (line,) = log.requests()
     assert line["route"] == "unmatched" and line["status_code"] == 204 and line["event"] == "request"
     assert line["extra"] == "kept"
-    assert get_contextvars() == {}
+    assert log_fields.current() is None

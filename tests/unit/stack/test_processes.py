@@ -1,41 +1,92 @@
-"""Processes on free loopback ports: started, awaited by health, stopped with their group."""
+"""stack/processes.py: free ports, readiness polling, and stopping a process group for sure."""
 
 from __future__ import annotations
 
+import signal
+import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from stack.processes import answers, free_port, running, stop, wait_until_ready
-from tests.unit.stack.canned import CannedPrometheus, closed_port_url
+from stack import processes
 
 
-def test_answers_only_a_200(canned_prometheus: CannedPrometheus) -> None:
-    canned_prometheus.paths = {"/ok": (200, "ok"), "/busy": (503, "busy")}
-    assert answers(f"{canned_prometheus.url}/ok")
-    assert not answers(f"{canned_prometheus.url}/busy") and not answers(closed_port_url())
+@contextmanager
+def http_server(status: int) -> Iterator[str]:
+    """A tiny HTTP server on 127.0.0.1 that answers every GET with this status; yields its URL."""
 
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status)
+            self.end_headers()
 
-def test_a_process_runs_until_the_block_ends_and_its_output_is_logged(tmp_path: Path) -> None:
-    port = free_port()
-    log = tmp_path / "server.log"
-    args = ["-u", "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path)]
-    with running(args, ready_url=f"http://127.0.0.1:{port}/", log=log, cwd=tmp_path) as proc:
-        assert proc.poll() is None and answers(f"http://127.0.0.1:{port}/")
-    assert proc.returncode is not None and not answers(f"http://127.0.0.1:{port}/")
-    assert "GET / HTTP" in log.read_text()
+        def log_message(self, *args: object) -> None:  # quiet
+            pass
 
-
-def test_waiting_fails_early_when_the_process_exits_and_in_time_when_it_never_answers() -> None:
-    exited = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"], start_new_session=True)
-    with pytest.raises(RuntimeError, match="exited with 3"):
-        wait_until_ready(closed_port_url(), exited, timeout=10)
-    silent = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread.start()
     try:
-        with pytest.raises(TimeoutError, match=r"not ready after 0\.2s"):
-            wait_until_ready(closed_port_url(), silent, timeout=0.2)
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
     finally:
-        assert stop(silent) == -15  # SIGTERM to its group
-    assert stop(exited) == 3  # already gone: its exit code
+        server.shutdown()
+        server.server_close()
+
+
+def test_free_port_can_be_bound() -> None:
+    port = processes.free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
+
+
+def test_answers_only_200(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # loopback is never sent to a proxy
+    with http_server(200) as ok, http_server(503) as busy:
+        assert processes.answers(ok)
+        assert not processes.answers(busy)
+    assert not processes.answers(f"http://127.0.0.1:{processes.free_port()}/")  # refused
+
+
+def test_running_waits_for_ready_and_stops_the_group(tmp_path: Path) -> None:
+    port = processes.free_port()
+    url = f"http://127.0.0.1:{port}/"
+    args = ["-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path)]
+    with processes.running(args, ready_url=url, log=tmp_path / "log") as proc:
+        assert processes.answers(url)
+    assert proc.returncode == -signal.SIGTERM
+    assert not processes.answers(url)
+    assert (tmp_path / "log").exists()
+
+
+def test_a_process_that_exits_before_ready_fails_at_once() -> None:
+    url = f"http://127.0.0.1:{processes.free_port()}/"
+    with (
+        pytest.raises(RuntimeError, match="exited with 3"),
+        processes.running(["-c", "raise SystemExit(3)"], ready_url=url),
+    ):
+        pass
+
+
+def test_wait_until_ready_gives_up_at_the_deadline() -> None:
+    url = f"http://127.0.0.1:{processes.free_port()}/"
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True)
+    try:
+        with pytest.raises(TimeoutError):
+            processes.wait_until_ready(url, proc, timeout=0.2)
+    finally:
+        processes.stop(proc)
+
+
+def test_stop_kills_what_ignores_sigterm() -> None:
+    ignores = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(flush=True); time.sleep(30)"
+    proc = subprocess.Popen([sys.executable, "-c", ignores], stdout=subprocess.PIPE, start_new_session=True)
+    assert proc.stdout is not None
+    proc.stdout.readline()  # the handler is in place
+    assert processes.stop(proc, timeout=0.2) == -signal.SIGKILL
+    proc.stdout.close()

@@ -11,12 +11,18 @@ import html
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 #: (x, y): y None is a gap.
 XY = Sequence[tuple[float, float | None]]
 
 WIDTH, HEIGHT = 900, 250
 _LEFT, _RIGHT, _TOP, _BOTTOM = 72, 170, 26, 36
+#: More bars than this (a long run's seconds) are merged, a bar per several seconds: at 660 px a bar per
+#: second of an hour would be thinner than a pixel and the file megabytes.
+MAX_BARS = 600
+#: More points than this on a line are merged likewise (a point per several seconds).
+MAX_POINTS = 1200
 _TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 
 
@@ -26,6 +32,7 @@ class Line:
     color: str
     width: float = 1.5
     dash: str = ""
+    merge: Literal["mean", "max"] = "mean"  # how a long run's points are merged (max: the worst of the span)
 
 
 @dataclass
@@ -35,6 +42,41 @@ class Bars:
     spans: Sequence[tuple[float, float]]
     layers: Mapping[str, Sequence[float | None]]
     colors: Mapping[str, str]
+
+
+def binned(bars: Bars, most: int = MAX_BARS) -> Bars:
+    """At most `most` bars: consecutive spans merged, each layer's value the time-weighted mean of its
+    values (rates stay rates; a missing value counts for neither time nor amount)."""
+    n = len(bars.spans)
+    if n <= most:
+        return bars
+    size = -(-n // most)
+    groups = [range(i, min(i + size, n)) for i in range(0, n, size)]
+    spans = [(bars.spans[g[0]][0], bars.spans[g[-1]][1]) for g in groups]
+
+    def mean(layer: Sequence[float | None], group: range) -> float | None:
+        known = [(layer[i], bars.spans[i][1] - bars.spans[i][0]) for i in group if layer[i] is not None]
+        time = sum(dt for _, dt in known)
+        return sum((v or 0.0) * dt for v, dt in known) / time if time > 0 else None
+
+    layers = {name: [mean(layer, g) for g in groups] for name, layer in bars.layers.items()}
+    return Bars(spans, layers, bars.colors)
+
+
+def thinned(line: Line, most: int = MAX_POINTS) -> Line:
+    """At most `most` points: consecutive points merged into one at their mean time, valued by the mean or
+    the max of their values (None when they have none: a gap stays a gap)."""
+    n = len(line.points)
+    if n <= most:
+        return line
+    size = -(-n // most)
+    points: list[tuple[float, float | None]] = []
+    for i in range(0, n, size):
+        group = line.points[i : i + size]
+        known = [y for _, y in group if y is not None]
+        value = (max(known) if line.merge == "max" else sum(known) / len(known)) if known else None
+        points.append((sum(x for x, _ in group) / len(group), value))
+    return Line(points, line.color, line.width, line.dash, line.merge)
 
 
 @dataclass
@@ -104,7 +146,7 @@ def render(chart: Chart, end: float) -> str:
     end = end if end > 0 else 1.0
     values = [y for line in chart.lines.values() for _, y in line.points if y is not None]
     if chart.bars is not None:
-        values += _stack_tops(chart.bars)
+        values += _stack_tops(binned(chart.bars))
     plot_w, plot_h = WIDTH - _LEFT - _RIGHT, HEIGHT - _TOP - _BOTTOM
 
     def px(x: float) -> float:
@@ -135,9 +177,9 @@ def render(chart: Chart, end: float) -> str:
     out.append(f'<rect x="{_LEFT}" y="{_TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#bbb"/>')
     out.append('<g class="data">')
     if chart.bars is not None:
-        out += _bars(chart.bars, px, y_of)
+        out += _bars(binned(chart.bars), px, y_of)
     for line in chart.lines.values():
-        out += _line(line, px, y_of)
+        out += _line(thinned(line), px, y_of)
     out.append("</g>")
     if not values:
         out.append(

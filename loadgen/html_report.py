@@ -309,10 +309,10 @@ def _charts(series: Sequence[Point]) -> list[tuple[str, str, str]]:
         return list(zip(at, values, strict=True))
 
     latency = charts.Chart("Latency per second", "ms", log=True, lines={
-        "max": charts.Line(line([p.max_ms for p in series]), "#a8a8a8", width=9),
-        "p99": charts.Line(line([p.p99_ms for p in series]), "#d62728", width=5.5),
-        "p90": charts.Line(line([p.p90_ms for p in series]), "#ff9f1c", width=3),
-        "p50": charts.Line(line([p.p50_ms for p in series]), "#1f4e9c", width=1.5),
+        "max": charts.Line(line([p.max_ms for p in series]), "#a8a8a8", width=9, merge="max"),
+        "p99": charts.Line(line([p.p99_ms for p in series]), "#d62728", width=5.5, merge="max"),
+        "p90": charts.Line(line([p.p90_ms for p in series]), "#ff9f1c", width=3, merge="max"),
+        "p50": charts.Line(line([p.p50_ms for p in series]), "#1f4e9c", width=1.5, merge="max"),
     })  # fmt: skip
     throughput = charts.Chart("Throughput", "requests/s", lines={
         "target": charts.Line(line([p.target_rps for p in series], ticks), "#c8c8c8", width=7),
@@ -324,25 +324,27 @@ def _charts(series: Sequence[Point]) -> list[tuple[str, str, str]]:
     outcomes = charts.Chart("Outcomes per second", "requests/s", bars=charts.Bars(
         spans(series), {o: per_second(series, [p.outcomes.get(o, 0) for p in series]) for o in names},
         outcome_colors(names)))  # fmt: skip
-    load = charts.Chart("In flight and dropped", "requests", whole=True, lines={
+    load = charts.Chart("In flight and dropped", "requests, requests/s", whole=True, lines={
         "in flight": charts.Line(line([p.in_flight for p in series], ticks), "#1f77b4"),
-    }, bars=charts.Bars(spans(series), {"dropped": [p.dropped for p in series]}, {"dropped": "#d62728"}))  # fmt: skip
+    }, bars=charts.Bars(spans(series), {"dropped per second": per_second(series, [p.dropped for p in series])},
+                        {"dropped per second": "#d62728"}))  # fmt: skip
     lag = charts.Chart("Schedule lag p99 per second", "ms", log=True, lines={
-        "lag p99": charts.Line(line([p.lag_p99_ms for p in series]), "#8c564b"),
+        "lag p99": charts.Line(line([p.lag_p99_ms for p in series]), "#8c564b", merge="max"),
     })  # fmt: skip
     return [
         ("Latency over time", charts.render(latency, end),
          "Percentiles of each second, from each request's scheduled start, log scale. A second in which no "
          "request succeeded has no point (a gap, not a zero). Lines are drawn wider from p50 to max so that "
-         "equal values stay visible: with fewer than 100 requests in a second, its p99 is its max."),
+         "equal values stay visible: with fewer than 100 requests in a second, its p99 is its max. Beyond "
+         f"{charts.MAX_POINTS:,} seconds a point stands for several: the worst of them."),
         ("Throughput", charts.render(throughput, end),
          "Target: the schedule's rate; sent, finished and errors (transport + 5xx) per second. Lines are drawn "
          "wider from errors to target so that equal values stay visible."),
         ("Outcomes over time", charts.render(outcomes, end),
          "Finished requests per second by status code or transport error kind."),
         ("In flight and dropped", charts.render(load, end),
-         "In flight: requests out at each second's end. Dropped: requests due in the second while the in-flight "
-         "bound was reached (never sent)."),
+         "In flight: requests out at each second's end. Dropped: requests due while the in-flight bound was "
+         "reached (never sent), per second."),
         ("Schedule lag", charts.render(lag, end),
          "How late the generator sent the requests of each second: a high lag means it could not keep up."),
     ]  # fmt: skip

@@ -51,3 +51,25 @@ def test_stacked_bars_and_an_empty_chart() -> None:
     assert "dropped: none" in charts.render(
         charts.Chart("d", "requests", bars=charts.Bars([(0, 1)], {"dropped": [0]}, {"dropped": "#f00"})), 1
     )
+
+
+def test_a_long_run_has_at_most_max_bars_and_keeps_its_rates() -> None:
+    n = 3600
+    spans = [(float(k), float(k + 1)) for k in range(n)]
+    bars = charts.Bars(spans, {"200": [10.0] * (n - 1) + [None], "503": [0.0] * 1800 + [2.0] * 1800},
+                       {"200": "#0f0", "503": "#f00"})  # fmt: skip
+    merged = charts.binned(bars)
+    assert len(merged.spans) == 600 and merged.spans[0] == (0.0, 6.0) and merged.spans[-1] == (3594.0, 3600.0)
+    assert set(merged.layers["200"]) == {10.0} and merged.layers["503"][0] == 0 and merged.layers["503"][-1] == 2.0
+    svg = charts.render(charts.Chart("o", "requests/s", bars=bars), 3600)
+    assert svg.count("<rect") < 2 * 600 + 10 and ">1 h<" not in svg and ">60 min<" in svg
+    assert charts.binned(bars, most=4000) is bars
+
+
+def test_a_long_line_is_thinned_and_its_gaps_stay() -> None:
+    points = [(k + 0.5, None if 1000 <= k < 1400 else float(k % 7)) for k in range(3600)]
+    worst = charts.thinned(charts.Line(points, "#000", merge="max"))
+    assert len(worst.points) == 1200 and worst.points[0] == (1.5, 2.0)
+    assert {y for _, y in worst.points[334:466]} == {None} and worst.points[333][1] is not None
+    mean = charts.thinned(charts.Line(points, "#000"))
+    assert mean.points[0] == (1.5, 1.0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import json
 import os
@@ -128,9 +129,13 @@ class Devtools:
                 assert "error" not in message, message
                 return dict(message["result"])
 
-    async def wait_for(self, method: str) -> None:
-        while not any(e["method"] == method for e in self.events):
-            await self.next()
+    async def loaded(self, url: str) -> None:
+        """Wait until the page at `url` has loaded (not a load event of the blank page before it)."""
+        check = f"document.readyState === 'complete' && location.href === {json.dumps(url)}"
+        deadline = time.monotonic() + 30
+        while not (await self.call("Runtime.evaluate", expression=check, returnByValue=True))["result"]["value"]:
+            assert time.monotonic() < deadline, f"{url} did not load"
+            await asyncio.sleep(0.1)
 
     async def next(self) -> dict[str, Any]:
         message: dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.receive_str(), 30))
@@ -160,7 +165,7 @@ async def inspect(page: Path, screenshot: Path, profile: Path) -> tuple[list[dic
                 for domain in ("Page", "Runtime", "Log"):
                     await cdp.call(f"{domain}.enable")
                 await cdp.call("Page.navigate", url=page.as_uri())
-                await cdp.wait_for("Page.loadEventFired")
+                await cdp.loaded(page.as_uri())
                 found = await cdp.call("Runtime.evaluate", expression=CHARTS_JS, returnByValue=True)
                 size = (await cdp.call("Page.getLayoutMetrics"))["cssContentSize"]
                 await cdp.call("Emulation.setDeviceMetricsOverride", width=1000, height=int(size["height"]) + 20,
@@ -172,7 +177,8 @@ async def inspect(page: Path, screenshot: Path, profile: Path) -> tuple[list[dic
         noise = ("Runtime.consoleAPICalled", "Runtime.exceptionThrown", "Log.entryAdded")
         return found["result"]["value"], [e for e in cdp.events if e["method"] in noise]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # (its own process group: chromium and its helpers)
+            os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
         log.close()
 

@@ -96,12 +96,14 @@ def _table(head: Sequence[str] | None, rows: Iterable[Sequence[object]]) -> str:
     return "<table>" + top + "".join("<tr>" + "".join(map(_cell, r)) + "</tr>" for r in rows) + "</table>"
 
 
-def _ms(value: float) -> str:
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
     return f"{value:,.3f} ms" if value < 10 else f"{value:,.1f} ms"
 
 
 def _pct(value: float) -> str:
-    return f"{value:.3%}" if value else "0 %"
+    return f"{value:.3%}" if value else "0%"
 
 
 def _badges(summary: Summary) -> str:
@@ -118,6 +120,8 @@ def _value(name: str, value: Any) -> str:
     """A setting or figure with its unit, from its name (…_s, …_ms, …rate, timeout, duration)."""
     if value is None:
         return "-"
+    if isinstance(value, dict) and name.endswith("_ms"):  # e.g. percentiles: "p50 1.20 ms, p99 4.00 ms"
+        return ", ".join(f"{k} {_value(name, v)}" for k, v in value.items())
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(", ", ": "))
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -194,7 +198,9 @@ def _threshold_unit(text: str) -> str:
     return ""
 
 
-def _actual(value: float, unit: str) -> str:
+def _actual(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
     if unit == "ms":
         return _ms(value)
     if unit == "ratio":
@@ -207,9 +213,7 @@ def _thresholds(summary: Summary) -> str:
     for t in summary.thresholds:
         unit = str(t.get("unit") or _threshold_unit(t["threshold"]))
         verdict = '<td class="ok">pass</td>' if t["ok"] else '<td class="fail">FAIL</td>'
-        rows.append(
-            f"<tr><td>{html.escape(t['threshold'])}</td>{verdict}{_cell(_actual(float(t['actual']), unit))}</tr>"
-        )
+        rows.append(f"<tr><td>{html.escape(t['threshold'])}</td>{verdict}{_cell(_actual(t['actual'], unit))}</tr>")
     if not rows:
         return ""
     head = "<tr><th>threshold</th><th>verdict</th><th>actual</th></tr>"
@@ -276,7 +280,7 @@ def _more(summary: Summary) -> str:
 
 def spans(series: Sequence[Point]) -> list[tuple[float, float]]:
     """Each point's interval (the previous point's time to its own)."""
-    starts = [0.0, *(p.t for p in series[:-1])]
+    starts = [0.0, *(p.t for p in series)][: len(series)]
     return [(t0, p.t) for t0, p in zip(starts, series, strict=True)]
 
 

@@ -110,6 +110,11 @@ def test_tables() -> None:
     assert failures and re.findall(r"<tr><td>([^<]+)</td>", failures[1]) == ["503", "timeout"]
     assert "<td>timeout</td><td>transport error</td><td>1</td><td>20.000%</td><td>1</td><td>2 s - 2 s</td>" in page
     assert "More figures" not in page  # every Summary field has its place
+    # Nothing succeeded: no latency to show, and no actual value for a threshold on it.
+    summary.latency_ms = dict.fromkeys(summary.latency_ms)  # type: ignore[assignment]
+    summary.thresholds = [{"threshold": "p(99)<1ms", "ok": False, "actual": None}]
+    page = html_report.page(summary, [])
+    assert "<td>p50</td><td>-</td>" in page and '<td class="fail">FAIL</td><td>-</td>' in page
 
 
 def test_fields_added_to_the_summary_later_are_shown() -> None:
@@ -117,11 +122,13 @@ def test_fields_added_to_the_summary_later_are_shown() -> None:
     class Later(report.Summary):
         interrupted: bool = True
         worst_p99_ms: float = 12.5
+        failed_latency_ms: dict[str, float] = dataclasses.field(default_factory=lambda: {"p50": 1.5, "max": 2000.0})
 
     engine, recorder = finished_run()
     base = report.summarize(engine, recorder, target="t", scenario="s", started_at="now")
     page = html_report.page(Later(**dataclasses.asdict(base)), list(recorder.series))
     assert "INTERRUPTED" in page and "<td>worst p99 ms</td><td>12.5 ms</td>" in page
+    assert "<td>failed latency ms</td><td>p50 1.500 ms, max 2,000.0 ms</td>" in page
 
 
 def test_an_empty_second_has_no_point() -> None:

@@ -100,7 +100,12 @@ def is_error(outcome: str) -> bool:
 
 @dataclass
 class Point:
-    """One second of the run (one row of the CSV, one point of the HTML plots)."""
+    """One second of the run (one row of the CSV, one point of the HTML plots).
+
+    Counts are of this second (`outcomes`: finished requests by status code or error kind). A latency is None
+    when no request succeeded in the second and the lag None when none was sent: no sample, no point (a zero
+    would draw an outage as perfect latency).
+    """
 
     t: float
     target_rps: float
@@ -109,12 +114,13 @@ class Point:
     dropped: int
     completed: int
     errors: int
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    max_ms: float
-    lag_p99_ms: float
+    p50_ms: float | None
+    p90_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    lag_p99_ms: float | None
     outcomes: dict[str, int] = field(default_factory=dict)
+    in_flight: int = 0  # requests out at the end of the second
 
 
 @dataclass
@@ -156,13 +162,18 @@ class Recorder:
     def record_lag(self, seconds: float) -> None:
         self._lag_now.record(int(seconds * 1e6))
 
-    def tick(self, t: float, target_rps: float, scheduled: int, sent: int, dropped: int) -> Point:
+    def tick(self, t: float, target_rps: float, scheduled: int, sent: int, dropped: int, in_flight: int = 0) -> Point:
         """Close the current second: fold its histograms into the totals and append a point."""
         now, lag = self._latency_now.sync(), self._lag_now.sync()
-        p50, p90, p99 = percentiles(now, [50, 90, 99])
         totals: dict[str, int] = {}
         for (_, outcome), n in self.outcomes.items():
             totals[outcome] = totals.get(outcome, 0) + n
+        last = self._last_outcomes
+        outcomes = {k: v - last.get(k, 0) for k, v in totals.items() if v - last.get(k, 0)}
+        latency: list[float | None] = [None] * 4
+        if now.total_count and any(not is_error(o) for o in outcomes):
+            latency = [v / 1000 for v in (*percentiles(now, [50, 90, 99]), now.get_max_value())]
+        p50, p90, p99, top = latency
         s0, se0, d0, c0, e0 = self._last
         point = Point(
             t=round(t, 3),
@@ -172,14 +183,13 @@ class Recorder:
             dropped=dropped - d0,
             completed=self.completed - c0,
             errors=self.errors - e0,
-            p50_ms=p50 / 1000,
-            p90_ms=p90 / 1000,
-            p99_ms=p99 / 1000,
-            max_ms=now.get_max_value() / 1000,
-            lag_p99_ms=percentiles(lag, [99])[0] / 1000,
-            outcomes={
-                k: v - self._last_outcomes.get(k, 0) for k, v in totals.items() if v - self._last_outcomes.get(k, 0)
-            },
+            p50_ms=p50,
+            p90_ms=p90,
+            p99_ms=p99,
+            max_ms=top,
+            lag_p99_ms=percentiles(lag, [99])[0] / 1000 if lag.total_count else None,
+            outcomes=outcomes,
+            in_flight=in_flight,
         )
         self._last = (scheduled, sent, dropped, self.completed, self.errors)
         self._last_outcomes = totals

@@ -1,15 +1,10 @@
-"""A run's results: the summary, the terminal table, JSON, CSV and a self-contained HTML report.
-
-The HTML report draws its plots as inline SVG: one file, no JavaScript, no CDN, opens anywhere.
-"""
+"""A run's results: the summary, the terminal table, JSON, CSV and (loadgen.html_report) the HTML report."""
 
 from __future__ import annotations
 
 import csv
-import html
 import json
-import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -17,7 +12,8 @@ from typing import Any
 from rich.table import Table
 
 from loadgen.engine import Engine
-from loadgen.recorder import ERROR_KINDS, Point, Recorder, is_error, percentiles
+from loadgen.html_report import write_html
+from loadgen.recorder import Point, Recorder, percentiles
 from loadgen.thresholds import Threshold
 
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
@@ -121,13 +117,22 @@ def table(summary: Summary) -> Table:
     return t
 
 
-def write_json(path: Path, summary: Summary, series: Sequence[Point]) -> None:
-    doc = asdict(summary) | {"passed": summary.passed, "series": [asdict(p) for p in series]}
+__all__ = ["Summary", "check", "summarize", "table", "write_csv", "write_html", "write_json"]
+
+
+def write_json(
+    path: Path, summary: Summary, series: Sequence[Point], settings: Mapping[str, Any] | None = None
+) -> None:
+    """The summary, the run's settings (the scenario as played, when given) and the per-second series
+    (latency null for a second in which nothing succeeded)."""
+    doc = asdict(summary) | {"passed": summary.passed, "settings": dict(settings or {})}
+    doc["series"] = [asdict(p) for p in series]
     path.write_text(json.dumps(doc, indent=2) + "\n")
 
 
 def write_csv(path: Path, series: Sequence[Point]) -> None:
-    """One row per second; one column per outcome seen during the run."""
+    """One row per second; one column per outcome seen during the run; an empty cell where a second has
+    no latency (nothing succeeded) or no lag (nothing sent)."""
     outcomes = sorted({k for p in series for k in p.outcomes})
     base = [f.name for f in fields(Point) if f.name != "outcomes"]
     with path.open("w", newline="") as f:
@@ -135,131 +140,4 @@ def write_csv(path: Path, series: Sequence[Point]) -> None:
         w.writerow([*base, *(f"outcome_{o}" for o in outcomes)])
         for p in series:
             row = asdict(p)
-            w.writerow([*(row[k] for k in base), *(p.outcomes.get(o, 0) for o in outcomes)])
-
-
-# --- HTML -------------------------------------------------------------------------------------------------
-
-_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
-_W, _H, _PAD_L, _PAD_B, _PAD_T, _PAD_R = 760, 260, 60, 30, 20, 130
-
-
-def _nice_max(v: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 x 10^k at or above v: a round top for the y axis."""
-    if v <= 0:
-        return 1.0
-    mag = 10 ** math.floor(math.log10(v))
-    return next(m * mag for m in (1, 2, 2.5, 5, 10) if v <= m * mag * (1 + 1e-9))
-
-
-def svg_lines(title: str, xs: Sequence[float], lines: dict[str, Sequence[float]], unit: str, *,
-              stacked_bars: bool = False) -> str:  # fmt: skip
-    """A small line chart (or stacked bar chart) as an inline SVG string."""
-    pw, ph = _W - _PAD_L - _PAD_R, _H - _PAD_T - _PAD_B
-    x_max = max(xs) if xs else 1.0
-    x_max = x_max or 1.0
-    if stacked_bars:
-        totals = [sum(vals[i] for vals in lines.values()) for i in range(len(xs))]
-        y_max = _nice_max(max(totals, default=0))
-    else:
-        y_max = _nice_max(max((v for vals in lines.values() for v in vals), default=0))
-
-    def px(x: float) -> float:
-        return _PAD_L + pw * x / x_max
-
-    def py(y: float) -> float:
-        return _PAD_T + ph * (1 - y / y_max)
-
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" role="img">',
-           f"<title>{html.escape(title)}</title>",
-           f'<rect x="{_PAD_L}" y="{_PAD_T}" width="{pw}" height="{ph}" fill="none" stroke="#ccc"/>']  # fmt: skip
-    for k in range(5):
-        y = y_max * k / 4
-        out.append(f'<line x1="{_PAD_L}" x2="{_PAD_L + pw}" y1="{py(y):.1f}" y2="{py(y):.1f}" stroke="#eee"/>')
-        out.append(f'<text x="{_PAD_L - 6}" y="{py(y) + 4:.1f}" text-anchor="end" font-size="11">{y:g}</text>')
-    for k in range(5):
-        x = x_max * k / 4
-        out.append(f'<text x="{px(x):.1f}" y="{_H - 8}" text-anchor="middle" font-size="11">{x:.0f}s</text>')
-    out.append(f'<text x="8" y="{_PAD_T - 6}" font-size="11">{html.escape(unit)}</text>')
-    bar_w = max(1.0, pw / max(len(xs), 1) * 0.9)
-    base = [0.0] * len(xs)
-    for n, (name, vals) in enumerate(lines.items()):
-        color = _COLORS[n % len(_COLORS)]
-        if stacked_bars:
-            for i, (x, v) in enumerate(zip(xs, vals, strict=True)):
-                if v:
-                    top, bottom = py(base[i] + v), py(base[i])
-                    out.append(f'<rect x="{px(x) - bar_w:.1f}" y="{top:.1f}" width="{bar_w:.1f}" '
-                               f'height="{bottom - top:.1f}" fill="{color}"/>')  # fmt: skip
-                    base[i] += v
-        else:
-            pts = " ".join(f"{px(x):.1f},{py(min(v, y_max)):.1f}" for x, v in zip(xs, vals, strict=True))
-            out.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{pts}"/>')
-        ly = _PAD_T + 14 * n + 10
-        out.append(f'<rect x="{_W - _PAD_R + 10}" y="{ly - 9}" width="10" height="10" fill="{color}"/>')
-        out.append(f'<text x="{_W - _PAD_R + 24}" y="{ly}" font-size="11">{html.escape(name)}</text>')
-    out.append("</svg>")
-    return "\n".join(out)
-
-
-def write_html(path: Path, summary: Summary, series: Sequence[Point]) -> None:
-    xs = [p.t for p in series]
-    latency = svg_lines(
-        "Latency percentiles per second",
-        xs,
-        {"p50": [p.p50_ms for p in series], "p90": [p.p90_ms for p in series],
-         "p99": [p.p99_ms for p in series], "max": [p.max_ms for p in series]},
-        "ms",
-    )  # fmt: skip
-    throughput = svg_lines(
-        "Throughput",
-        xs,
-        {"target": [p.target_rps for p in series], "finished": [float(p.completed) for p in series],
-         "dropped": [float(p.dropped) for p in series]},
-        "requests / s",
-    )  # fmt: skip
-    names = sorted({k for p in series for k in p.outcomes}, key=lambda o: (is_error(o), o))
-    outcomes = svg_lines(
-        "Outcomes per second", xs, {o: [float(p.outcomes.get(o, 0)) for p in series] for o in names},
-        "requests / s", stacked_bars=True,
-    )  # fmt: skip
-    rows = "".join(
-        f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
-        for k, v in [
-            ("target", summary.target),
-            ("scenario", summary.scenario),
-            ("started", summary.started_at),
-            ("duration", f"{summary.duration_s:.1f} s"),
-            ("requests (finished)", f"{summary.completed:,}"),
-            ("scheduled / sent / dropped", f"{summary.scheduled:,} / {summary.sent:,} / {summary.dropped:,}"),
-            ("throughput", f"{summary.rps:,.1f} req/s (target {summary.target_rps:,.1f})"),
-            ("error rate (transport errors + 5xx)", f"{summary.error_rate:.4%}"),
-            *((f"latency {k}", f"{v:,.2f} ms") for k, v in summary.latency_ms.items()),
-            ("schedule lag p99", f"{summary.lag_ms['p99']:,.2f} ms"),
-            ("outcomes", ", ".join(f"{k}: {v:,}" for k, v in summary.outcomes.items())),
-        ]
-    )
-    checks = "".join(
-        f'<tr><td>{html.escape(t["threshold"])}</td><td class="{"ok" if t["ok"] else "fail"}">'
-        f"{'pass' if t['ok'] else 'FAIL'}</td><td>{t['actual']:,.4g}</td></tr>"
-        for t in summary.thresholds
-    )
-    verdict = "" if not summary.thresholds else ("PASSED" if summary.passed else "FAILED")
-    path.write_text(f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>loadgen report {html.escape(summary.started_at)}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:900px}} td{{padding:2px 12px}}
-.ok{{color:#2a2}} .fail{{color:#c22;font-weight:bold}} h2{{margin-top:1.5em}}</style></head><body>
-<h1>Load test report {html.escape(verdict)}</h1>
-<p>Open-loop: latency counts from each request's scheduled start. Errors are transport errors and 5xx;
-4xx (the deliberate invalid share) are not errors. Transport error kinds: {", ".join(ERROR_KINDS)}.</p>
-<table>{rows}</table>
-{
-        "<h2>Thresholds</h2><table><tr><th>threshold</th><th>verdict</th><th>actual</th></tr>" + checks + "</table>"
-        if checks
-        else ""
-    }
-<h2>Latency percentiles over time</h2>{latency}
-<h2>Throughput</h2>{throughput}
-<h2>Outcomes</h2>{outcomes}
-</body></html>
-""")
+            w.writerow([*("" if row[k] is None else row[k] for k in base), *(p.outcomes.get(o, 0) for o in outcomes)])

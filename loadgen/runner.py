@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import signal
 from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.live import Live
-from rich.text import Text
 
 from loadgen import report
 from loadgen.client import make_client
 from loadgen.engine import Engine, clock
 from loadgen.payloads import Payloads
+from loadgen.progress import Progress
 from loadgen.recorder import Point, Recorder
 from loadgen.scenario import Scenario
 from loadgen.schedule import Arrivals
@@ -29,26 +27,20 @@ EXIT_USAGE = 2  # bad flags, scenario or threshold (argparse uses 2 as well)
 EXIT_THRESHOLDS = 99  # the run completed and at least one threshold failed (as k6)
 
 
-def _progress(point: Point, engine: Engine) -> Text:
-    return Text(
-        f"{point.t:6.0f}s  rate {point.completed:7,.0f}/s (target {point.target_rps:,.1f})  "
-        f"p50 {point.p50_ms:8.2f} ms  p99 {point.p99_ms:8.2f} ms  errors {point.errors:,}  "
-        f"dropped {engine.dropped:,}  in flight {engine.in_flight:,}  total {engine.sent:,}"
-    )
-
-
-async def _ticker(engine: Engine, recorder: Recorder, live: Live | None, console: Console) -> None:
+async def _ticker(engine: Engine, recorder: Recorder, progress: Progress) -> None:
     """Once a second of the schedule: close the recorder's second and show it."""
     await engine.begun()
     n = 1
     while True:
         await asyncio.sleep(max(0.0, engine.started + n - clock()))
         n += 1
-        point = recorder.tick(engine.elapsed(), engine.target_rate(), engine.scheduled, engine.sent, engine.dropped)
-        if live is not None:
-            live.update(_progress(point, engine))
-        elif point.t // 10 != (point.t - 1) // 10:
-            console.print(_progress(point, engine), highlight=False)
+        progress.show(_tick(engine, recorder))
+
+
+def _tick(engine: Engine, recorder: Recorder) -> Point:
+    return recorder.tick(
+        engine.elapsed(), engine.target_rate(), engine.scheduled, engine.sent, engine.dropped, engine.in_flight
+    )
 
 
 async def execute(
@@ -72,14 +64,13 @@ async def execute(
         engine = Engine(client, payloads, arrivals, recorder, max_in_flight=scenario.max_in_flight)
         for sig in (signal.SIGINT, signal.SIGTERM):  # stop early, still report what was measured
             loop.add_signal_handler(sig, engine.stop)
-        live = Live(console=console, transient=True) if console.is_terminal and not quiet else None
-        with live if live is not None else contextlib.nullcontext():
-            ticker = loop.create_task(_ticker(engine, recorder, live, console))
+        with Progress(console) as progress:
+            ticker = loop.create_task(_ticker(engine, recorder, progress))
             try:
                 await engine.run(duration=scenario.run_length(), requests=scenario.requests)
             finally:
                 ticker.cancel()
-        recorder.tick(engine.elapsed(), engine.target_rate(), engine.scheduled, engine.sent, engine.dropped)
+        _tick(engine, recorder)
     summary = report.summarize(
         engine, recorder, target=target, scenario=scenario.description or "flags", started_at=started_at
     )
@@ -87,8 +78,9 @@ async def execute(
     Console(quiet=quiet).print(report.table(summary))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        report.write_json(out / "results.json", summary, recorder.series)
+        settings = scenario.model_dump(mode="json", by_alias=True) | {"client": client_kind}
+        report.write_json(out / "results.json", summary, recorder.series, settings)
         report.write_csv(out / "results.csv", recorder.series)
-        report.write_html(out / "report.html", summary, recorder.series)
+        report.write_html(out / "report.html", summary, recorder.series, settings)
         console.print(f"results: {out / 'results.json'}, {out / 'results.csv'}, {out / 'report.html'}")
     return EXIT_OK if summary.passed else EXIT_THRESHOLDS

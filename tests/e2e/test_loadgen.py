@@ -84,7 +84,7 @@ def test_run_holds_the_rate_with_about_10_percent_422s_and_passes(service_url: s
     assert doc["error_rate"] == 0 and doc["passed"] is True
     assert set(doc["routes"]) == set(ROUTES.values())
     html = (tmp_path / "report.html").read_text()
-    assert html.count("<svg") == 3  # latency percentiles, throughput, outcomes
+    assert html.count("<svg") == 5  # latency, throughput, outcomes, in flight and dropped, schedule lag
     assert not re.search(r"<script|<link|src=|href=", html)  # self-contained: nothing fetched
     assert (tmp_path / "results.csv").read_text().splitlines()[0].startswith("t,target_rps,")
     series = doc["series"]  # one point per second of the schedule (not of the connection warm-up before it)

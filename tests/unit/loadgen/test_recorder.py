@@ -87,7 +87,7 @@ def test_record_and_tick_fold_one_second() -> None:
     assert r.buckets["/b"].counts[-1] == 1 and LATENCY_SECONDS[-1] < 20.0
 
     quiet = r.tick(2.0, 3.0, scheduled=4, sent=3, dropped=1)  # a second with nothing in it
-    assert (quiet.scheduled, quiet.completed, quiet.outcomes, quiet.p99_ms) == (0, 0, {}, 0)
+    assert (quiet.scheduled, quiet.completed, quiet.outcomes, quiet.p99_ms, quiet.lag_p99_ms) == (0, 0, {}, None, None)
     assert r.latency.get_min_value() == pytest.approx(4000, rel=1e-3)  # an empty second does not zero the min
     r.record("/a", "200", 0.001)
     r.tick(3.0, 3.0, scheduled=5, sent=4, dropped=1)

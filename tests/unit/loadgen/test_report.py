@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from loadgen import report, thresholds
+from loadgen import html_report, report, thresholds
 from loadgen.engine import Engine
 from loadgen.payloads import Payloads
 from loadgen.recorder import Recorder
@@ -62,25 +63,99 @@ def test_an_empty_run_summarises_to_zeros() -> None:
 
 def test_files(tmp_path: Path) -> None:
     engine, recorder = finished_run()
+    recorder.tick(3.0, 2.0, scheduled=6, sent=4, dropped=2)  # a second in which nothing finished
     summary = report.summarize(engine, recorder, target="http://t", scenario="<b>", started_at="now")
-    report.check(summary, recorder, [thresholds.parse("rps>1")])
-    report.write_json(tmp_path / "r.json", summary, recorder.series)
+    report.check(summary, recorder, [thresholds.parse(t) for t in ("rps>1", "p(99)<1ms", "error_rate<0.5")])
+    settings = {"profile": {"kind": "constant", "rate": 2.0}, "timeout": 10.0, "routes": {"single": 1.0}}
+    report.write_json(tmp_path / "r.json", summary, recorder.series, settings)
     report.write_csv(tmp_path / "r.csv", recorder.series)
-    report.write_html(tmp_path / "r.html", summary, recorder.series)
+    report.write_html(tmp_path / "r.html", summary, recorder.series, settings)
 
     doc = json.loads((tmp_path / "r.json").read_text())
-    assert doc["passed"] is True and doc["completed"] == 5 and [p["t"] for p in doc["series"]] == [1.0, 2.0]
+    assert doc["passed"] is False and doc["completed"] == 5 and [p["t"] for p in doc["series"]] == [1.0, 2.0, 3.0]
+    assert doc["settings"] == settings and doc["series"][2]["p50_ms"] is None  # no sample: null, not 0
     rows = list(csv.DictReader((tmp_path / "r.csv").open()))
-    assert [r["completed"] for r in rows] == ["3", "2"] and rows[1]["outcome_timeout"] == "1"
+    assert [r["completed"] for r in rows] == ["3", "2", "0"] and rows[1]["outcome_timeout"] == "1"
     assert rows[0]["outcome_503"] == "0" and (tmp_path / "r.csv").read_text().startswith("t,target_rps,")
+    assert rows[2]["p99_ms"] == rows[2]["lag_p99_ms"] == "" and rows[0]["in_flight"] == "0"
     html = (tmp_path / "r.html").read_text()
-    assert html.count("<svg") == 3 and "PASSED" in html and "&lt;b&gt;" in html
+    assert html.count("<svg") == 5 and "FAILED" in html and "&lt;b&gt;" in html and "<b>" not in html
     assert not re.search(r"<script|<link|src=|href=", html)  # self-contained: nothing fetched
+    # Units everywhere: settings, results, thresholds.
+    for text in (
+        "constant: rate 2 req/s",
+        "10 s",
+        "single=1",
+        "2.50 req/s (target 3.00 req/s)",
+        "2 requests (33.333% of scheduled)",
+        "2 requests (40.000% of finished)",
+        "0.4 (40.000%)",
+    ):
+        assert text in html, text  # fmt: skip
+    assert re.search(r"<td>p\(99\)&lt;1ms</td><td class=\"fail\">FAIL</td><td>[\d.]+ ms</td>", html)
 
 
-def test_charts() -> None:
-    assert report._nice_max(0) == 1.0 and report._nice_max(7) == 10 and report._nice_max(0.3) == pytest.approx(0.5)
-    empty = report.svg_lines("nothing", [], {}, "ms")
-    assert empty.startswith("<svg") and "<polyline" not in empty
-    bars = report.svg_lines("o", [1.0, 2.0], {"200": [3.0, 0.0], "503": [1.0, 2.0]}, "req/s", stacked_bars=True)
-    assert bars.count("<rect") == 1 + 3 + 2  # the frame, three non-zero bars, two legend keys
+def test_tables() -> None:
+    engine, recorder = finished_run()
+    summary = report.summarize(engine, recorder, target="http://t", scenario="s", started_at="now")
+    page = html_report.page(summary, list(recorder.series))
+    routes = re.search(r"<h2>Routes</h2>(.*?)</section>", page, re.S)
+    assert (
+        routes
+        and "<td>/v1/predict</td><td>5</td><td>2</td><td>1</td><td>1</td><td>1</td><td>40.000%</td>" in (routes[1])
+    )
+    outcomes = re.search(r"<h2>Outcomes</h2>(.*?)</section>", page, re.S)
+    assert outcomes and [*re.findall(r"<tr><td>([^<]+)</td><td>", outcomes[1])] == ["200", "422", "503", "timeout"]
+    failures = re.search(r"<h2>Failures by kind</h2>(.*?)</section>", page, re.S)
+    assert failures and re.findall(r"<tr><td>([^<]+)</td>", failures[1]) == ["503", "timeout"]
+    assert "<td>timeout</td><td>transport error</td><td>1</td><td>20.000%</td><td>1</td><td>2 s - 2 s</td>" in page
+    assert "More figures" not in page  # every Summary field has its place
+    # Nothing succeeded: no latency to show, and no actual value for a threshold on it.
+    summary.latency_ms = dict.fromkeys(summary.latency_ms)  # type: ignore[assignment]
+    summary.thresholds = [{"threshold": "p(99)<1ms", "ok": False, "actual": None}]
+    page = html_report.page(summary, [])
+    assert "<td>p50</td><td>-</td>" in page and '<td class="fail">FAIL</td><td>-</td>' in page
+
+
+def test_fields_added_to_the_summary_later_are_shown() -> None:
+    @dataclasses.dataclass
+    class Later(report.Summary):
+        interrupted: bool = True
+        worst_p99_ms: float = 12.5
+        failed_latency_ms: dict[str, float] = dataclasses.field(default_factory=lambda: {"p50": 1.5, "max": 2000.0})
+
+    engine, recorder = finished_run()
+    base = report.summarize(engine, recorder, target="t", scenario="s", started_at="now")
+    page = html_report.page(Later(**dataclasses.asdict(base)), list(recorder.series))
+    assert "INTERRUPTED" in page and "<td>worst p99 ms</td><td>12.5 ms</td>" in page
+    assert "<td>failed latency ms</td><td>p50 1.500 ms, max 2,000.0 ms</td>" in page
+
+
+def test_an_empty_second_has_no_point() -> None:
+    recorder = Recorder()
+    for second in range(1, 6):
+        if second != 3:  # nothing at all in second 3
+            recorder.record("/v1/predict", "200", 0.002 * second)
+        recorder.tick(float(second), 1.0, scheduled=second, sent=second, dropped=0)
+    series = list(recorder.series)
+    assert [p.p50_ms is None for p in series] == [False, False, True, False, False]
+    svg = html_report._charts(series)[0][1]
+    assert svg.count("<polyline") == 4 * 2  # each percentile: seconds 1-2, then 4-5
+    only_failures = Recorder()
+    only_failures.record("/v1/predict", "connect", 0.001)
+    only_failures.record("/v1/predict", "503", 0.001)
+    point = only_failures.tick(1.0, 1.0, scheduled=2, sent=2, dropped=0, in_flight=3)
+    assert (point.p50_ms, point.max_ms, point.in_flight, point.lag_p99_ms) == (None, None, 3, None)
+
+
+def test_rates_and_colors() -> None:
+    _, recorder = finished_run()
+    recorder.tick(2.1, 2.0, scheduled=6, sent=4, dropped=2)  # the run's end cut a short last interval
+    series = list(recorder.series)
+    assert html_report.spans(series) == [(0.0, 1.0), (1.0, 2.0), (2.0, 2.1)]
+    assert html_report.per_second(series, [3, 2, 1]) == [3.0, 2.0, None]  # 0.1 s is no rate
+    colors = html_report.outcome_colors(["200", "201", "422", "503", "timeout", "connect"])
+    assert len(set(colors.values())) == 6 and colors["200"] == "#2ca02c" and colors["timeout"] == "#6a3d9a"
+    assert html_report.outcome_class("422").startswith("client error") and html_report.outcome_class("x") == (
+        "transport error"
+    )

@@ -1,0 +1,230 @@
+"""The loadgen's HTML report of a run with an outage in the middle, opened in headless Chromium.
+
+A small aiohttp server answers, goes away for some seconds (stops listening and drops its connections), then
+answers again; `python -m loadgen run` (a real process, off a terminal) loads it. Chromium, driven over the
+DevTools protocol (aiohttp's websocket client, no new dependency), loads the report: no console message or
+exception, every chart has marks, the latency line breaks at the outage, and a screenshot is saved
+(tmp dir; also to $LOADGEN_REPORT_SCREENSHOT when set, which is how docs/loadgen-report.png is made:
+`LOADGEN_REPORT_SCREENSHOT=docs/loadgen-report.png .venv/bin/python -m pytest tests/e2e/test_loadgen_report.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from stack.processes import answers
+from tests import processes
+
+UP_SECONDS, OUTAGE_SECONDS, RUN_SECONDS, RATE = 5.0, 4.0, 15, 40
+CHROMIUM = shutil.which("chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+                  "--remote-debugging-port=0", "--remote-allow-origins=*", "--window-size=1000,900"]  # fmt: skip
+
+
+@dataclass
+class Flaky:
+    """Answers 200 (a few 503) after a seeded random delay; from UP_SECONDS after the first request until
+    OUTAGE_SECONDS later it is gone (nothing listens: connections are refused)."""
+
+    port: int
+    first: float | None = None
+    answered: int = 0
+    outage: tuple[float, float] | None = None  # (start, end), time.monotonic()
+    rng: random.Random = field(default_factory=lambda: random.Random(13))
+
+    async def handle(self, request: web.Request) -> web.Response:
+        await request.read()
+        if request.method != "POST":  # the readiness probe
+            return web.Response(text="ready")
+        self.first = self.first or time.monotonic()
+        await asyncio.sleep(min(self.rng.lognormvariate(-5.5, 1.0), 0.5))  # median 4 ms, a tail to 100s of ms
+        self.answered += 1
+        return web.json_response({"prediction": 1.0}, status=503 if self.answered % 97 == 0 else 200)
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        runner = await self.start(app)
+        while self.first is None or time.monotonic() - self.first < UP_SECONDS:
+            await asyncio.sleep(0.01)
+        start = time.monotonic()
+        await runner.cleanup()  # stop listening, close every connection
+        await asyncio.sleep(OUTAGE_SECONDS)
+        runner = await self.start(app)
+        self.outage = (start, time.monotonic())
+        await stop.wait()
+        await runner.cleanup()
+
+    async def start(self, app: web.Application) -> web.AppRunner:
+        runner = web.AppRunner(app, shutdown_timeout=0.1, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", self.port, reuse_address=True).start()
+        return runner
+
+
+@contextmanager
+def flaky_server() -> Iterator[Flaky]:
+    server = Flaky(processes.free_port())
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(stop),), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not answers(f"http://127.0.0.1:{server.port}/"):
+            assert time.monotonic() < deadline and thread.is_alive(), "the test server did not start"
+            time.sleep(0.05)
+        yield server
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+        loop.close()
+
+
+# --- Chromium over the DevTools protocol ------------------------------------------------------------------
+
+#: Per chart: its title, its marks (lines, dots, bars) and the extent of its data group, as rendered.
+CHARTS_JS = """Array.from(document.querySelectorAll('svg.chart')).map(svg => {
+  const g = svg.querySelector('g.data'), box = g.getBBox();
+  return {title: svg.getAttribute('aria-label'), lines: g.querySelectorAll('polyline').length,
+          marks: g.querySelectorAll('polyline, circle, rect').length, width: box.width, height: box.height};
+})"""
+
+
+@dataclass
+class Devtools:
+    ws: aiohttp.ClientWebSocketResponse
+    events: list[dict[str, Any]] = field(default_factory=list)
+    ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        n = next(self.ids)
+        await self.ws.send_json({"id": n, "method": method, "params": params})
+        while True:
+            message = await self.next()
+            if message.get("id") == n:
+                assert "error" not in message, message
+                return dict(message["result"])
+
+    async def loaded(self, url: str) -> None:
+        """Wait until the page at `url` has loaded (not a load event of the blank page before it)."""
+        check = f"document.readyState === 'complete' && location.href === {json.dumps(url)}"
+        deadline = time.monotonic() + 30
+        while not (await self.call("Runtime.evaluate", expression=check, returnByValue=True))["result"]["value"]:
+            assert time.monotonic() < deadline, f"{url} did not load"
+            await asyncio.sleep(0.1)
+
+    async def next(self) -> dict[str, Any]:
+        message: dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.receive_str(), 30))
+        if "method" in message:
+            self.events.append(message)
+        return message
+
+
+async def inspect(page: Path, screenshot: Path, profile: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(chart facts, console messages and exceptions) of `page` in headless Chromium; a full-page PNG."""
+    assert CHROMIUM is not None
+    log = (profile.parent / "chromium.log").open("wb")
+    proc = subprocess.Popen([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                            stdout=log, stderr=log, start_new_session=True)  # fmt: skip
+    try:
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not port_file.exists() or not port_file.read_text().strip():
+            assert time.monotonic() < deadline and proc.poll() is None, "chromium did not start"
+            await asyncio.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/json/list") as r:
+                target = next(t for t in await r.json() if t["type"] == "page")
+            async with http.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+                cdp = Devtools(ws)
+                for domain in ("Page", "Runtime", "Log"):
+                    await cdp.call(f"{domain}.enable")
+                await cdp.call("Page.navigate", url=page.as_uri())
+                await cdp.loaded(page.as_uri())
+                found = await cdp.call("Runtime.evaluate", expression=CHARTS_JS, returnByValue=True)
+                size = (await cdp.call("Page.getLayoutMetrics"))["cssContentSize"]
+                await cdp.call("Emulation.setDeviceMetricsOverride", width=1000, height=int(size["height"]) + 20,
+                               deviceScaleFactor=1, mobile=False)  # fmt: skip
+                shot = await cdp.call("Page.captureScreenshot", format="png")
+                screenshot.write_bytes(base64.b64decode(shot["data"]))
+                await asyncio.sleep(0.2)  # late console messages
+                await cdp.call("Runtime.evaluate", expression="1")
+        noise = ("Runtime.consoleAPICalled", "Runtime.exceptionThrown", "Log.entryAdded")
+        return found["result"]["value"], [e for e in cdp.events if e["method"] in noise]
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # (its own process group: chromium and its helpers)
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+        log.close()
+
+
+# --- the test ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
+def test_a_run_with_an_outage_reads_true_in_a_browser(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    with flaky_server() as server:
+        run = subprocess.run(
+            [sys.executable, "-m", "loadgen", "run", "--target", f"http://127.0.0.1:{server.port}",
+             "--rate", str(RATE), "--duration", f"{RUN_SECONDS}s", "--timeout", "2s", "--seed", "13",
+             "--routes", "single=8,batch=1,original=1", "--threshold", "p(99)<250ms", "--threshold", "error_rate<0.01",
+             "--out", str(out)],
+            cwd=processes.ROOT, capture_output=True, text=True, timeout=90, env=env,
+        )  # fmt: skip
+        assert server.outage is not None, "the server never went down"
+    assert run.returncode == 99, run.stderr  # the outage fails error_rate<0.01
+
+    # Off a terminal: one progress line per 10 s of schedule, at its exact mark, within 80 columns.
+    progress = [line for line in run.stderr.splitlines() if re.match(r"\s*\d+ s  ", line)]
+    assert [line.split()[0] for line in progress] == ["10"], run.stderr
+    assert all(len(line) <= 80 for line in progress)
+
+    doc = json.loads((out / "results.json").read_text())
+    series = doc["series"]
+    down = [p for p in series if p["completed"] and all(o[0] not in "234" for o in p["outcomes"])]
+    assert len(down) >= 2, series  # whole seconds with failures only
+    assert all(p["p50_ms"] is None and p["max_ms"] is None for p in down)  # no latency point, not a zero
+    assert sum(1 for p in series if p["p50_ms"] is not None) >= RUN_SECONDS - OUTAGE_SECONDS - 2
+    assert doc["settings"]["routes"] == {"single": 8, "batch": 1, "original": 1} and doc["settings"]["client"]
+
+    page = (out / "report.html").read_text()
+    for heading in ("Routes", "Outcomes", "Failures by kind", "In flight and dropped", "Run"):
+        assert f"<h2>{heading}</h2>" in page
+    assert "connect" in page and "/v1/predict/batch" in page
+
+    screenshot = tmp_path / "report.png"
+    found, noise = asyncio.run(inspect(out / "report.html", screenshot, tmp_path / "chromium"))
+    assert noise == [], noise
+    assert len(found) == 5 and all(c["marks"] > 0 and c["width"] > 0 for c in found), found
+    latency = next(c for c in found if c["title"].startswith("Latency"))
+    assert latency["lines"] >= 4 * 2, latency  # each percentile's line is broken by the outage
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 20_000
+    if target := os.environ.get("LOADGEN_REPORT_SCREENSHOT"):
+        shutil.copyfile(screenshot, processes.ROOT / target)

@@ -32,6 +32,8 @@ from loadgen.http.errors import CLOSED, CONNECT, OTHER, PROTOCOL, RESET, TIMEOUT
 #: close arrives would fail for nothing (it would be retried, but pay a second connect).
 IDLE_SECONDS = 1.0
 
+_now = time.monotonic
+_STATUS = {code: str(code) for code in range(100, 600)}  # outcome strings, made once
 _HEAD = ord("H")  # the first byte of a HEAD request (no other method this client sends starts with H)
 
 
@@ -181,7 +183,7 @@ class _Connection(asyncio.Protocol):
                 return
             self.keep = False  # a complete response, then bytes that are not one: drop the connection
         if self.complete:
-            self._end(str(self.status), self.keep)
+            self._end(_STATUS.get(self.status) or str(self.status), self.keep)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.client.forget(self)
@@ -208,12 +210,14 @@ class _Connection(asyncio.Protocol):
     def _end(self, outcome: str, keep: bool = False) -> None:
         """The request is over: hand the connection back (or close it), then report."""
         done, self.done = self.done, None
-        self._reset()
+        # _reset() inline (the hot path)
+        self.status, self.headed, self.head_bytes, self.complete, self.keep = 0, False, b"", False, False
         if keep:
             if self.sniffing:  # the first response was read with header callbacks: drop them
                 self.sniffing = False
                 self.parser = httptools.HttpResponseParser(self)
-            self.client.release(self)
+            self.idle_since = _now()  # client.release(self), inline
+            self.client.idle.append(self)
         else:
             self._discard()
         if done is not None:

@@ -167,8 +167,9 @@ class _Connection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError:
-            if not self.complete:
-                raise  # not ours: a bug, let asyncio report it
+            if not self.complete:  # not our _Halt: a bug. The request is counted, asyncio reports the bug.
+                self._end(OTHER)
+                raise
             # _Halt: a HEAD response (the connection stays usable with a fresh parser), or a stray one after
             self.parser = httptools.HttpResponseParser(self)
             self.sniffing = False

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from loadgen.client import AiohttpClient, FastClient, make_client
-from loadgen.http.errors import CLOSED, CONNECT, TIMEOUT
+from loadgen.http.errors import CLOSED, CONNECT, OTHER, TIMEOUT
 from loadgen.http.fast import IDLE_SECONDS, _Connection, _keep_alive_timeout
 from tests import processes
 from tests.unit.loadgen.raw_http import OK, Handler, RawServer, Reader, Writer, raw_server, read_request, replies
@@ -214,3 +214,19 @@ def test_clients_ready_the_same_request() -> None:
         "http://127.0.0.1:8000/v1/predict",
         BODY,
     )
+
+
+def test_a_bug_in_a_parser_callback_is_counted_and_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: _Connection) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(_Connection, "on_message_complete", broken)
+
+    async def go() -> tuple[str, list[dict[str, object]]]:
+        errors: list[dict[str, object]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, context: errors.append(context))
+        async with raw_server(replies(OK)) as server, FastClient(server.url, timeout=5) as client:
+            return await post(client), errors
+
+    outcome, errors = asyncio.run(go())
+    assert outcome == OTHER and errors  # counted, and the bug is not swallowed

@@ -37,6 +37,10 @@ _STATUS = {code: str(code) for code in range(100, 600)}  # outcome strings, made
 _HEAD = ord("H")  # the first byte of a HEAD request (no other method this client sends starts with H)
 
 
+class _ClosedEarly(ConnectionError):
+    """The connection was closed before a request could be written to it (as the server accepted it)."""
+
+
 class _Halt(Exception):
     """Raised from a parser callback to stop llhttp where a response ends without its help."""
 
@@ -102,7 +106,7 @@ class _Connection(asyncio.Protocol):
     """One keep-alive connection carrying one request at a time."""
 
     __slots__ = ("client", "complete", "deadline", "done", "head", "head_bytes", "headed", "idle_limit",
-                 "idle_since", "keep", "parser", "retried", "route", "scheduled", "sniffing", "status",
+                 "idle_since", "keep", "lost", "parser", "retried", "route", "scheduled", "sniffing", "status",
                  "transport", "wire")  # fmt: skip
 
     def __init__(self, client: FastClient) -> None:
@@ -119,6 +123,7 @@ class _Connection(asyncio.Protocol):
         self.deadline = 0.0
         self.retried = False
         self.head = False
+        self.lost = False
         self._reset()
 
     def _reset(self) -> None:
@@ -136,7 +141,11 @@ class _Connection(asyncio.Protocol):
         self.wire, self.done, self.route, self.scheduled, self.deadline = wire, done, route, scheduled, deadline
         self.retried = retried
         self.head = wire[0] == _HEAD
-        self.transport.write(wire)  # type: ignore[union-attr]
+        try:
+            self.transport.write(wire)  # type: ignore[union-attr]
+        except RuntimeError:  # uvloop: closed under us (nothing of a response came): connection_lost decides
+            if self.lost:  # it has been and gone: decide now
+                self.connection_lost(None)
 
     # --- llhttp callbacks (inside feed_data) ---
 
@@ -187,6 +196,7 @@ class _Connection(asyncio.Protocol):
             self._end(_STATUS.get(self.status) or str(self.status), self.keep)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
         self.client.forget(self)
         if self.done is None:
             return
@@ -308,6 +318,8 @@ class FastClient:
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
         _, conn = await loop.create_connection(lambda: _Connection(self), self.host, self.port, ssl=self.ssl)
+        if conn.lost:  # closed while this coroutine waited to resume: a write now would raise (uvloop)
+            raise _ClosedEarly
         self.connections.add(conn)
         return conn
 
@@ -318,6 +330,12 @@ class FastClient:
             conn = await asyncio.wait_for(self._connect(), max(deadline - time.monotonic(), 0.0))
         except TimeoutError:
             done(TIMEOUT, route, scheduled)
+        except _ClosedEarly:  # nothing of a response arrived: the same one retry as a connection lost later
+            if retried or time.monotonic() >= deadline:
+                done(CLOSED, route, scheduled)
+            else:
+                self.retries += 1
+                self._spawn(wire, done, route, scheduled, deadline, True)
         except OSError:  # refused, unreachable, not resolved, TLS handshake failed
             done(CONNECT, route, scheduled)
         except Exception:  # anything else still ends the request, counted

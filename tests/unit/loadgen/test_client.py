@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+import uvloop
 
 from loadgen.client import AiohttpClient, FastClient, make_client
 from loadgen.http.errors import CLOSED, CONNECT, OTHER, TIMEOUT
@@ -230,3 +232,50 @@ def test_a_bug_in_a_parser_callback_is_counted_and_reported(monkeypatch: pytest.
 
     outcome, errors = asyncio.run(go())
     assert outcome == OTHER and errors  # counted, and the bug is not swallowed
+
+
+@pytest.mark.parametrize(("closed_early", "outcome", "retries"), [(1, "200", 1), (2, CLOSED, 1)])
+def test_a_connection_closed_before_the_request_could_be_written(closed_early: int, outcome: str, retries: int) -> None:
+    """The close is seen before the connecting coroutine resumes (uvloop would raise on the write): the first
+    `closed_early` connections are closed as they open."""
+
+    async def go() -> tuple[str, FastClient]:
+        loop = asyncio.get_running_loop()
+        real = loop.create_connection
+        opened = 0
+
+        async def closing(*args: Any, **kwargs: Any) -> Any:
+            nonlocal opened
+            transport, protocol = await real(*args, **kwargs)
+            opened += 1
+            if opened <= closed_early:
+                transport.close()
+                await until(lambda: protocol.lost)
+            return transport, protocol
+
+        loop.create_connection = closing  # type: ignore[method-assign]
+        async with raw_server(replies(OK)) as server, FastClient(server.url, timeout=5) as client:
+            return await post(client), client
+
+    got, client = uvloop.run(go())
+    assert got == outcome and client.retries == retries
+
+
+@pytest.mark.parametrize("delivered", [False, True])
+def test_a_pooled_connection_closed_under_the_request_is_retried(delivered: bool) -> None:
+    """An idle connection whose transport closed, its connection_lost pending or (`delivered`) past, is taken
+    from the pool: uvloop raises on the write; the request goes on on a fresh connection."""
+
+    async def go() -> tuple[str, FastClient]:
+        async with raw_server(replies(OK)) as server, FastClient(server.url, timeout=5) as client:
+            assert await post(client) == "200"
+            conn = client.idle[0]
+            assert conn.transport is not None
+            conn.transport.close()  # as uvloop does on an error, before it calls connection_lost
+            if delivered:
+                await until(lambda: conn.lost)
+                client.idle.append(conn)
+            return await post(client), client
+
+    outcome, client = uvloop.run(go())
+    assert outcome == "200" and client.retries == 1

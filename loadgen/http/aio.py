@@ -86,17 +86,22 @@ class AiohttpClient:
 
     async def _send(self, method: str, url: str, body: bytes) -> str:
         assert self._session is not None, "use `async with`"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self._timeout.total or 0.0)
+        timeout = self._timeout
         for attempt in (1, 2):
             try:
-                async with self._session.request(method, url, data=body) as response:
+                async with self._session.request(method, url, data=body, timeout=timeout) as response:
                     if response.status < 200:  # aiohttp hands over a 101: a protocol switch nobody asked for
                         return PROTOCOL
                     await response.read()
                     return str(response.status)
             except Exception as exc:  # every failure is an outcome, never a traceback
-                # Ended before any response: sent again once on a fresh connection, as the fast client does
-                # (aiohttp itself retries only idempotent methods, and only on a reused connection).
-                if attempt == 2 or not _nothing_arrived(exc):
+                # Ended before any response: sent again once, within the same timeout, as the fast client
+                # does (aiohttp itself retries only idempotent methods, and only on a reused connection).
+                remaining = deadline - loop.time()
+                if attempt == 2 or remaining <= 0 or not _nothing_arrived(exc):
                     return error_kind(exc)
                 self.retries += 1
+                timeout = aiohttp.ClientTimeout(total=remaining)
         raise AssertionError("unreachable")

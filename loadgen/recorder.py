@@ -18,9 +18,7 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from contract.buckets import LATENCY_SECONDS
-
-#: Transport error kinds (the `outcome` of a request that got no HTTP status).
-ERROR_KINDS = ("timeout", "connect", "other")
+from loadgen.http.errors import ERROR_KINDS  # transport error kinds: outcomes of requests with no HTTP status
 
 #: Histograms count microseconds from 1 µs to 1 hour, 3 significant digits.
 _LOWEST_US, _HIGHEST_US, _DIGITS = 1, 3_600_000_000, 3

@@ -1,26 +1,22 @@
-"""The HTTP clients against exact bytes on the wire: one case per way a response can be framed or end."""
+"""The clients beyond framing (test_protocol.py has the wire cases): the request bytes, the pool, idle
+retirement, timeouts, connection errors, and the choice between the clients."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+import uvloop
 
-from loadgen.client import AiohttpClient, Client, FastClient, make_client
+from loadgen.client import AiohttpClient, FastClient, make_client
+from loadgen.http.errors import CLOSED, CONNECT, OTHER, TIMEOUT
+from loadgen.http.fast import IDLE_SECONDS, _Connection, _keep_alive_timeout
 from tests import processes
-from tests.unit.loadgen.raw_http import OK, RawServer, raw_server, read_request, replies
-
-ROUTE = "/v1/predict"
-BODY = b'{"age":30}'
-
-
-async def post(client: Client, timeout: float = 5.0) -> str:
-    """One request through `client`; its outcome."""
-    outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    client.start(client.prepare(ROUTE, BODY), lambda o, _route, _at: outcome.set_result(o), ROUTE, 0.0)
-    return await asyncio.wait_for(outcome, timeout)
+from tests.unit.loadgen.raw_http import OK, Handler, RawServer, Reader, Writer, raw_server, read_request, replies
+from tests.unit.loadgen.wire import BODY, ROUTE, exchange, post
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -28,34 +24,6 @@ async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
     while not predicate():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.005)
-
-
-def exchange(
-    handler: Any, n: int = 1, *, timeout: float = 10.0, kind: str = "fast"
-) -> tuple[list[str], RawServer, FastClient | AiohttpClient]:
-    """`n` requests one after the other against a raw server running `handler`."""
-
-    async def go() -> tuple[list[str], RawServer, FastClient | AiohttpClient]:
-        async with raw_server(handler) as server:
-            client = (
-                FastClient(server.url, timeout=timeout)
-                if kind == "fast"
-                else AiohttpClient(server.url, timeout=timeout)
-            )
-            async with client:
-                outcomes = [await post(client) for _ in range(n)]
-        return outcomes, server, client
-
-    return asyncio.run(go())
-
-
-# --- framing --------------------------------------------------------------------------------------------
-
-
-def test_content_length_body_then_the_connection_is_reused() -> None:
-    outcomes, server, _ = exchange(replies(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"), 3)
-    assert outcomes == ["200", "200", "200"]
-    assert server.connections == 1  # keep-alive: one connection for the three
 
 
 def test_the_request_is_exactly_these_bytes() -> None:
@@ -71,87 +39,17 @@ def test_the_request_is_exactly_these_bytes() -> None:
     ]
 
 
-def test_a_response_split_anywhere_is_put_together() -> None:
-    parts = (b"HTTP/1.1 404 Not", b" Found\r\nContent-Len", b"gth: 6\r\n\r", b"\nnot", b" here")
-    outcomes, server, _ = exchange(replies(*parts, pause=0.005), 2)
-    assert outcomes == ["404", "404"] and server.connections == 1
+def test_bytes_after_a_complete_response_count_it_and_drop_the_connection() -> None:
+    ex = exchange(replies(OK + b"HTTP/1.1 garbage\r\n\r\n"), "fast", 2)
+    assert ex.outcomes == ["200", "200"] and ex.server.connections == 2
 
 
-def test_chunked_body_with_extensions_and_split_chunks_then_reuse() -> None:
-    head = b"HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n"
-    parts = (head, b"5;name=x\r\nhel", b"lo\r\n6\r\n wor", b"ld\r\n0\r\n", b"\r\n")
-    outcomes, server, _ = exchange(replies(*parts, pause=0.005), 2)
-    assert outcomes == ["503", "503"] and server.connections == 1  # the terminator was read, nothing more
+def test_a_second_response_nobody_asked_for_drops_the_connection() -> None:
+    ex = exchange(replies(OK + OK), "fast", 2)
+    assert ex.outcomes == ["200", "200"] and ex.server.connections == 2
 
 
-def test_chunked_body_with_a_trailer() -> None:
-    reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX-Checksum: 1\r\n\r\n"
-    outcomes, server, _ = exchange(replies(reply), 2)
-    assert outcomes == ["200", "200"] and server.connections == 1
-
-
-def test_no_content_statuses_end_at_the_head() -> None:
-    outcomes, server, _ = exchange(replies(b"HTTP/1.1 204 No Content\r\n\r\n"), 2)
-    assert outcomes == ["204", "204"] and server.connections == 1
-
-
-def test_interim_responses_are_skipped_for_the_final_one() -> None:
-    hints = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
-    outcomes, server, _ = exchange(replies(hints, hints, OK, pause=0.005), 2)
-    assert outcomes == ["200", "200"] and server.connections == 1
-
-
-def test_connection_close_is_honoured() -> None:
-    reply = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"
-    outcomes, server, client = exchange(replies(reply), 2)
-    assert outcomes == ["200", "200"] and server.connections == 2
-    assert isinstance(client, FastClient) and not client.idle
-
-
-def test_http_1_0_is_not_kept_alive() -> None:
-    outcomes, server, _ = exchange(replies(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}"), 2)
-    assert outcomes == ["200", "200"] and server.connections == 2
-
-
-def test_a_body_without_length_ends_when_the_server_closes() -> None:
-    outcomes, server, _ = exchange(replies(b"HTTP/1.1 500 Oops\r\n\r\n", b"partial", pause=0.01, close=True), 2)
-    assert outcomes == ["500", "500"] and server.connections == 2
-
-
-# --- the server ends the exchange -----------------------------------------------------------------------
-
-
-def test_server_closing_before_answering_is_other() -> None:
-    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: RawServer) -> None:
-        await read_request(reader, server)
-
-    assert exchange(hang_up, 2)[0] == ["other", "other"]
-
-
-def test_server_closing_in_the_middle_of_a_body_is_other() -> None:
-    short = replies(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}", pause=0.01, close=True)
-    chunked = replies(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n", pause=0.01, close=True)
-    interim = replies(b"HTTP/1.1 100 Continue\r\n\r\n", pause=0.01, close=True)
-    assert [exchange(h)[0] for h in (short, chunked, interim)] == [["other"]] * 3
-
-
-def test_a_malformed_head_is_other() -> None:
-    outcomes, _, _ = exchange(replies(b"HTTP/1.1 200 OK\r\nContent-Length: lots\r\n\r\n{}"))
-    assert outcomes == ["other"]
-
-
-def test_an_idle_connection_the_server_closed_is_not_used() -> None:
-    async def go() -> tuple[list[str], RawServer]:
-        async with raw_server(replies(OK, close=True)) as server, FastClient(server.url, timeout=5) as client:
-            first = await post(client)
-            await until(lambda: not client.connections)  # the close reached the client
-            return [first, await post(client)], server
-
-    outcomes, server = asyncio.run(go())
-    assert outcomes == ["200", "200"] and server.connections == 2
-
-
-def test_bytes_nobody_asked_for_drop_the_connection() -> None:
+def test_bytes_nobody_asked_for_drop_an_idle_connection() -> None:
     async def go() -> FastClient:
         stray = replies(OK, b"HTTP/1.1 200 OK\r\n", pause=0.01)
         async with raw_server(stray) as server, FastClient(server.url, timeout=5) as client:
@@ -162,28 +60,83 @@ def test_bytes_nobody_asked_for_drop_the_connection() -> None:
     assert not asyncio.run(go()).idle
 
 
-def test_a_connection_idle_too_long_is_not_reused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(FastClient, "IDLE_REUSE_SECONDS", 0.0)
-    outcomes, server, _ = exchange(replies(OK), 2)
-    assert outcomes == ["200", "200"] and server.connections == 2
+def test_an_idle_connection_the_server_closed_is_not_used() -> None:
+    async def go() -> tuple[list[str], RawServer, FastClient]:
+        async with raw_server(replies(OK, close=True)) as server, FastClient(server.url, timeout=5) as client:
+            first = await post(client)
+            await until(lambda: not client.connections)  # the close reached the client
+            return [first, await post(client)], server, client
+
+    outcomes, server, client = asyncio.run(go())
+    assert outcomes == ["200", "200"] and server.connections == 2 and client.retries == 0
+
+
+# --- idle connections are retired before the server's keep-alive closes them ------------------------------
+
+
+def _closes_idle_after(seconds: float, header: bytes = b"") -> Handler:
+    """A server closing a connection idle for `seconds` (as gunicorn, uvicorn, nginx do)."""
+    reply = OK.replace(b"\r\n\r\n", b"\r\n" + header + b"\r\n\r\n", 1) if header else OK
+
+    async def handler(reader: Reader, writer: Writer, server: RawServer) -> None:
+        while True:
+            try:
+                if not await asyncio.wait_for(read_request(reader, server), seconds):
+                    return
+            except TimeoutError:
+                return
+            writer.write(reply)
+
+    return handler
+
+
+def test_idle_connections_are_retired_after_the_setting() -> None:
+    assert IDLE_SECONDS == 1.0  # the default, below gunicorn's 2 s
+    ex = exchange(_closes_idle_after(0.4), "fast", 3, pause=0.25, idle_seconds=0.2)
+    assert ex.outcomes == ["200"] * 3 and ex.server.connections == 3 and ex.client.retries == 0
+
+
+def test_a_keep_alive_timeout_from_the_server_shortens_the_reuse() -> None:
+    """`Keep-Alive: timeout=0.4`: reused for at most half of it, so never as the server closes."""
+    ex = exchange(_closes_idle_after(0.4, b"Keep-Alive: timeout=0.4, max=100"), "fast", 3, pause=0.25)
+    assert ex.outcomes == ["200"] * 3 and ex.server.connections == 3 and ex.client.retries == 0
+    quick = exchange(_closes_idle_after(0.4, b"Keep-Alive: timeout=0.4, max=100"), "fast", 3, pause=0.05)
+    assert quick.server.connections == 1  # within the limit: reused
+
+
+def test_the_sweeper_closes_connections_idle_past_their_limit() -> None:
+    async def go() -> FastClient:
+        async with raw_server(replies(OK)) as server, FastClient(server.url, timeout=5, idle_seconds=0.05) as client:
+            assert await post(client) == "200"
+            await until(lambda: not client.connections)
+        return client
+
+    assert not asyncio.run(go()).idle
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [(b"timeout=5, max=100", 5.0), (b"max=9,Timeout = 2.5", 2.5), (b"timeout=x", None), (b"max=3", None)],
+)
+def test_keep_alive_header_values(value: bytes, seconds: float | None) -> None:
+    assert _keep_alive_timeout(value) == seconds
 
 
 # --- timeouts and connection errors ---------------------------------------------------------------------
 
 
-async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: RawServer) -> None:
+async def _silent(reader: Reader, writer: Writer, server: RawServer) -> None:
     await read_request(reader, server)
     await reader.read()  # until the client gives up and closes
 
 
 def test_no_answer_times_out_and_the_connection_is_closed() -> None:
-    async def go() -> tuple[str, RawServer, FastClient]:
+    async def go() -> tuple[str, FastClient]:
         async with raw_server(_silent) as server, FastClient(server.url, timeout=0.05) as client:
-            outcome = await post(client)
-            return outcome, server, client
+            return await post(client), client
 
-    outcome, _, client = asyncio.run(go())
-    assert outcome == "timeout" and not client.connections and not client.idle
+    outcome, client = asyncio.run(go())
+    assert outcome == TIMEOUT and not client.connections and not client.idle
 
 
 def test_a_refused_connection_is_connect() -> None:
@@ -196,7 +149,7 @@ def test_a_refused_connection_is_connect() -> None:
             outcomes.append(await post(slow))
         return outcomes
 
-    assert asyncio.run(go()) == ["connect", "connect"]
+    assert asyncio.run(go()) == [CONNECT, CONNECT]
 
 
 def test_a_connect_that_never_completes_times_out() -> None:
@@ -210,7 +163,14 @@ def test_a_connect_that_never_completes_times_out() -> None:
         async with FastClient("http://127.0.0.1:9", timeout=0.01) as client:
             return await post(client)
 
-    assert asyncio.run(go()) == "timeout"
+    assert asyncio.run(go()) == TIMEOUT
+
+
+def test_no_retry_once_the_deadline_has_passed() -> None:
+    client = FastClient("http://127.0.0.1:1", timeout=1)
+    conn = _Connection(client)
+    conn.deadline = time.monotonic() - 0.001
+    assert not client.retry(conn) and client.retries == 0
 
 
 def test_warm_connections_are_the_ones_used() -> None:
@@ -225,20 +185,15 @@ def test_warm_connections_are_the_ones_used() -> None:
     assert opened == 3 and server.connections == 3
 
 
-# --- the aiohttp client and the choice between them -----------------------------------------------------
-
-
-def test_aiohttp_client_outcomes() -> None:
-    assert exchange(replies(b"HTTP/1.1 422 Unprocessable\r\nContent-Length: 2\r\n\r\n{}"), 2, kind="aiohttp")[0] == [
-        "422",
-        "422",
-    ]
-
-    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: RawServer) -> None:
+def test_closed_is_reported_after_the_one_retry_also_fails() -> None:
+    async def hang_up(reader: Reader, writer: Writer, server: RawServer) -> None:
         await read_request(reader, server)
 
-    assert exchange(hang_up, kind="aiohttp")[0] == ["other"]
-    assert exchange(_silent, kind="aiohttp", timeout=0.05)[0] == ["timeout"]
+    ex = exchange(hang_up, "fast")
+    assert ex.outcomes == [CLOSED] and ex.client.retries == 1 and len(ex.server.requests) == 2
+
+
+# --- the choice between them ----------------------------------------------------------------------------
 
 
 def test_make_client_picks_the_fast_one_for_plain_http_only() -> None:
@@ -247,6 +202,8 @@ def test_make_client_picks_the_fast_one_for_plain_http_only() -> None:
     assert isinstance(make_client("http://127.0.0.1:1", timeout=1, kind="aiohttp"), AiohttpClient)
     fast_tls = make_client("https://example.test/api", timeout=1, kind="fast")
     assert isinstance(fast_tls, FastClient) and fast_tls.ssl is not None and fast_tls.port == 443
+    tuned = make_client("http://127.0.0.1:1", timeout=1, idle_seconds=0.3)
+    assert isinstance(tuned, FastClient) and tuned.idle_seconds == 0.3
     with pytest.raises(ValueError, match="unsupported target"):
         make_client("ftp://127.0.0.1", timeout=1, kind="fast")
 
@@ -255,6 +212,70 @@ def test_clients_ready_the_same_request() -> None:
     fast = FastClient("http://user@127.0.0.1:8000", timeout=1).prepare(ROUTE, BODY)
     assert fast.startswith(b"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n") and fast.endswith(BODY)
     assert AiohttpClient("http://127.0.0.1:8000/", timeout=1).prepare(ROUTE, BODY) == (
+        "POST",
         "http://127.0.0.1:8000/v1/predict",
         BODY,
     )
+
+
+def test_a_bug_in_a_parser_callback_is_counted_and_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: _Connection) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(_Connection, "on_message_complete", broken)
+
+    async def go() -> tuple[str, list[dict[str, object]]]:
+        errors: list[dict[str, object]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, context: errors.append(context))
+        async with raw_server(replies(OK)) as server, FastClient(server.url, timeout=5) as client:
+            return await post(client), errors
+
+    outcome, errors = asyncio.run(go())
+    assert outcome == OTHER and errors  # counted, and the bug is not swallowed
+
+
+@pytest.mark.parametrize(("closed_early", "outcome", "retries"), [(1, "200", 1), (2, CLOSED, 1)])
+def test_a_connection_closed_before_the_request_could_be_written(closed_early: int, outcome: str, retries: int) -> None:
+    """The close is seen before the connecting coroutine resumes (uvloop would raise on the write): the first
+    `closed_early` connections are closed as they open."""
+
+    async def go() -> tuple[str, FastClient]:
+        loop = asyncio.get_running_loop()
+        real = loop.create_connection
+        opened = 0
+
+        async def closing(*args: Any, **kwargs: Any) -> Any:
+            nonlocal opened
+            transport, protocol = await real(*args, **kwargs)
+            opened += 1
+            if opened <= closed_early:
+                transport.close()
+                await until(lambda: protocol.lost)
+            return transport, protocol
+
+        loop.create_connection = closing  # type: ignore[method-assign]
+        async with raw_server(replies(OK)) as server, FastClient(server.url, timeout=5) as client:
+            return await post(client), client
+
+    got, client = uvloop.run(go())
+    assert got == outcome and client.retries == retries
+
+
+@pytest.mark.parametrize("delivered", [False, True])
+def test_a_pooled_connection_closed_under_the_request_is_retried(delivered: bool) -> None:
+    """An idle connection whose transport closed, its connection_lost pending or (`delivered`) past, is taken
+    from the pool: uvloop raises on the write; the request goes on on a fresh connection."""
+
+    async def go() -> tuple[str, FastClient]:
+        async with raw_server(replies(OK)) as server, FastClient(server.url, timeout=5) as client:
+            assert await post(client) == "200"
+            conn = client.idle[0]
+            assert conn.transport is not None
+            conn.transport.close()  # as uvloop does on an error, before it calls connection_lost
+            if delivered:
+                await until(lambda: conn.lost)
+                client.idle.append(conn)
+            return await post(client), client
+
+    outcome, client = uvloop.run(go())
+    assert outcome == "200" and client.retries == 1

@@ -1,0 +1,364 @@
+"""The fast client: HTTP/1.1 keep-alive on asyncio protocols, responses parsed by llhttp (httptools).
+
+A load generator's own cost per request bounds the highest rate it can hold on schedule. Here the request
+bytes are built once up front (`prepare`), each response is parsed in C with two Python callbacks (head
+complete, message complete), and the outcome goes to the engine's callback without a task or a future.
+One request at a time per connection; connections are pooled (last used, first reused).
+
+What llhttp decides: framing (Content-Length, chunked in any spelling, neither: until the server closes),
+bodyless statuses (1xx, 204, 304), keep-alive (`Connection: close` in any case or list, HTTP/1.0), and
+every malformed or conflicting head (one `protocol` outcome). What this module decides: interim 1xx
+responses are skipped for the final one; a HEAD response ends at its head; a connection that ends before
+any byte of the response arrived is retried once on a fresh connection (a keep-alive connection the server
+closed just as the request went out, or a server that drops connections right after accepting them);
+idle connections are retired before the server's keep-alive timeout can close them under a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import time
+from urllib.parse import urlsplit
+
+import httptools
+
+from loadgen.http.api import Done
+from loadgen.http.errors import CLOSED, CONNECT, OTHER, PROTOCOL, RESET, TIMEOUT
+
+#: Default longest idle time before a pooled connection is retired instead of reused. Servers close idle
+#: keep-alive connections (gunicorn after 2 s, uvicorn 5 s, nginx 75 s); a request written just as that
+#: close arrives would fail for nothing (it would be retried, but pay a second connect).
+IDLE_SECONDS = 1.0
+
+_now = time.monotonic
+_STATUS = {code: str(code) for code in range(100, 600)}  # outcome strings, made once
+_HEAD = ord("H")  # the first byte of a HEAD request (no other method this client sends starts with H)
+
+
+class _ClosedEarly(ConnectionError):
+    """The connection was closed before a request could be written to it (as the server accepted it)."""
+
+
+class _Halt(Exception):
+    """Raised from a parser callback to stop llhttp where a response ends without its help."""
+
+
+def _keep_alive_timeout(value: bytes) -> float | None:
+    """The `timeout=N` of a `Keep-Alive` header value (RFC 2068 19.7.1), if it has a valid one."""
+    for part in value.split(b","):
+        name, _, number = part.partition(b"=")
+        if name.strip().lower() == b"timeout":
+            with contextlib.suppress(ValueError):
+                seconds = float(number.strip())
+                if seconds >= 0:
+                    return seconds
+    return None
+
+
+class _HeaderScan:
+    """Collects the framing headers of the final response in a head (parsed by llhttp, off the hot path)."""
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.names: set[bytes] = set()
+        self.final = False
+
+    def on_header(self, name: bytes, _value: bytes) -> None:
+        self.names.add(name.lower())
+
+    def on_headers_complete(self) -> None:
+        if self.parser.get_status_code() >= 200:
+            self.final = True
+            raise _Halt
+        self.names.clear()  # an interim response: the final one follows
+
+
+def _ends_at_close(head: bytes) -> bool:
+    """Whether the final response in `head` has its body delimited by the end of the connection (neither
+    Content-Length nor Transfer-Encoding): then a close after its head completes it."""
+    scan = _HeaderScan()
+    with contextlib.suppress(httptools.HttpParserError):
+        scan.parser.feed_data(head)
+    return scan.final and not scan.names & {b"content-length", b"transfer-encoding"}
+
+
+class _Sniffer:
+    """The parser callbacks for the first response on a connection: also read `Keep-Alive: timeout=N`.
+    A header callback doubles the parse's cost, so later responses on the connection go without it."""
+
+    __slots__ = ("conn", "on_headers_complete", "on_message_complete")
+
+    def __init__(self, conn: _Connection) -> None:
+        self.conn = conn
+        self.on_headers_complete = conn.on_headers_complete
+        self.on_message_complete = conn.on_message_complete
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if len(name) == 10 and name.lower() == b"keep-alive":
+            seconds = _keep_alive_timeout(value)
+            if seconds is not None:  # retire well before the server closes: half its timeout
+                self.conn.idle_limit = min(self.conn.idle_limit, seconds / 2)
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection carrying one request at a time."""
+
+    __slots__ = ("client", "complete", "deadline", "done", "head", "head_bytes", "headed", "idle_limit",
+                 "idle_since", "keep", "lost", "parser", "retried", "route", "scheduled", "sniffing", "status",
+                 "transport", "wire")  # fmt: skip
+
+    def __init__(self, client: FastClient) -> None:
+        self.client = client
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(_Sniffer(self))
+        self.sniffing = True
+        self.idle_limit = client.idle_seconds
+        self.idle_since = 0.0
+        self.done: Done | None = None
+        self.wire = b""
+        self.route = ""
+        self.scheduled = 0.0
+        self.deadline = 0.0
+        self.retried = False
+        self.head = False
+        self.lost = False
+        self._reset()
+
+    def _reset(self) -> None:
+        """Ready for the next response."""
+        self.status = 0
+        self.headed = False  # the final response's head is complete
+        self.head_bytes = b""  # what arrived before that (all of it, usually one read)
+        self.complete = False
+        self.keep = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def send(self, wire: bytes, done: Done, route: str, scheduled: float, deadline: float, retried: bool) -> None:
+        self.wire, self.done, self.route, self.scheduled, self.deadline = wire, done, route, scheduled, deadline
+        self.retried = retried
+        self.head = wire[0] == _HEAD
+        try:
+            self.transport.write(wire)  # type: ignore[union-attr]
+        except RuntimeError:  # uvloop: closed under us (nothing of a response came): connection_lost decides
+            if self.lost:  # it has been and gone: decide now
+                self.connection_lost(None)
+
+    # --- llhttp callbacks (inside feed_data) ---
+
+    def on_headers_complete(self) -> None:
+        if self.complete:  # a second response in the same read: nobody asked for it
+            raise _Halt
+        self.status = status = self.parser.get_status_code()
+        if status >= 200:
+            self.headed = True
+            if self.head:  # a HEAD response has no body whatever its head says; llhttp cannot be told
+                self.complete = True
+                self.keep = self.parser.should_keep_alive()
+                raise _Halt
+
+    def on_message_complete(self) -> None:
+        if self.status >= 200:  # else an interim response (100, 103): the final one follows
+            self.complete = True
+            self.keep = self.parser.should_keep_alive()
+
+    # --- asyncio callbacks ---
+
+    def data_received(self, data: bytes) -> None:
+        if self.done is None:  # bytes nobody asked for: the connection cannot be trusted
+            self._discard()
+            return
+        if not self.headed:
+            self.head_bytes += data
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError:
+            if not self.complete:  # not our _Halt: a bug. The request is counted, asyncio reports the bug.
+                self._end(OTHER)
+                raise
+            # _Halt: a HEAD response (the connection stays usable with a fresh parser), or a stray one after
+            self.parser = httptools.HttpResponseParser(self)
+            self.sniffing = False
+            if self.headed and not self.head:
+                self.keep = False
+        except httptools.HttpParserUpgrade:  # 101 Switching Protocols, never asked for
+            self._end(PROTOCOL)
+            return
+        except httptools.HttpParserError:
+            if not self.complete:
+                self._end(PROTOCOL)
+                return
+            self.keep = False  # a complete response, then bytes that are not one: drop the connection
+        if self.complete:
+            self._end(_STATUS.get(self.status) or str(self.status), self.keep)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.client.forget(self)
+        if self.done is None:
+            return
+        if exc is None and self.headed and _ends_at_close(self.head_bytes):  # the close ends the body
+            self._end(str(self.status))
+            return
+        if not self.head_bytes and not self.retried and self.client.retry(self):
+            self.done = None  # the request goes on on a fresh connection
+            return
+        if exc is None:
+            self._end(CLOSED)
+        elif isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
+            self._end(RESET)
+        else:
+            self._end(OTHER)
+
+    def time_out(self) -> None:
+        self._end(TIMEOUT)
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _end(self, outcome: str, keep: bool = False) -> None:
+        """The request is over: hand the connection back (or close it), then report."""
+        done, self.done = self.done, None
+        # _reset() inline (the hot path)
+        self.status, self.headed, self.head_bytes, self.complete, self.keep = 0, False, b"", False, False
+        if keep:
+            if self.sniffing:  # the first response was read with header callbacks: drop them
+                self.sniffing = False
+                self.parser = httptools.HttpResponseParser(self)
+            self.idle_since = _now()  # client.release(self), inline
+            self.client.idle.append(self)
+        else:
+            self._discard()
+        if done is not None:
+            done(outcome, self.route, self.scheduled)
+
+    def _discard(self) -> None:
+        self.client.forget(self)
+        if self.transport is not None:
+            self.transport.close()
+
+
+class FastClient:
+    def __init__(self, base_url: str, *, timeout: float, idle_seconds: float = IDLE_SECONDS) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https"):
+            raise ValueError(f"unsupported target {base_url!r}: give an http:// or https:// base URL")
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.ssl = ssl.create_default_context() if parts.scheme == "https" else None
+        self.prefix = parts.path.rstrip("/")
+        self.host_header = parts.netloc.rsplit("@", 1)[-1]
+        self.timeout = timeout
+        self.idle_seconds = idle_seconds
+        self.idle: list[_Connection] = []
+        self.connections: set[_Connection] = set()
+        self.retries = 0  # requests sent again on a fresh connection (see module doc)
+        self._opening: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> FastClient:
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        for task in list(self._opening):
+            task.cancel()
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                conn.transport.close()
+        self.connections.clear()
+        self.idle.clear()
+
+    async def warm(self, connections: int) -> None:
+        """Open keep-alive connections before the schedule starts, so the first second does not pay for
+        connecting (a target that is down is fine: the schedule will count its errors)."""
+
+        async def one() -> None:
+            conn = await self._connect()
+            self.release(conn)
+
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.gather(*(one() for _ in range(connections)), return_exceptions=True), 2.0)
+
+    def prepare(self, path: str, body: bytes, method: str = "POST") -> bytes:
+        head = (
+            f"{method} {self.prefix}{path} HTTP/1.1\r\nHost: {self.host_header}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        return head.encode("latin-1") + body
+
+    def start(self, prepared: bytes, done: Done, route: str, scheduled: float) -> None:
+        now = time.monotonic()
+        idle = self.idle
+        while idle:
+            conn = idle.pop()
+            if now - conn.idle_since < conn.idle_limit:
+                conn.send(prepared, done, route, scheduled, now + self.timeout, False)
+                return
+            conn._discard()
+        self._spawn(prepared, done, route, scheduled, now + self.timeout, False)
+
+    def retry(self, conn: _Connection) -> bool:
+        """Send `conn`'s request again on a fresh connection, if there is time left; False if not."""
+        if time.monotonic() >= conn.deadline:
+            return False
+        self.retries += 1
+        self._spawn(conn.wire, conn.done, conn.route, conn.scheduled, conn.deadline, True)  # type: ignore[arg-type]
+        return True
+
+    def _spawn(self, wire: bytes, done: Done, route: str, scheduled: float, deadline: float, retried: bool) -> None:
+        task = asyncio.get_running_loop().create_task(self._open(wire, done, route, scheduled, deadline, retried))
+        self._opening.add(task)
+        task.add_done_callback(self._opening.discard)
+
+    async def _connect(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        _, conn = await loop.create_connection(lambda: _Connection(self), self.host, self.port, ssl=self.ssl)
+        if conn.lost:  # closed while this coroutine waited to resume: a write now would raise (uvloop)
+            raise _ClosedEarly
+        self.connections.add(conn)
+        return conn
+
+    async def _open(
+        self, wire: bytes, done: Done, route: str, scheduled: float, deadline: float, retried: bool
+    ) -> None:
+        try:
+            conn = await asyncio.wait_for(self._connect(), max(deadline - time.monotonic(), 0.0))
+        except TimeoutError:
+            done(TIMEOUT, route, scheduled)
+        except _ClosedEarly:  # nothing of a response arrived: the same one retry as a connection lost later
+            if retried or time.monotonic() >= deadline:
+                done(CLOSED, route, scheduled)
+            else:
+                self.retries += 1
+                self._spawn(wire, done, route, scheduled, deadline, True)
+        except OSError:  # refused, unreachable, not resolved, TLS handshake failed
+            done(CONNECT, route, scheduled)
+        except Exception:  # anything else still ends the request, counted
+            done(OTHER, route, scheduled)
+        else:
+            conn.send(wire, done, route, scheduled, deadline, retried)
+
+    def release(self, conn: _Connection) -> None:
+        conn.idle_since = time.monotonic()
+        self.idle.append(conn)
+
+    def forget(self, conn: _Connection) -> None:
+        self.connections.discard(conn)
+        if conn in self.idle:
+            self.idle.remove(conn)
+
+    async def _sweep(self) -> None:
+        """Every tenth of a second: time requests out (without a timer per request) and retire idle
+        connections past their limit (so they are not left for the server to close)."""
+        while True:
+            await asyncio.sleep(0.1)
+            now = time.monotonic()
+            for conn in [c for c in self.connections if c.done is not None and c.deadline < now]:
+                conn.time_out()
+            for conn in [c for c in self.idle if now - c.idle_since >= c.idle_limit]:
+                conn._discard()

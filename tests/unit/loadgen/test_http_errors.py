@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 from aiohttp.http_exceptions import ContentLengthError
 
-from loadgen import recorder, report
+from loadgen import client, recorder
 from loadgen.http import errors
 from loadgen.http.aio import error_kind
 
@@ -18,7 +18,7 @@ def test_the_kinds_are_a_closed_stable_set() -> None:
 
 
 def test_the_set_is_defined_once() -> None:
-    assert recorder.ERROR_KINDS is errors.ERROR_KINDS and report.ERROR_KINDS is errors.ERROR_KINDS
+    assert recorder.ERROR_KINDS is errors.ERROR_KINDS and client.ERROR_KINDS is errors.ERROR_KINDS
     assert all(recorder.is_error(kind) for kind in errors.ERROR_KINDS)
 
 

@@ -115,12 +115,6 @@ class EventsSLI(_Strict):
     def _templated(cls, query: str) -> str:
         return templated(query)
 
-    @model_validator(mode="after")
-    def _different(self) -> EventsSLI:
-        if self.error_query == self.total_query:
-            raise ValueError("error_query and total_query are the same query (the SLI would always be 0%)")
-        return self
-
 
 class RawSLI(_Strict):
     error_ratio_query: str
@@ -196,7 +190,7 @@ class SLOSpec(_Strict):
     def latency_threshold_seconds(self) -> float | None:
         """The `le` a latency SLI reads (checked against the histogram's buckets), None for other SLIs."""
         found: set[str] = set()
-        for _, selector in self._selectors():
+        for _, selector in self.series_selectors():
             histogram = selector.metric.removesuffix("_bucket")
             if histogram == selector.metric:
                 continue
@@ -219,7 +213,7 @@ class SLOSpec(_Strict):
     def _check_routes(self) -> None:
         """Every read of the service's request histogram selects exactly the contract's prediction routes."""
         expected = Matcher("route", "=~", prediction_routes_regex())
-        for field, selector in self._selectors():
+        for field, selector in self.series_selectors():
             if selector.metric in ROUTED_SERIES and selector.on("route") != [expected]:
                 found = ", ".join(map(str, selector.on("route"))) or "no route matcher"
                 raise SpecError(
@@ -227,7 +221,7 @@ class SLOSpec(_Strict):
                     f"{expected} (contract/routes.py)"
                 )
 
-    def _selectors(self) -> Iterator[tuple[str, Selector]]:
+    def series_selectors(self) -> Iterator[tuple[str, Selector]]:
         """(field, selector) for every series selector of the SLI's queries; a query that is not PromQL is an error."""
         for field, query in self.sli.queries.items():
             try:

@@ -140,7 +140,10 @@ def test_report_of_a_drill_spends_the_budget_the_counters_give_and_lists_each_in
     availability = report["slos"][0]
     assert availability["name"] == "requests-availability"
     expected = errors / total / budget
-    print(f"budget spent: report {availability['budget_spent']:.4f}, service counters {expected:.4f}")
+    print(
+        f"budget spent: report {availability['budget_spent']:.4f} ({availability['errors']:.1f} errors in "
+        f"{availability['requests']:.1f} requests), service counters {expected:.4f} ({errors:.0f} in {total:.0f})"
+    )
     assert abs(availability["budget_spent"] - expected) <= 0.01 * expected
     # Prometheus extrapolates both counters to the window's ends (up to a scrape interval each: here 2 s of ~60 s,
     # the same factor for both, so the ratio keeps): the counts are close, the budget spent exact.

@@ -60,6 +60,10 @@ _PLUGINS_REFUSED = (
     "sli.events or sli.raw (or generate this spec with Sloth itself)"
 )
 
+#: Requests a burn-rate condition needs in its short window before it may fire (`x-min-events`): below it,
+#: one failed request out of a handful reads as a burn of hundreds of times the budget.
+DEFAULT_MIN_EVENTS = 100
+
 
 class SpecError(ValueError):
     """The spec is not valid; the message says what to change."""
@@ -167,12 +171,16 @@ def _refuse_plugins(data: Any, field: str) -> None:
 
 
 class SLOSpec(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     name: str = Field(pattern=_NAME)
     objective: float = Field(gt=0, le=100)
     description: str = ""
     labels: dict[str, str] = Field(default_factory=dict)
     sli: SLISpec
     alerting: AlertingSpec = Field(default_factory=AlertingSpec)
+    #: Ours, not Sloth's: Sloth's loader ignores fields it does not know, so the file stays a valid Sloth spec.
+    min_events: int = Field(DEFAULT_MIN_EVENTS, ge=0, alias="x-min-events")
 
     @model_validator(mode="before")
     @classmethod

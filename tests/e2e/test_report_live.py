@@ -33,6 +33,7 @@ from generators.repository import generate
 from generators.yamlout import dump
 from slo.spec import load_spec
 from stack.prometheus import Prometheus
+from stack.spans import parse_time
 from tests import prom
 from tests.processes import ROOT, service
 
@@ -124,6 +125,7 @@ def test_report_of_a_drill_spends_the_budget_the_counters_give_and_lists_each_in
             time.sleep(QUIET)
             start, (total_before, errors_before) = time.time(), service_counts(client)
             time.sleep(QUIET)
+            traffic_from = time.time()
             send_until(client, lambda: False, CLEAN_SECONDS)
             set_faults(client, 0.2)
             send_until(client, lambda: False, FAULT_SECONDS)
@@ -155,3 +157,9 @@ def test_report_of_a_drill_spends_the_budget_the_counters_give_and_lists_each_in
     (page,) = [i for i in slo_incidents if i["slo"] == "requests-availability" and i["severity"].endswith("page")]
     assert page["end"] is not None and page["seconds"] > 0, page
     assert availability["alert_fired"] and not report["ok"]
+    # "No data" where there was no request: the quiet start, until the 5m window (5 s here) holds requests
+    # (and a scrape and an evaluation later); never while requests flowed. Rules without the no-data
+    # recording give None.
+    if availability["no_data"] is not None:
+        assert availability["no_data"], "the quiet start is no data"
+        assert all(parse_time(s["end"]) <= traffic_from + 5 + 3 for s in availability["no_data"]), report

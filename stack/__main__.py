@@ -40,14 +40,14 @@ def moment(text: str) -> float:
 
 
 def report_window(args: argparse.Namespace, now: float) -> Window:
-    """The window the flags name: --month, or two of --start/--end/--window (--window alone ends now)."""
+    """The window the flags name: --month, or two of --start/--end/--window (--window or --start alone: up to now)."""
     if args.month:
         if args.start is not None or args.end is not None or args.window is not None:
             raise ValueError("--month is a window of its own: give it without --start, --end or --window")
         return Window.month(args.month, now)
     given = sum(x is not None for x in (args.start, args.end, args.window))
-    if given == 3 or (given == 0):
-        raise ValueError("give --window, --month, or two of --start, --end and --window")
+    if given in (0, 3) or (given == 1 and args.end is not None):
+        raise ValueError("give --window, --start, --month, or two of --start, --end and --window")
     end = args.end if args.end is not None else now
     if args.start is not None and args.window is not None:
         end = args.start + args.window
@@ -80,7 +80,7 @@ def parser() -> argparse.ArgumentParser:
         "cannot be read. Times: ISO 8601 (UTC unless an offset is given) or Unix seconds.",
     )
     r.add_argument("--window", type=duration, help="its length (90s, 10m, 30d); alone: the last WINDOW")
-    r.add_argument("--start", type=moment, help="its start (2026-11-03T04:00:00Z)")
+    r.add_argument("--start", type=moment, help="its start (2026-11-03T04:00:00Z); alone: up to now")
     r.add_argument("--end", type=moment, help="its end (default: now)")
     r.add_argument("--month", help="a calendar month in UTC, YYYY-MM (cut at now if still running)")
     r.add_argument("--prometheus", help="Prometheus base URL (default: the local stack's)")

@@ -4,6 +4,7 @@ a whole build over a socket, and `python -m stack report` and `validate` on a ca
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -272,9 +273,10 @@ def test_report_command_takes_any_window_prints_json_and_exits_1_on_a_breach(
         (["--start", start, "--end", end], 86400),
         (["--start", start, "--window", "1h"], 3600),
         (["--end", end, "--window", "2h"], 7200),
+        (["--start", str(time.time() - 600)], 600),
     ):
         assert main(["report", *flags, "--prometheus", url, "--json"]) == 1
-        assert json.loads(capsys.readouterr().out)["window_seconds"] == length
+        assert json.loads(capsys.readouterr().out)["window_seconds"] == pytest.approx(length, abs=5)
     assert main(["report", "--window", "90"]) == 1  # the local stack's Prometheus, from the settings
     assert "verdict: BREACH" in capsys.readouterr().out
 
@@ -283,8 +285,9 @@ def test_report_command_takes_any_window_prints_json_and_exits_1_on_a_breach(
     ("flags", "message"),
     [
         (["--month", "2026-11", "--window", "1h"], "--month is a window of its own"),
-        ([], "give --window, --month, or two of"),
-        (["--start", "1", "--end", "2", "--window", "1"], "give --window, --month, or two of"),
+        ([], "give --window, --start, --month, or two of"),
+        (["--end", "2026-11-02"], "give --window, --start, --month, or two of"),
+        (["--start", "1", "--end", "2", "--window", "1"], "give --window, --start, --month, or two of"),
         (["--start", "2026-11-02", "--end", "2026-11-01"], "before it starts"),
         (["--month", "2999-01"], "has not started"),
     ],

@@ -9,6 +9,7 @@ metric; `or` matcher sets are not read (the spec's checks then find no matcher t
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import promql_parser
@@ -38,6 +39,8 @@ class Matcher:
 class Selector:
     metric: str
     matchers: tuple[Matcher, ...]
+    #: The series selector alone, as Prometheus' series API and an instant query take it (no range, offset or @).
+    text: str = ""
 
     def on(self, label: str) -> list[Matcher]:
         """The matchers of one label."""
@@ -46,6 +49,13 @@ class Selector:
 
 def _op(op: promql_parser.MatchOp) -> str:
     return next(text for known, text in _OPS if op == known)
+
+
+def _text(node: promql_parser.VectorSelector) -> str:
+    """The selector in PromQL; values quoted with JSON's escapes, which are Go's, which are PromQL's."""
+    matchers = ", ".join(f"{m.name}{_op(m.op)}{json.dumps(m.value)}" for m in node.matchers.matchers)
+    name = node.name or ""
+    return f"{name}{{{matchers}}}" if matchers else name
 
 
 def selectors(query: str) -> list[Selector]:
@@ -60,7 +70,7 @@ def selectors(query: str) -> list[Selector]:
             matchers = [Matcher(m.name, _op(m.op), m.value) for m in node.matchers.matchers]
             named = [m.value for m in matchers if m.label == "__name__" and m.op == "="]
             metric = node.name or (named[0] if len(named) == 1 else "")
-            found.append(Selector(metric, tuple(m for m in matchers if m.label != "__name__")))
+            found.append(Selector(metric, tuple(m for m in matchers if m.label != "__name__"), _text(node)))
 
     promql_parser.walk(promql_parser.parse(query.replace(WINDOW_VARIABLE, "5m")), visit)
     return found

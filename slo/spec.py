@@ -13,16 +13,24 @@ https://github.com/slok/sloth/tree/main/pkg/prometheus/api/v1. Three checks go b
   full, because Sloth's only template variable is {{.window}} (a placeholder of ours would reach
   Sloth as a wrong selector) and YAML cannot splice one string into another; the check makes the
   spelled-out copies the contract's, and names the SLO and the field that differ.
-- names are Prometheus-label safe and unique, objectives are in (0, 100).
+- names are unique; names, objectives ((0, 100]) and the `{{ .window }}` variable follow Sloth's own rules.
+
+Every valid Sloth `prometheus/v1` spec reads (Sloth's examples are the tests): disabled alerts, SLOs
+without alerts (no `alerting.name` when both alerts are disabled), `{{ .window }}` spelled with spaces
+(normalised here to `{{.window}}`), several YAML documents in one file (`load_specs`). What Sloth runs as Go
+plugins (`sli.plugin`, `slo_plugins`, an SLO's `plugins`) is refused by name: rules written without the plugin
+would not be the rules Sloth writes. A latency SLI over a histogram whose buckets we do not know (Sloth's
+kubernetes-apiserver example) reads; its threshold is unchecked here (`slo.validate` checks its series live).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -30,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from contract import buckets, metrics
 from contract.routes import prediction_routes_regex
 from slo.selectors import WINDOW_VARIABLE, Matcher, Selector, selectors
+from slo.windows import POLICY, Severity
 
 #: Histograms whose bucket boundaries we know, hence which latency SLIs may read.
 HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
@@ -41,7 +50,19 @@ HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
 #: The series of the service's request histogram: an SLI reading them counts the prediction routes.
 ROUTED_SERIES = frozenset(f"{metrics.REQUEST_DURATION.name}{suffix}" for suffix in ("_count", "_bucket", "_sum"))
 
-_NAME = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+#: Sloth's name rule (pkg/common/conventions): service and SLO names, hence sloth_id.
+_NAME = r"^[A-Za-z0-9][-A-Za-z0-9_.]*[A-Za-z0-9]$"
+#: Sloth's window variable (conventions.TplSLIQueryWindowVarRegex): spaces inside the braces are allowed.
+_WINDOW_SPELLINGS = re.compile(r"\{\{ *\.window *\}\}")
+#: What Sloth runs as Go plugins; rules written without them would differ from Sloth's, so they are refused.
+_PLUGINS_REFUSED = (
+    "Sloth plugins are Go code that Sloth runs and this generator does not; write the plugin's query as "
+    "sli.events or sli.raw (or generate this spec with Sloth itself)"
+)
+
+#: Requests a burn-rate condition needs in its short window before it may fire (`x-min-events`): below it,
+#: one failed request out of a handful reads as a burn of hundreds of times the budget.
+DEFAULT_MIN_EVENTS = 100
 
 
 class SpecError(ValueError):
@@ -59,11 +80,34 @@ class AlertSpec(_Strict):
 
 
 class AlertingSpec(_Strict):
-    name: str = Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+    # Empty only when both alerts are disabled (Sloth's rule: its examples/no-alerts.yml has no name).
+    name: str = Field(default="", pattern=r"^([a-zA-Z_][a-zA-Z0-9_]*)?$")
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     page_alert: AlertSpec = Field(default_factory=AlertSpec)
     ticket_alert: AlertSpec = Field(default_factory=AlertSpec)
+
+    @model_validator(mode="after")
+    def _named(self) -> AlertingSpec:
+        if self.severities and not self.name:
+            raise ValueError("alerting.name is required unless both page_alert and ticket_alert are disabled")
+        return self
+
+    def alert(self, severity: Severity) -> AlertSpec:
+        """The page (critical) or ticket (warning) alert's own settings."""
+        return self.page_alert if severity == "page" else self.ticket_alert
+
+    @property
+    def severities(self) -> tuple[Severity, ...]:
+        """The severities whose alert is enabled, in the policy's order; empty for an SLO without alerts."""
+        return tuple(severity for severity in POLICY if not self.alert(severity).disable)
+
+
+def templated(query: str) -> str:
+    """The query with Sloth's window variable in our one spelling, `{{.window}}` (Sloth allows `{{ .window }}`)."""
+    if not _WINDOW_SPELLINGS.search(query):
+        raise ValueError(f"the query must use {WINDOW_VARIABLE} as its range: {query.strip()}")
+    return _WINDOW_SPELLINGS.sub(WINDOW_VARIABLE, query).strip()
 
 
 class EventsSLI(_Strict):
@@ -73,9 +117,7 @@ class EventsSLI(_Strict):
     @field_validator("error_query", "total_query")
     @classmethod
     def _templated(cls, query: str) -> str:
-        if WINDOW_VARIABLE not in query:
-            raise ValueError(f"the query must use {WINDOW_VARIABLE} as its range: {query.strip()}")
-        return query.strip()
+        return templated(query)
 
 
 class RawSLI(_Strict):
@@ -84,14 +126,21 @@ class RawSLI(_Strict):
     @field_validator("error_ratio_query")
     @classmethod
     def _templated(cls, query: str) -> str:
-        if WINDOW_VARIABLE not in query:
-            raise ValueError(f"the query must use {WINDOW_VARIABLE} as its range: {query.strip()}")
-        return query.strip()
+        return templated(query)
 
 
 class SLISpec(_Strict):
     events: EventsSLI | None = None
     raw: RawSLI | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_plugin(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "plugin" in data:
+            plugin = data["plugin"]
+            what = f' (id "{plugin.get("id")}")' if isinstance(plugin, dict) else ""
+            raise ValueError(f"sli.plugin{what} is not supported: {_PLUGINS_REFUSED}")
+        return data
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SLISpec:
@@ -116,13 +165,28 @@ class SLISpec(_Strict):
         return f"({self.raw.error_ratio_query})"
 
 
+def _refuse_plugins(data: Any, field: str) -> None:
+    if isinstance(data, dict) and field in data:
+        raise ValueError(f"{field} is not supported: {_PLUGINS_REFUSED}")
+
+
 class SLOSpec(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     name: str = Field(pattern=_NAME)
-    objective: float = Field(gt=0, lt=100)
+    objective: float = Field(gt=0, le=100)
     description: str = ""
     labels: dict[str, str] = Field(default_factory=dict)
     sli: SLISpec
-    alerting: AlertingSpec
+    alerting: AlertingSpec = Field(default_factory=AlertingSpec)
+    #: Ours, not Sloth's: Sloth's loader ignores fields it does not know, so the file stays a valid Sloth spec.
+    min_events: int = Field(DEFAULT_MIN_EVENTS, ge=0, alias="x-min-events")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_plugins(cls, data: Any) -> Any:
+        _refuse_plugins(data, "plugins")
+        return data
 
     @model_validator(mode="after")
     def _checked(self) -> SLOSpec:
@@ -134,22 +198,22 @@ class SLOSpec(_Strict):
     def latency_threshold_seconds(self) -> float | None:
         """The `le` a latency SLI reads (checked against the histogram's buckets), None for other SLIs."""
         found: set[str] = set()
-        for _, selector in self._selectors():
+        for _, selector in self.series_selectors():
             histogram = selector.metric.removesuffix("_bucket")
             if histogram == selector.metric:
                 continue
             les = [m.value for m in selector.on("le") if m.op == "="]
             if len(les) != 1:
                 raise SpecError(f'SLO {self.name}: {selector.metric} is read without exactly one le="..."')
+            found.add(les[0])
             if histogram not in HISTOGRAM_BUCKETS:
-                raise SpecError(f"SLO {self.name}: unknown histogram {histogram}, its bucket boundaries are unknown")
+                continue  # not one of ours: its boundaries are unknown here (slo.validate checks it live)
             allowed = {metrics.le_text(b): b for b in HISTOGRAM_BUCKETS[histogram]}
             if les[0] not in allowed:
                 raise SpecError(
                     f'SLO {self.name}: le="{les[0]}" is not a bucket boundary of {histogram}; '
                     f"the boundaries are {', '.join(allowed)} (see contract/buckets.py)"
                 )
-            found.add(les[0])
         if len(found) > 1:
             raise SpecError(f"SLO {self.name}: one latency threshold per SLO, found le={sorted(found)}")
         return float(found.pop()) if found else None
@@ -157,7 +221,7 @@ class SLOSpec(_Strict):
     def _check_routes(self) -> None:
         """Every read of the service's request histogram selects exactly the contract's prediction routes."""
         expected = Matcher("route", "=~", prediction_routes_regex())
-        for field, selector in self._selectors():
+        for field, selector in self.series_selectors():
             if selector.metric in ROUTED_SERIES and selector.on("route") != [expected]:
                 found = ", ".join(map(str, selector.on("route"))) or "no route matcher"
                 raise SpecError(
@@ -165,7 +229,7 @@ class SLOSpec(_Strict):
                     f"{expected} (contract/routes.py)"
                 )
 
-    def _selectors(self) -> Iterator[tuple[str, Selector]]:
+    def series_selectors(self) -> Iterator[tuple[str, Selector]]:
         """(field, selector) for every series selector of the SLI's queries; a query that is not PromQL is an error."""
         for field, query in self.sli.queries.items():
             try:
@@ -192,6 +256,12 @@ class Spec(_Strict):
     labels: dict[str, str] = Field(default_factory=dict)
     slos: list[SLOSpec] = Field(min_length=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_plugins(cls, data: Any) -> Any:
+        _refuse_plugins(data, "slo_plugins")
+        return data
+
     @model_validator(mode="after")
     def _unique(self) -> Spec:
         names = [slo.name for slo in self.slos]
@@ -205,13 +275,31 @@ class Spec(_Strict):
         return f"{self.service}-{slo.name}"
 
 
-def load_spec(path: Path | str) -> Spec:
-    """Read and check a spec file; raises SpecError with a readable message."""
+def load_specs(path: Path | str) -> list[Spec]:
+    """Every spec of a file, one per YAML document (Sloth reads `---`-separated specs, each its own service).
+
+    Empty documents are skipped, as Sloth does; raises SpecError with a readable message (which document).
+    """
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
-        return Spec.model_validate(data)
+        documents = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
     except (OSError, yaml.YAMLError) as e:
         raise SpecError(f"{path}: {e}") from e
-    except ValueError as e:  # pydantic.ValidationError is a ValueError
-        raise SpecError(f"{path}: {e}") from e
+    if not documents:
+        raise SpecError(f"{path}: no spec in the file")
+    specs = []
+    for number, data in enumerate(documents, start=1):
+        where = f"{path}" if len(documents) == 1 else f"{path}, document {number}"
+        try:
+            specs.append(Spec.model_validate(data))
+        except ValueError as e:  # pydantic.ValidationError is a ValueError; so is SpecError
+            raise SpecError(f"{where}: {e}") from e
+    return specs
+
+
+def load_spec(path: Path | str) -> Spec:
+    """Read and check a one-document spec file; raises SpecError with a readable message."""
+    specs = load_specs(path)
+    if len(specs) > 1:
+        raise SpecError(f"{path}: {len(specs)} specs (YAML documents) where one is expected; read it with load_specs")
+    return specs[0]

@@ -18,6 +18,7 @@ dashboards work) but read shorter ranges.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
 Severity = Literal["page", "ticket"]
@@ -37,6 +38,13 @@ class BurnCondition:
     factor: float
     long: int
     short: int
+
+    def can_fire(self, budget: Decimal) -> bool:
+        """Whether an error ratio can exceed factor x budget: a ratio is at most 1, and the rule's test is `>`.
+
+        A 90% objective (budget 0.1) cannot burn 14.4x: that condition never fires, whatever happens.
+        """
+        return Decimal(repr(self.factor)) * budget < 1
 
 
 #: Conditions of each alert, ORed; the first is the quicker one.

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
 
 from contract.durations import parse_duration
-from slo.spec import SpecError, load_spec
+from slo import validate
+from slo.spec import SpecError, load_spec, load_specs
 from stack import procfile, report, up
-from stack.prometheus import Prometheus
+from stack.prometheus import Prometheus, PrometheusError
 from stack.settings import StackSettings
+from stack.spans import Window, parse_time
 
 
 def duration(text: str) -> float:
@@ -26,6 +30,29 @@ def processes(text: str) -> frozenset[str]:
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown process(es) {sorted(unknown)}; choose from {procfile.PROCESSES}")
     return names
+
+
+def moment(text: str) -> float:
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def report_window(args: argparse.Namespace, now: float) -> Window:
+    """The window the flags name: --month, or two of --start/--end/--window (--window or --start alone: up to now)."""
+    if args.month:
+        if args.start is not None or args.end is not None or args.window is not None:
+            raise ValueError("--month is a window of its own: give it without --start, --end or --window")
+        return Window.month(args.month, now)
+    given = sum(x is not None for x in (args.start, args.end, args.window))
+    if given in (0, 3) or (given == 1 and args.end is not None):
+        raise ValueError("give --window, --start, --month, or two of --start, --end and --window")
+    end = args.end if args.end is not None else now
+    if args.start is not None and args.window is not None:
+        end = args.start + args.window
+    start = args.start if args.start is not None else end - args.window
+    return Window(start, min(end, now))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -45,10 +72,29 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--duration", type=duration, help="bounded soak: run this long (90, 90s, 10m, 2h), then report")
     u.add_argument("--without", type=processes, default=frozenset(), help="comma-separated processes not to start")
     sub.add_parser("procfile", help="print the Procfile honcho runs (from the settings)")
-    r = sub.add_parser("report", help="print the SLO report of the last WINDOW from a running Prometheus")
-    r.add_argument("--window", type=duration, required=True, help="how far back (90s, 10m, 2h)")
+    r = sub.add_parser(
+        "report",
+        help="print the SLO report of a window from a running Prometheus",
+        description="Each SLI weighted by requests, the share of the window's error budget spent, the spans "
+        "without data and the alerts that fired (one line per incident). Exit 1 on a breach, 2 if Prometheus "
+        "cannot be read. Times: ISO 8601 (UTC unless an offset is given) or Unix seconds.",
+    )
+    r.add_argument("--window", type=duration, help="its length (90s, 10m, 30d); alone: the last WINDOW")
+    r.add_argument("--start", type=moment, help="its start (2026-11-03T04:00:00Z); alone: up to now")
+    r.add_argument("--end", type=moment, help="its end (default: now)")
+    r.add_argument("--month", help="a calendar month in UTC, YYYY-MM (cut at now if still running)")
     r.add_argument("--prometheus", help="Prometheus base URL (default: the local stack's)")
     r.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    v = sub.add_parser(
+        "validate",
+        help="check what an SLO spec means, offline and against a live Prometheus",
+        description="Refuse alerts that can never fire, latency thresholds that are not bucket boundaries and "
+        "(with --prometheus) selectors that match no series; warn about what cannot be checked. Exit 0 when "
+        "valid (warnings allowed), 1 when refused, 2 if Prometheus cannot be read.",
+    )
+    v.add_argument("spec", nargs="?", type=Path, help="the spec (default: STACK_SLO_SPEC)")
+    v.add_argument("--prometheus", help="check every SLI selector against this Prometheus (base URL)")
+    v.add_argument("--lookback", type=duration, default=3600.0, help="how far back a series counts (default 1h)")
     w = sub.add_parser("wait", help="wait until URL answers 200 (start order by health)")
     w.add_argument("url")
     w.add_argument("--timeout", type=float, default=60.0)
@@ -65,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as exc:  # the SLO spec the report reads is missing or invalid: say which, not a traceback
         print(f"error: {exc}", file=sys.stderr)
         return up.EXIT_FAILED
+    except (OSError, PrometheusError) as exc:  # Prometheus does not answer, or refuses a query
+        print(f"error: Prometheus: {exc}", file=sys.stderr)
+        return up.EXIT_FAILED
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,10 +125,43 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "procfile":
         print(procfile.render(settings), end="")
         return 0
+    if args.command == "validate":
+        return run_validate(args.spec or settings.path(settings.slo_spec), args.prometheus, args.lookback)
     prom = Prometheus(args.prometheus or settings.url(settings.prometheus_port))
-    result = report.build(prom, load_spec(settings.path(settings.slo_spec)), round(args.window))
+    try:
+        window = report_window(args, time.time())
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return up.EXIT_FAILED
+    result = report.build_window(prom, load_spec(settings.path(settings.slo_spec)), window)
     print(result.to_json() if args.json else report.render(result))
     return 0 if result.ok else 1
+
+
+def run_validate(spec_path: Path, prometheus: str | None, lookback: float) -> int:
+    """Print every finding, one a line; 1 if any is an error (a spec that does not read is one)."""
+    try:
+        specs = load_specs(spec_path)
+    except SpecError as exc:
+        print(f"error: {exc}")
+        return 1
+    findings = [f for spec in specs for f in validate.check(spec)]
+    if prometheus:
+        prom = Prometheus(prometheus)
+        window = f"[{round(lookback)}s]"
+
+        def count(selector: str) -> int:
+            return round(prom.scalar(f"count(last_over_time({selector}{window}))") or 0)
+
+        findings += [f for spec in specs for f in validate.check_live(spec, count)]
+    for finding in findings:
+        print(finding)
+    errors = sum(f.level == "error" for f in findings)
+    slos = sum(len(spec.slos) for spec in specs)
+    checked = f"{slos} SLO(s) of {len(specs)} spec(s) in {spec_path}"
+    checked += f", against {prometheus}" if prometheus else ""
+    print(f"refused: {errors} error(s), {checked}" if errors else f"valid: {checked}")
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

@@ -51,6 +51,11 @@ class Prometheus:
         value = float(result[0]["value"][1])
         return None if math.isnan(value) else value
 
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
+        """A range query's series, each with its `values` ([unix seconds, "value"] pairs), start to end by step."""
+        params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:.3f}"}
+        return self.get("/api/v1/query_range", **params)["result"]
+
     def alerts(self) -> list[dict[str, Any]]:
         """Active alerts, pending and firing."""
         return self.get("/api/v1/alerts")["alerts"]

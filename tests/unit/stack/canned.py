@@ -23,11 +23,19 @@ def vector(*values: float | str, metric: dict[str, str] | None = None) -> Answer
     return 200, {"status": "success", "data": {"resultType": "vector", "result": result}}
 
 
+def matrix(*series: tuple[dict[str, str], list[tuple[float, float]]]) -> Answer:
+    """A successful range query: (labels, [(time, value), ...]) per series."""
+    result = [{"metric": labels, "values": [[t, str(v)] for t, v in values]} for labels, values in series]
+    return 200, {"status": "success", "data": {"resultType": "matrix", "result": result}}
+
+
 @dataclass
 class CannedPrometheus:
     url: str
     #: PromQL -> answer for /api/v1/query; anything else there is an empty vector.
     queries: dict[str, Answer] = field(default_factory=dict)
+    #: PromQL -> answer for /api/v1/query_range; anything else there is an empty matrix.
+    ranges: dict[str, Answer] = field(default_factory=dict)
     #: other paths -> answer.
     paths: dict[str, Answer] = field(default_factory=dict)
     seen: list[dict[str, str]] = field(default_factory=list)
@@ -36,6 +44,9 @@ class CannedPrometheus:
         if path == "/api/v1/query":
             self.seen.append(params)
             return self.queries.get(params.get("query", ""), vector())
+        if path == "/api/v1/query_range":
+            self.seen.append(params)
+            return self.ranges.get(params.get("query", ""), matrix())
         return self.paths.get(path, (404, "404 page not found"))
 
 

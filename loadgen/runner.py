@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import os
+import random
 import signal
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from loadgen import report
+from loadgen import report, workers
 from loadgen.client import make_client
 from loadgen.engine import Engine, clock
 from loadgen.payloads import Payloads
@@ -25,11 +28,15 @@ from loadgen.thresholds import Threshold
 #: Exit codes of `python -m loadgen run` (documented in the README and --help).
 EXIT_OK = 0
 EXIT_ERROR = 1  # unexpected failure
-EXIT_USAGE = 2  # bad flags, scenario or threshold (argparse uses 2 as well)
+EXIT_USAGE = 2  # bad flags, scenario, threshold or target (argparse uses 2 as well)
 EXIT_THRESHOLDS = 99  # the run completed and at least one threshold failed (as k6)
+EXIT_INTERRUPTED = 105  # stopped early by SIGINT/SIGTERM: results written, marked interrupted (k6's code)
+EXIT_FORCED = 130  # a second SIGINT/SIGTERM: out at once, nothing written (128 + SIGINT, as a shell reports it)
+
+Counts = Engine | workers.Totals
 
 
-def _progress(point: Point, engine: Engine) -> Text:
+def _progress(point: Point, engine: Counts) -> Text:
     return Text(
         f"{point.t:6.0f}s  rate {point.completed:7,.0f}/s (target {point.target_rps:,.1f})  "
         f"p50 {point.p50_ms:8.2f} ms  p99 {point.p99_ms:8.2f} ms  errors {point.errors:,}  "
@@ -37,7 +44,41 @@ def _progress(point: Point, engine: Engine) -> Text:
     )
 
 
-async def _ticker(engine: Engine, recorder: Recorder, live: Live | None, console: Console) -> None:
+class Stopper:
+    """The first SIGINT/SIGTERM stops the schedule (what was measured is still reported, marked interrupted);
+    a second one exits at once."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.interrupted = False
+        self.stop: Callable[[], None] = lambda: None
+        self.kill: Callable[[], None] = lambda: None
+
+    def __call__(self) -> None:
+        if not self.interrupted:
+            self.interrupted = True
+            self.console.print("stopping: finishing the requests in flight (again to quit at once)", highlight=False)
+            self.stop()
+            return
+        self.kill()
+        print("interrupted twice: quitting without results", file=sys.stderr, flush=True)
+        os._exit(EXIT_FORCED)
+
+
+class Shower:
+    """Shows each closed second: the live view on a terminal, a line every 10 s off it."""
+
+    def __init__(self, live: Live | None, console: Console) -> None:
+        self.live, self.console = live, console
+
+    def __call__(self, point: Point, counts: Counts) -> None:
+        if self.live is not None:
+            self.live.update(_progress(point, counts))
+        elif point.t // 10 != (point.t - 1) // 10:
+            self.console.print(_progress(point, counts), highlight=False)
+
+
+async def _ticker(engine: Engine, recorder: Recorder, show: Shower) -> None:
     """Once a second of the schedule: close the recorder's second and show it."""
     await engine.begun()
     n = 1
@@ -45,10 +86,35 @@ async def _ticker(engine: Engine, recorder: Recorder, live: Live | None, console
         await asyncio.sleep(max(0.0, engine.started + n - clock()))
         n += 1
         point = recorder.tick(engine.elapsed(), engine.target_rate(), engine.scheduled, engine.sent, engine.dropped)
-        if live is not None:
-            live.update(_progress(point, engine))
-        elif point.t // 10 != (point.t - 1) // 10:
-            console.print(_progress(point, engine), highlight=False)
+        show(point, engine)
+
+
+async def _one_process(scenario: Scenario, payloads: Payloads, recorder: Recorder, target: str, client_kind: str,
+                       show: Shower, stopper: Stopper) -> Counts:  # fmt: skip
+    arrivals = Arrivals(scenario.profile, scenario.arrivals, seed=scenario.seed)
+    loop = asyncio.get_running_loop()
+    async with make_client(target, timeout=scenario.timeout, kind=client_kind) as client:
+        engine = Engine(client, payloads, arrivals, recorder, max_in_flight=scenario.max_in_flight)
+        stopper.stop = engine.stop
+        ticker = loop.create_task(_ticker(engine, recorder, show))
+        try:
+            await engine.run(duration=scenario.run_length(), requests=scenario.requests)
+        finally:
+            ticker.cancel()
+        recorder.tick(engine.elapsed(), engine.target_rate(), engine.scheduled, engine.sent, engine.dropped)
+    return engine
+
+
+async def _processes(scenario: Scenario, payloads: Payloads, recorder: Recorder, target: str, client_kind: str,
+                     show: Shower, stopper: Stopper, n: int) -> Counts:  # fmt: skip
+    job = workers.Job(scenario, payloads, target, client_kind, (0, 1), scenario.run_length(), scenario.requests)
+    pool = workers.Pool(workers.jobs(job, n), recorder, show)
+    stopper.stop, stopper.kill = pool.stop, pool.kill
+    await pool.run()
+    totals = pool.totals
+    recorder.tick(max(c.elapsed for c in totals.parts), totals.target_rate(), totals.scheduled, totals.sent,
+                  totals.dropped)  # fmt: skip
+    return totals
 
 
 async def execute(
@@ -59,30 +125,35 @@ async def execute(
     out: Path | None,
     client_kind: str = "auto",
     quiet: bool = False,
+    n_workers: int = 1,
 ) -> int:
     console = Console(stderr=True, quiet=quiet)
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    if n_workers > 1 and scenario.seed is None:  # every worker must deal the same schedule and deck
+        scenario = scenario.model_copy(update={"seed": random.SystemRandom().randrange(2**32)})
     payloads = Payloads(
         scenario.routes, batch_size=scenario.batch_size, invalid_fraction=scenario.invalid_fraction, seed=scenario.seed
     )
-    arrivals = Arrivals(scenario.profile, scenario.arrivals, seed=scenario.seed)
     recorder = Recorder()
     loop = asyncio.get_running_loop()
-    async with make_client(target, timeout=scenario.timeout, kind=client_kind) as client:
-        engine = Engine(client, payloads, arrivals, recorder, max_in_flight=scenario.max_in_flight)
-        for sig in (signal.SIGINT, signal.SIGTERM):  # stop early, still report what was measured
-            loop.add_signal_handler(sig, engine.stop)
-        live = Live(console=console, transient=True) if console.is_terminal and not quiet else None
+    stopper = Stopper(console)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # stop early, still report what was measured
+        loop.add_signal_handler(sig, stopper)
+    live = Live(console=console, transient=True) if console.is_terminal and not quiet else None
+    try:
         with live if live is not None else contextlib.nullcontext():
-            ticker = loop.create_task(_ticker(engine, recorder, live, console))
-            try:
-                await engine.run(duration=scenario.run_length(), requests=scenario.requests)
-            finally:
-                ticker.cancel()
-        recorder.tick(engine.elapsed(), engine.target_rate(), engine.scheduled, engine.sent, engine.dropped)
+            show = Shower(live, console)
+            if n_workers == 1:
+                counts = await _one_process(scenario, payloads, recorder, target, client_kind, show, stopper)
+            else:
+                counts = await _processes(scenario, payloads, recorder, target, client_kind, show, stopper, n_workers)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
     summary = report.summarize(
-        engine, recorder, target=target, scenario=scenario.description or "flags", started_at=started_at
-    )
+        counts, recorder, target=target, scenario=scenario.description or "flags", started_at=started_at,
+        interrupted=stopper.interrupted, workers=n_workers,
+    )  # fmt: skip
     report.check(summary, recorder, thresholds)
     Console(quiet=quiet).print(report.table(summary))
     if out is not None:
@@ -91,4 +162,6 @@ async def execute(
         report.write_csv(out / "results.csv", recorder.series)
         report.write_html(out / "report.html", summary, recorder.series)
         console.print(f"results: {out / 'results.json'}, {out / 'results.csv'}, {out / 'report.html'}")
+    if stopper.interrupted:
+        return EXIT_INTERRUPTED
     return EXIT_OK if summary.passed else EXIT_THRESHOLDS

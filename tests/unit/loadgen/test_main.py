@@ -16,6 +16,7 @@ from loadgen.__main__ import build_scenario, main, parser
 from loadgen.runner import EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE
 from loadgen.scenario import Scenario
 from loadgen.schedule import Constant, Ramp, Sine, Spike, Stages
+from loadgen.thresholds import DEFAULT_DROPPED
 from slo.thresholds import k6_thresholds
 from tests import processes
 from tests.unit.loadgen.raw_http import OK, RawServer, read_request, server_thread
@@ -71,7 +72,7 @@ def test_slo_flag_takes_the_thresholds_of_the_spec(server: RawServer, tmp_path: 
     code = run("--target", server.url, "--rate", "1000", "--requests", "40", "--slo", str(spec), "--out", str(tmp_path),
                "--quiet")  # fmt: skip
     doc = json.loads((tmp_path / "results.json").read_text())
-    assert {t["threshold"] for t in doc["thresholds"]} == set(k6_thresholds(spec)) != set()
+    assert {t["threshold"] for t in doc["thresholds"]} == {*k6_thresholds(spec), DEFAULT_DROPPED} != {DEFAULT_DROPPED}
     assert code == (EXIT_OK if doc["passed"] else EXIT_THRESHOLDS)  # the verdict, whatever this machine's load
 
 
@@ -91,7 +92,9 @@ def test_slo_flag_takes_the_thresholds_of_the_spec(server: RawServer, tmp_path: 
         (["--routes", "single=lots"], "could not convert"),
         (["--scenario", "/nonexistent/scenario.yaml"], "scenario.yaml"),
         (["--slo", "/nonexistent/slo.yaml"], "slo.yaml"),
-        (["--target", "ftp://127.0.0.1:1", "--client", "fast", "--requests", "1"], "unsupported target"),
+        (["--target", "ftp://127.0.0.1:1", "--client", "fast", "--requests", "1"], "give an http:// or https://"),
+        (["--workers", "0"], "--workers takes a number >= 1"),
+        (["--scenario", "steady", "--workers", "two"], "--workers takes a number >= 1"),
     ],
 )
 def test_usage_errors_exit_2_with_a_message(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -50,7 +50,7 @@ def test_summary_and_thresholds() -> None:
     rendered = Console(width=200, record=True)
     rendered.print(report.table(summary))
     text = rendered.export_text()
-    assert "FAIL" in text and "p(50)<5ms" in text and "6 / 4 / 2" in text
+    assert "FAIL" in text and "p(50)<5ms" in text and "6 / 4" in text and "2 (33.33% of the schedule)" in text
 
 
 def test_an_empty_run_summarises_to_zeros() -> None:

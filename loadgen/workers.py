@@ -113,9 +113,10 @@ class Counters:
     rate: float = 0.0
 
     @classmethod
-    def of(cls, engine: Engine) -> Counters:
+    def of(cls, engine: Engine, shares: int) -> Counters:
+        """(Each worker plays 1/`shares` of the schedule's rate.)"""
         return cls(engine.scheduled, engine.sent, engine.dropped, engine.in_flight, engine.elapsed(), engine.window,
-                   engine.target_rate())  # fmt: skip
+                   engine.target_rate() / shares)  # fmt: skip
 
 
 # --- the worker's side --------------------------------------------------------------------------------------
@@ -156,7 +157,7 @@ async def work(conn: Connection, job: Job) -> None:
             n = 1
             while True:
                 await asyncio.sleep(max(0.0, engine.started + n - clock()))
-                conn.send(("second", n, recorder.take(), Counters.of(engine)))
+                conn.send(("second", n, recorder.take(), Counters.of(engine, job.share[1])))
                 n += 1
 
         loop.add_reader(conn.fileno(), on_message)
@@ -167,7 +168,7 @@ async def work(conn: Connection, job: Job) -> None:
         finally:
             seconds.cancel()
             loop.remove_reader(conn.fileno())
-        conn.send(("end", recorder.take(), Counters.of(engine), drained))
+        conn.send(("end", recorder.take(), Counters.of(engine, job.share[1]), drained))
 
 
 def child(conn: Connection, job: Job) -> None:
@@ -302,9 +303,9 @@ class Pool:
         try:
             while conn.poll():
                 self._handle(i, conn.recv())
-        except (EOFError, OSError):
+        except (EOFError, OSError) as exc:
             if i not in self._ended:
-                self._fail(f"worker {i} exited without finishing (exit code {self._processes[i].exitcode})")
+                self._fail(f"worker {i} exited without finishing (exit code {self._processes[i].exitcode}, {exc!r})")
             asyncio.get_running_loop().remove_reader(conn.fileno())
 
     def _handle(self, i: int, message: tuple[Any, ...]) -> None:
@@ -314,7 +315,8 @@ class Pool:
             if len(self._ready) == len(self.jobs):
                 self.totals.started = start = clock() + START_DELAY
                 for conn in self._conns:
-                    conn.send(("start", start))
+                    with contextlib.suppress(OSError):  # a worker stopped before the start has ended
+                        conn.send(("start", start))
                 self._begun.set()
         elif kind == "second":
             _, n, second, counters = message

@@ -217,4 +217,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # before the run's own handler is in place: nothing was measured yet
+        print("interrupted before the run started", file=sys.stderr)
+        sys.exit(runner.EXIT_FORCED)

@@ -216,3 +216,23 @@ def test_sigint_with_workers_once_reports_interrupted_twice_quits_at_once(tmp_pa
             else:
                 assert process.returncode == EXIT_FORCED and not out.exists(), err
                 assert err.strip().splitlines()[-1] == "interrupted twice: quitting without results"
+
+
+def test_daemon_with_two_workers_serves_their_merged_metrics_and_drains(tmp_path: Path) -> None:
+    rate, metrics_port = 40.0, processes.free_port()
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    with server_thread() as server:
+        env = {"LOADGEN_TARGET": server.url, "LOADGEN_METRICS_PORT": str(metrics_port), "LOADGEN_RATE": f"{rate:g}",
+               "LOADGEN_INVALID_FRACTION": "0", "LOADGEN_WORKERS": "2"}  # fmt: skip
+        log = tmp_path / "daemon.log"
+        ready = f"http://127.0.0.1:{metrics_port}/healthz"
+        with processes.running(["-m", "loadgen", "daemon"], env, ready_url=ready, log=log) as daemon:
+            m = poll(lambda: scrape(metrics_url), lambda m: total(m, contract.LOADGEN_REQUESTS.name) >= 80, timeout=60)
+            assert total(m, contract.LOADGEN_TARGET_RATE.name) == rate  # the workers' halves, summed
+            duration = total(m, contract.LOADGEN_REQUEST_DURATION.name + "_count")
+            assert duration == total(m, contract.LOADGEN_REQUESTS.name, outcome="200") >= 80
+            assert total(m, contract.LOADGEN_SENT.name) <= len(server.requests)  # every one sent reached it
+        assert daemon.returncode == 0
+    tally = re.search(r"stopped: scheduled=(\d+) sent=(\d+) dropped=0 finished=(\d+); all in-flight", log.read_text())
+    assert tally is not None, log.read_text()
+    assert int(tally[2]) == int(tally[3]) == len(server.requests) >= 80

@@ -25,6 +25,7 @@ import contextlib
 import csv
 import functools
 import json
+import math
 import os
 import re
 import shutil
@@ -158,6 +159,11 @@ def shared_run(cpus: str, target: str, seconds: float, tmp: Path, in_flight: int
     return loadgen(cpus, target, rate, seconds, tmp, name, in_flight, workers)
 
 
+def ratio(a: float, b: float) -> float:
+    """a / b, NaN (a missed goal) when b measured nothing."""
+    return a / b if b else math.nan
+
+
 def sustains(result: dict, rate: float) -> bool:
     return result["rps"] >= 0.99 * rate and result["dropped_rate"] <= 0.001
 
@@ -225,13 +231,15 @@ def main() -> int:
           f"{held['lag_ms']['p50']:.2f} ms p99 {lag_p99:.2f} ms, dropped {held['dropped']}")  # fmt: skip
     print(f"shared cores: --workers 1 {shared[1]:,.0f} req/s, --workers 2 {shared[2]:,.0f} req/s, "
           f"hey GOMAXPROCS={len(both.split(','))} {hey_both:,.0f} req/s")  # fmt: skip
+    hey_ratio, locust_ratio = ratio(one, hey_one), ratio(one, locust_rps)
+    workers_ratio, shared_ratio = ratio(shared[2], shared[1]), ratio(shared[2], hey_both)
     goals = [
-        (f"1 core: loadgen / hey = {one / hey_one:.2f}", one / hey_one >= 0.75, ">= 0.75"),
-        (f"1 core: loadgen / locust = {one / locust_rps:.2f}x", one / locust_rps >= 1.5, ">= 1.5x"),
+        (f"1 core: loadgen / hey = {hey_ratio:.2f}", hey_ratio >= 0.75, ">= 0.75"),
+        (f"1 core: loadgen / locust = {locust_ratio:.2f}x", locust_ratio >= 1.5, ">= 1.5x"),
         (f"at 80%: achieved / target = {held['rps'] / rate:.4f}", held["rps"] / rate >= 0.99, ">= 0.99"),
         (f"at 80%: schedule lag p99 = {lag_p99:.2f} ms", lag_p99 <= 2.0, "<= 2 ms"),
-        (f"shared: --workers 2 / --workers 1 = {shared[2] / shared[1]:.2f}", shared[2] > shared[1], "> 1"),
-        (f"shared: --workers 2 / hey = {shared[2] / hey_both:.2f}", shared[2] / hey_both >= 0.75, ">= 0.75"),
+        (f"shared: --workers 2 / --workers 1 = {workers_ratio:.2f}", workers_ratio > 1, "> 1"),
+        (f"shared: --workers 2 / hey = {shared_ratio:.2f}", shared_ratio >= 0.75, ">= 0.75"),
     ]
     for text, ok, goal in goals:
         print(f"{text:45} goal {goal:8} {'met' if ok else 'MISSED'}")

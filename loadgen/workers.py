@@ -249,6 +249,7 @@ class Pool:
         self._next = 1  # the next second to close
         self._done: asyncio.Future[None] | None = None
         self._begun = asyncio.Event()
+        self._stopping = False
 
     async def begun(self) -> None:
         await self._begun.wait()
@@ -282,6 +283,7 @@ class Pool:
 
     def stop(self) -> None:
         """Stop scheduling in every worker (their requests in flight still finish and are counted)."""
+        self._stopping = True  # (a worker still starting up is told when it says it is ready)
         for i, conn in enumerate(self._conns):
             if i not in self._ended:
                 with contextlib.suppress(OSError):  # a worker already gone
@@ -312,6 +314,8 @@ class Pool:
         kind = message[0]
         if kind == "ready":
             self._ready.add(i)
+            if self._stopping:
+                self._conns[i].send(("stop",))
             if len(self._ready) == len(self.jobs):
                 self.totals.started = start = clock() + START_DELAY
                 for conn in self._conns:

@@ -102,3 +102,11 @@ def test_a_worker_that_fails_fails_the_run() -> None:
     pool = workers.Pool([job("ftp://127.0.0.1:9", 10, duration=1.0)], Recorder())
     with pytest.raises(workers.WorkerFailed, match="worker 0: ValueError: unsupported target"):
         asyncio.run(pool.run())
+
+
+def test_a_stop_before_the_workers_are_up_reaches_them(server: RawServer) -> None:
+    """A Ctrl-C while the processes start: each is told as soon as it is ready, and nothing is scheduled."""
+    pool = workers.Pool([job(server.url, 100, duration=30.0)], Recorder())
+    pool.stop()
+    assert asyncio.run(asyncio.wait_for(pool.run(), 60)) is True
+    assert pool.totals.scheduled == 0 and pool.totals.window < 0.1

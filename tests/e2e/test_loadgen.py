@@ -195,8 +195,17 @@ def test_two_workers_merge_to_the_distribution_of_one_process(tmp_path: Path) ->
         assert expected <= one_ms <= expected * 1.1 + 10 and expected <= two_ms <= expected * 1.1 + 10, (p, expected)
 
 
+async def answers_in_a_second(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: RawServer) -> None:
+    """Slow enough that a run stopped by SIGINT is still draining when a second one comes."""
+    while await read_request(reader, server):
+        await asyncio.sleep(1.0)
+        writer.write(OK)
+        server.answered += 1  # (even to a client gone: the handler is done with it)
+        await writer.drain()
+
+
 def test_sigint_with_workers_once_reports_interrupted_twice_quits_at_once(tmp_path: Path) -> None:
-    with server_thread() as server:
+    with server_thread(answers_in_a_second) as server:
         for times_, out in ((1, tmp_path / "once"), (2, tmp_path / "twice")):
             process = subprocess.Popen(
                 [sys.executable, "-m", "loadgen", "run", "--target", server.url, "--rate", "200", "--duration", "60s",
@@ -216,6 +225,8 @@ def test_sigint_with_workers_once_reports_interrupted_twice_quits_at_once(tmp_pa
             else:
                 assert process.returncode == EXIT_FORCED and not out.exists(), err
                 assert err.strip().splitlines()[-1] == "interrupted twice: quitting without results"
+        # Let the server's handlers finish their answers before its loop closes under them.
+        poll(lambda: len(server.requests) - server.answered, functools.partial(operator.eq, 0), timeout=10)
 
 
 def test_daemon_with_two_workers_serves_their_merged_metrics_and_drains(tmp_path: Path) -> None:

@@ -248,11 +248,7 @@ class Pool:
         self._pending: dict[int, _Pending] = {}
         self._next = 1  # the next second to close
         self._done: asyncio.Future[None] | None = None
-        self._begun = asyncio.Event()
         self._stopping = False
-
-    async def begun(self) -> None:
-        await self._begun.wait()
 
     async def run(self) -> bool:
         """Run the workers to the end of the schedule (or stop()); True when every request sent has finished."""
@@ -321,7 +317,6 @@ class Pool:
                 for conn in self._conns:
                     with contextlib.suppress(OSError):  # a worker stopped before the start has ended
                         conn.send(("start", start))
-                self._begun.set()
         elif kind == "second":
             _, n, second, counters = message
             pending = self._pending.setdefault(n, _Pending())

@@ -1,26 +1,33 @@
-"""The load generator's ceiling on one core, next to Locust, against a fast loopback sink: one run.
+"""The load generator's ceiling next to hey and Locust against a fast loopback sink (nginx): one run.
 
-    python bench/loadgen.py [--seconds 10] [--users 100]
+    python bench/loadgen.py [--seconds 10] [--probe-seconds 4] [--steps 6] [--users 100] [--connections 100]
 
-Starts nginx (Debian's nginx-light; a temporary config serving a fixed JSON on a free loopback port,
-pinned to the second core) and, pinned to the first core with taskset:
-  1. loadgen asked far more than it can send: what it finishes per second (dropping the rest) bounds
-     its maximum from above;
-  2. its maximum: the highest rate it sustains, found by bisection below that bound. A rate is sustained
-     when at least 99% of it is achieved and at most 0.1% of the requests are dropped (open loop: a
-     generator that finishes many requests while dropping most of its schedule is not holding any rate);
-  3. Locust FastHttpUser at full speed (no wait time) on the same core and sink;
-  4. loadgen at 80% of its maximum, for --seconds: it must keep the schedule.
-Goals: loadgen max >= 1.5x Locust; at 80% of max, achieved/target >= 0.99 and schedule lag
-p99 <= 2 ms. Needs Locust (`pip install -r requirements/bench.txt`) and nginx (apt-get install -y nginx-light).
+Part 1, one core for the generator (taskset), nginx (one worker process, fixed JSON) on the other:
+  1. loadgen --workers 1 asked far more than it can send: what it finishes per second bounds its maximum;
+  2. its sustained maximum, found by bisection below that bound: a rate is sustained when at least 99% of
+     it is achieved and at most 0.1% of the schedule is dropped (open loop: a generator that finishes many
+     requests while dropping most of its schedule is not holding any rate);
+  3. hey (Debian's, closed loop: it never drops) with GOMAXPROCS=1 and Locust FastHttpUser (no wait time),
+     each on the same core against the same sink: their completed rates;
+  4. loadgen at 80% of its maximum for --seconds: schedule lag p99.
+Part 2, generator and sink sharing both cores (this machine has two; nginx with two worker processes):
+  5. the sustained maximum of --workers 1 and of --workers 2, and hey with GOMAXPROCS=2.
+Goals (printed with the ratios): one worker >= 0.75 of hey's rate on one core and >= 1.5x Locust's;
+--workers 2 above --workers 1 on both cores and >= 0.75 of hey's with GOMAXPROCS=2; schedule lag p99 <= 2 ms
+at 80% of the maximum. Needs Locust (`.venv/bin/pip install -r requirements/bench.txt`), nginx and hey
+(apt-get install -y nginx-light hey).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import functools
 import json
+import math
 import os
+import re
 import shutil
 import signal
 import socket
@@ -28,14 +35,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BODY = '{"charges":9154.375,"model_version":"sink"}'
 
 NGINX_CONF = """
-worker_processes 1;
+worker_processes {workers};
 daemon off;
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
@@ -74,10 +81,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cores() -> tuple[str, str]:
-    """(generator core, sink core): the first two CPUs this process may use."""
+def cores() -> tuple[str, str, str]:
+    """(generator core, sink core, every core): from the CPUs this process may use."""
     allowed = sorted(os.sched_getaffinity(0))
-    return str(allowed[0]), str(allowed[1 % len(allowed)])
+    return str(allowed[0]), str(allowed[1 % len(allowed)]), ",".join(map(str, allowed))
 
 
 def wait_for(port: int, timeout: float = 10.0) -> None:
@@ -90,18 +97,53 @@ def wait_for(port: int, timeout: float = 10.0) -> None:
     raise TimeoutError(f"nothing listening on {port}")
 
 
-def loadgen(core: str, target: str, rate: float, seconds: float, tmp: Path, name: str, in_flight: int) -> dict:
+@contextlib.contextmanager
+def nginx(tmp: Path, cpus: str, workers: int) -> Iterator[str]:
+    """nginx serving BODY on a free loopback port with `workers` worker processes on `cpus`; yields its URL."""
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    port = free_port()
+    conf = tmp / f"nginx-{workers}.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp, port=port, body=BODY, workers=workers))
+    sink = subprocess.Popen([*taskset(cpus), binary, "-c", str(conf), "-p", str(tmp)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        wait_for(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(sink.pid, signal.SIGTERM)
+        sink.wait(10)
+
+
+def taskset(cpus: str) -> list[str]:
+    return ["taskset", "-c", cpus]
+
+
+def loadgen(cpus: str, target: str, rate: float, seconds: float, tmp: Path, name: str, in_flight: int,
+            workers: int = 1) -> dict:  # fmt: skip
     out = tmp / name
-    cmd = ["taskset", "-c", core, sys.executable, "-m", "loadgen", "run", "--quiet", "--target", target, "--rate",
-           str(rate), "--duration", f"{seconds}s", "--max-in-flight", str(in_flight), "--out", str(out)]  # fmt: skip
-    subprocess.run(cmd, cwd=ROOT, check=True, timeout=seconds + 60)
+    cmd = [*taskset(cpus), sys.executable, "-m", "loadgen", "run", "--quiet", "--target", target, "--rate", str(rate),
+           "--duration", f"{seconds}s", "--max-in-flight", str(in_flight), "--workers", str(workers),
+           "--threshold", "dropped_rate<=1", "--out", str(out)]  # fmt: skip
+    subprocess.run(cmd, cwd=ROOT, check=True, timeout=seconds + 120)
     return json.loads((out / "results.json").read_text())
 
 
-def locust(core: str, target: str, seconds: float, users: int, tmp: Path) -> float:
+def hey(cpus: str, procs: int, target: str, seconds: float, connections: int) -> float:
+    """hey's completed rate (closed loop, `connections` at a time), GOMAXPROCS=`procs`, on `cpus`."""
+    cmd = [*taskset(cpus), "hey", "-z", f"{seconds:g}s", "-c", str(connections), "-m", "POST", "-T",
+           "application/json", "-d", BODY, target + "/v1/predict"]  # fmt: skip
+    env = os.environ | {"GOMAXPROCS": str(procs)}
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=seconds + 60, env=env).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if match is None:
+        raise RuntimeError(f"no Requests/sec in hey's output:\n{out}")
+    return float(match[1])
+
+
+def locust(cpus: str, target: str, seconds: float, users: int, tmp: Path) -> float:
     (tmp / "locustfile.py").write_text(LOCUSTFILE.format(body=BODY))
-    cmd = ["taskset", "-c", core, sys.executable, "-m", "locust", "-f", str(tmp / "locustfile.py"), "--headless",
-           "-u", str(users), "-r", str(users), "-t", f"{int(seconds)}s", "--host", target, "--csv",
+    cmd = [*taskset(cpus), sys.executable, "-m", "locust", "-f", str(tmp / "locustfile.py"), "--headless",
+           "-u", str(users), "-r", str(users), "-t", f"{max(1, round(seconds))}s", "--host", target, "--csv",
            str(tmp / "locust"), "--only-summary", "--loglevel", "WARNING"]  # fmt: skip
     # Locust prints its own table: silenced.
     subprocess.run(
@@ -112,21 +154,34 @@ def locust(core: str, target: str, seconds: float, users: int, tmp: Path) -> flo
     return float(row["Requests/s"])
 
 
+def shared_run(cpus: str, target: str, seconds: float, tmp: Path, in_flight: int, workers: int, rate: float,
+               name: str) -> dict:  # fmt: skip
+    return loadgen(cpus, target, rate, seconds, tmp, name, in_flight, workers)
+
+
+def ratio(a: float, b: float) -> float:
+    """a / b, NaN (a missed goal) when b measured nothing."""
+    return a / b if b else math.nan
+
+
 def sustains(result: dict, rate: float) -> bool:
     return result["rps"] >= 0.99 * rate and result["dropped_rate"] <= 0.001
 
 
-def sustained_max(run: Callable[[float, str], dict], ceiling: float, steps: int) -> float:
-    """Bisect between a quarter of the ceiling and the ceiling for the highest rate `run` sustains."""
-    low, high = 0.25 * ceiling, ceiling
+def sustained_max(run: Callable[[float, str], dict], name: str, steps: int) -> tuple[float, dict]:
+    """(the highest rate `run` sustains, the overloaded run): bisect between a quarter of what it finishes when
+    asked 100,000 req/s and that."""
+    saturated = run(100_000, f"{name}-saturated")
+    print(f"{name}: asked 100,000 req/s, finishes {saturated['rps']:,.0f} req/s; bisecting below", flush=True)
+    low, high = 0.25 * saturated["rps"], saturated["rps"]
     for step in range(steps):
         rate = round((low + high) / 2)
-        result = run(rate, f"probe{step}")
+        result = run(rate, f"{name}-probe{step}")
         held = sustains(result, rate)
         print(f"  probe {rate:8,} req/s: achieved {result['rps'] / rate:.4f}, dropped {result['dropped']:,}"
               f" -> {'held' if held else 'not held'}", flush=True)  # fmt: skip
         low, high = (rate, high) if held else (low, rate)
-    return low
+    return low, saturated
 
 
 def main() -> int:
@@ -139,54 +194,52 @@ def main() -> int:
     )
     parser.add_argument("--steps", type=int, default=6, help="bisection steps (default: %(default)s)")
     parser.add_argument("--users", type=int, default=100, help="Locust users (default: %(default)s)")
+    parser.add_argument("--connections", type=int, default=100, help="hey's connections (default: %(default)s)")
     parser.add_argument(
         "--max-in-flight", type=int, default=1000, help="loadgen's in-flight bound (default: %(default)s, as a run's)"
     )
     args = parser.parse_args()
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(nginx).exists():
-        print("needs nginx: apt-get install -y nginx-light", file=sys.stderr)
+    missing = [tool for tool in ("nginx", "hey") if not (shutil.which(tool) or Path(f"/usr/sbin/{tool}").exists())]
+    if missing:
+        print(f"needs {' and '.join(missing)}: apt-get install -y nginx-light hey", file=sys.stderr)
         return 2
-    gen_core, sink_core = cores()
-    port = free_port()
-    target = f"http://127.0.0.1:{port}"
+    gen, sink, both = cores()
+    probe, steps, flight = args.probe_seconds, args.steps, args.max_in_flight
     with tempfile.TemporaryDirectory(prefix="bench-loadgen-") as d:
         tmp = Path(d)
-        (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port, body=BODY))
-        sink = subprocess.Popen(
-            ["taskset", "-c", sink_core, nginx, "-c", str(tmp / "nginx.conf"), "-p", str(tmp)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-        try:
-            wait_for(port)
-            saturated = loadgen(gen_core, target, 100_000, args.probe_seconds, tmp, "saturated", args.max_in_flight)
-            print(f"loadgen asked 100,000 req/s finishes {saturated['rps']:,.0f} req/s; bisecting below", flush=True)
-            peak = sustained_max(
-                lambda r, name: loadgen(gen_core, target, r, args.probe_seconds, tmp, name, args.max_in_flight),
-                saturated["rps"],
-                args.steps,
+        with nginx(tmp, sink, 1) as target:  # part 1: one core each
+            one, saturated = sustained_max(
+                lambda r, name: loadgen(gen, target, r, probe, tmp, name, flight), "1 core, --workers 1", steps
             )
-            locust_rps = locust(gen_core, target, args.seconds, args.users, tmp)
-            rate = round(0.8 * peak)
-            held = loadgen(gen_core, target, rate, args.seconds, tmp, "at80", args.max_in_flight)
-        finally:
-            os.killpg(sink.pid, signal.SIGTERM)
-            sink.wait(10)
-    achieved = held["rps"] / rate
+            hey_one = hey(gen, 1, target, args.seconds, args.connections)
+            locust_rps = locust(gen, target, args.seconds, args.users, tmp)
+            rate = round(0.8 * one)
+            held = loadgen(gen, target, rate, args.seconds, tmp, "at80", flight)
+        with nginx(tmp, both, len(both.split(","))) as target:  # part 2: generator and sink share every core
+            shared: dict[int, float] = {}
+            for w in (1, 2):
+                run = functools.partial(shared_run, both, target, probe, tmp, flight, w)
+                shared[w] = sustained_max(run, f"cores {both}, --workers {w}", steps)[0]
+            hey_both = hey(both, len(both.split(",")), target, args.seconds, args.connections)
     lag_p99 = held["lag_ms"]["p99"]
-    print(f"one core for the generator (cpu {gen_core}), nginx sink on cpu {sink_core}, {args.seconds:g} s per run")
-    print(f"loadgen max (highest rate sustained):      {peak:10,.0f} req/s  (finishes {saturated['rps']:,.0f} when"
-          f" overloaded, errors {saturated['error_rate']:.2%})")  # fmt: skip
-    print(f"locust FastHttpUser, {args.users} users:        {locust_rps:10,.0f} req/s")
-    print(f"loadgen at 80% of max ({rate:,} req/s): achieved {held['rps']:,.0f} req/s, "
-          f"lag p50 {held['lag_ms']['p50']:.2f} ms p99 {lag_p99:.2f} ms, "
-          f"latency p99 {held['latency_ms']['p99']:.2f} ms, "
-          f"dropped {held['dropped']}")  # fmt: skip
-    ratio = peak / locust_rps
+    print(f"\npart 1: generator on cpu {gen}, nginx (1 worker) on cpu {sink}; part 2: both on cpus {both}")
+    print(f"loadgen --workers 1, sustained max:          {one:10,.0f} req/s  (finishes {saturated['rps']:,.0f} "
+          f"when overloaded, errors {saturated['error_rate']:.2%})")  # fmt: skip
+    print(f"hey GOMAXPROCS=1, {args.connections} connections, completed: {hey_one:10,.0f} req/s")
+    print(f"locust FastHttpUser, {args.users} users, completed:  {locust_rps:10,.0f} req/s")
+    print(f"loadgen at 80% of max ({rate:,} req/s): achieved {held['rps']:,.0f} req/s, lag p50 "
+          f"{held['lag_ms']['p50']:.2f} ms p99 {lag_p99:.2f} ms, dropped {held['dropped']}")  # fmt: skip
+    print(f"shared cores: --workers 1 {shared[1]:,.0f} req/s, --workers 2 {shared[2]:,.0f} req/s, "
+          f"hey GOMAXPROCS={len(both.split(','))} {hey_both:,.0f} req/s")  # fmt: skip
+    hey_ratio, locust_ratio = ratio(one, hey_one), ratio(one, locust_rps)
+    workers_ratio, shared_ratio = ratio(shared[2], shared[1]), ratio(shared[2], hey_both)
     goals = [
-        (f"loadgen max / locust = {ratio:.2f}x", ratio >= 1.5, ">= 1.5x"),
-        (f"achieved / target at 80% = {achieved:.4f}", achieved >= 0.99, ">= 0.99"),
-        (f"schedule lag p99 at 80% = {lag_p99:.2f} ms", lag_p99 <= 2.0, "<= 2 ms"),
+        (f"1 core: loadgen / hey = {hey_ratio:.2f}", hey_ratio >= 0.75, ">= 0.75"),
+        (f"1 core: loadgen / locust = {locust_ratio:.2f}x", locust_ratio >= 1.5, ">= 1.5x"),
+        (f"at 80%: achieved / target = {held['rps'] / rate:.4f}", held["rps"] / rate >= 0.99, ">= 0.99"),
+        (f"at 80%: schedule lag p99 = {lag_p99:.2f} ms", lag_p99 <= 2.0, "<= 2 ms"),
+        (f"shared: --workers 2 / --workers 1 = {workers_ratio:.2f}", workers_ratio > 1, "> 1"),
+        (f"shared: --workers 2 / hey = {shared_ratio:.2f}", shared_ratio >= 0.75, ">= 0.75"),
     ]
     for text, ok, goal in goals:
         print(f"{text:45} goal {goal:8} {'met' if ok else 'MISSED'}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Coroutine
@@ -13,9 +12,9 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from contract.durations import parse_duration
-from loadgen import runner, thresholds
+from loadgen import runner, thresholds, workers
 from loadgen.schedule import Profile
-from loadgen.settings import LoadgenSettings
+from loadgen.settings import LoadgenSettings, check_target
 
 EPILOG_RUN = """
 profiles (pick one; default: --rate 10):
@@ -25,15 +24,22 @@ profiles (pick one; default: --rate 10):
   --sine 10:8:24h                mean 10, amplitude 8, period 24 h
   --spike 10:100:1m:30s          10 req/s, 100 req/s for 30 s from 1 min
 
-thresholds (k6 syntax, repeatable): p(99)<100ms  p(90)<500ms  avg<50ms  max<2s  error_rate<0.001  rps>5
+thresholds (k6 syntax, repeatable, also from a scenario file's `thresholds:`): p(99)<100ms  p(90)<500ms
+  avg<50ms  max<2s  error_rate<0.001  failed_rate==0  rps>5  max(rps)>=5  min(rps)>1  max(p(99))<200ms
   dropped_rate==0  requests>=1000. A bare latency number is milliseconds.
+  Latency reads the requests that did not fail (a refused connection is not a fast answer).
   error_rate = (transport errors + 5xx) / finished requests; 4xx (the deliberate invalid share) are not errors.
+  failed_rate = (transport errors + every status >= 400) / finished requests (Locust's and k6's failure).
+  max(rps) / min(rps): the busiest / quietest whole second; max(p(99)): the worst second's p99.
+  Unless a threshold on dropped_rate is given, dropped_rate<=0.01 applies: more than 1% dropped fails.
 
 exit codes:
-  0   the run finished and every threshold passed (or none was given)
-  1   unexpected error
-  2   bad flags, scenario file or threshold
-  99  the run finished and at least one threshold failed
+  0    the run finished and every threshold passed
+  1    unexpected error
+  2    bad flags, scenario file, threshold or target (nothing was sent)
+  99   the run finished and at least one threshold failed
+  105  stopped early by SIGINT/SIGTERM (results still written, marked interrupted)
+  130  a second SIGINT/SIGTERM: quit at once, nothing written
 
 examples:
   python -m loadgen run --rate 50 --duration 30s --threshold 'p(99)<100ms' --threshold 'error_rate<0.001'
@@ -139,6 +145,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, metavar="DIR", help="write results.json, results.csv and report.html here")
     run.add_argument("--client", choices=["auto", "fast", "aiohttp"], default="auto", help="HTTP client (auto)")
     run.add_argument("--quiet", action="store_true", help="no live progress and no table")
+    run.add_argument(
+        "--workers", default="auto", metavar="N",
+        help="processes sharing the schedule, each with its own loop and connections (default auto: one per usable "
+        f"core, but 1 when the rate never exceeds {workers.ONE_WORKER_RATE:,.0f} req/s)",
+    )  # fmt: skip
     daemon = sub.add_parser(
         "daemon",
         help="steady load until SIGTERM/SIGINT, with /metrics",
@@ -151,11 +162,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _run_loop(coro: Coroutine[Any, Any, int]) -> int:
-    try:
-        import uvloop
-    except ImportError:  # not on Windows
-        return asyncio.run(coro)
-    return uvloop.run(coro)
+    result: int = workers.run_loop(coro)
+    return result
+
+
+def worker_count(text: str, scenario: runner.Scenario) -> int:
+    if text == "auto":
+        return workers.default_workers(scenario)
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"--workers takes a number >= 1 or 'auto' (got {text!r})")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,24 +192,33 @@ def main(argv: list[str] | None = None) -> int:
             return runner.EXIT_USAGE
     try:
         scenario = build_scenario(args)
-        texts = list(args.threshold)
+        texts = [*scenario.thresholds, *args.threshold]
         if args.slo is not None:
             texts += thresholds.from_slo(args.slo)
-        checks = [thresholds.parse(t) for t in texts]
-        target = args.target or LoadgenSettings().target
+        checks = thresholds.with_defaults([thresholds.parse(t) for t in texts])
+        target = check_target(args.target) if args.target else LoadgenSettings().target
+        n_workers = worker_count(args.workers, scenario)
     except (ValidationError, ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return runner.EXIT_USAGE
     try:
         return _run_loop(
             runner.execute(
-                scenario, target=target, thresholds=checks, out=args.out, client_kind=args.client, quiet=args.quiet
+                scenario, target=target, thresholds=checks, out=args.out, client_kind=args.client, quiet=args.quiet,
+                n_workers=n_workers,
             )
-        )
+        )  # fmt: skip
+    except workers.WorkerFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return runner.EXIT_ERROR
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return runner.EXIT_USAGE
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # before the run's own handler is in place: nothing was measured yet
+        print("interrupted before the run started", file=sys.stderr)
+        sys.exit(runner.EXIT_FORCED)

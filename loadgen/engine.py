@@ -20,6 +20,7 @@ import asyncio
 import gc
 import math
 import time
+from collections.abc import Awaitable, Callable
 
 from loadgen.client import Client
 from loadgen.payloads import Payloads
@@ -47,6 +48,7 @@ class Engine:
         *,
         max_in_flight: int,
         precise: bool = True,
+        share: tuple[int, int] = (0, 1),
     ) -> None:
         self.client = client
         self.precise = precise
@@ -63,7 +65,9 @@ class Engine:
         self.window = 0.0  # seconds the schedule ran (the denominator of the achieved rate)
         self._stopping = False
         self._end = self._limit = self._due = math.inf  # set by run()
-        self._next = 0  # index of the next payload in the deck
+        # One of n worker processes (share k of n) deals requests k, k+n, ... of the one-process deck order.
+        self._next = share[0] % len(self._deck)  # index of the next payload in the deck
+        self._step = share[1]
         self._begun = asyncio.Event()
         self._idle: asyncio.Event | None = None
         self._wake: asyncio.Future[None] | None = None
@@ -85,10 +89,14 @@ class Engine:
             self._wake.set_result(None)
 
     async def run(
-        self, *, duration: float | None = None, requests: int | None = None, drain: float | None = None
-    ) -> bool:
+        self, *, duration: float | None = None, requests: int | None = None, drain: float | None = None,
+        start: Callable[[], Awaitable[float]] | None = None,
+    ) -> bool:  # fmt: skip
         """Schedule until `duration` seconds, `requests` scheduled requests, or stop(); then wait for the
-        in-flight requests (at most `drain` seconds). True when everything sent has finished."""
+        in-flight requests (at most `drain` seconds). True when everything sent has finished.
+
+        `start`, once the connections are warm, gives the clock() instant the schedule starts at (worker
+        processes share one); by default it starts at once."""
         loop = asyncio.get_running_loop()
         await self.client.warm(min(self.max_in_flight, self.WARM_CONNECTIONS))
         self._idle = asyncio.Event()
@@ -99,18 +107,19 @@ class Engine:
         # What exists now (modules, the payload deck) lives for the whole run: keep it out of the garbage
         # collector's full passes, which would otherwise stall the schedule for milliseconds.
         gc.freeze()
-        self.started = clock()
+        self.started = clock() if start is None else await start()
         self._begun.set()
         while not self._stopping:
             self._fire()
             if self.scheduled >= self._limit:
                 break
             if self._due >= self._end:  # the schedule is over: wait out the duration (a stop() cuts it short)
-                if self._end != math.inf:
+                # The loop's timers may fire up to its clock resolution early: sleep again until the end.
+                while self._end != math.inf and not self._stopping and self.elapsed() < self._end:
                     await self._sleep(loop, self._end - self.elapsed())
                 break
             await self._sleep(loop, self._due - self.elapsed())
-        self.window = min(self.elapsed(), self._end)
+        self.window = max(0.0, min(self.elapsed(), self._end))
         self._stopping = True
         try:
             await asyncio.wait_for(self._idle.wait(), drain)
@@ -153,7 +162,8 @@ class Engine:
                 self.sent += 1
                 self._idle.clear()  # type: ignore[union-attr]
                 route, wire = deck[self._next]
-                self._next = self._next + 1 if self._next + 1 < n else 0
+                following = self._next + self._step
+                self._next = following if following < n else following % n
                 at = start + self._due
                 self.recorder.record_lag(clock() - at)
                 send(wire, done, route, at)

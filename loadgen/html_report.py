@@ -27,7 +27,8 @@ MIN_RATE_SECONDS = 0.25
 #: The Summary fields this page lays out itself; any other (added later) is listed under "More figures".
 _SHOWN = {"target", "scenario", "started_at", "duration_s", "scheduled", "sent", "dropped", "completed", "errors",
           "error_rate", "dropped_rate", "rps", "target_rps", "latency_ms", "lag_ms", "outcomes", "routes",
-          "thresholds"}  # fmt: skip
+          "thresholds", "interrupted", "workers", "failed", "failed_rate", "failed_latency_ms", "rps_max", "rps_min",
+          "worst_second_ms"}  # fmt: skip
 
 _SHADES = {
     "2": ("#2ca02c", "#98df8a", "#1a6b1a"),
@@ -182,6 +183,14 @@ def _result_rows(summary: Summary) -> list[tuple[str, str]]:
         ("finished", f"{summary.completed:,} requests"),
         ("throughput", f"{summary.rps:,.2f} req/s (target {summary.target_rps:,.2f} req/s)"),
         ("errors (transport + 5xx)", f"{summary.errors:,} requests ({_pct(summary.error_rate)} of finished)"),
+        (
+            "failed (transport + status >= 400)",
+            f"{summary.failed:,} requests ({_pct(summary.failed_rate)} of finished)",
+        ),
+        ("failed requests' latency", _value("failed_latency_ms", summary.failed_latency_ms or None)),
+        ("busiest / quietest whole second", f"{summary.rps_max:,.2f} / {summary.rps_min:,.2f} req/s"),
+        ("worst second's latency", _value("worst_second_ms", summary.worst_second_ms or None)),
+        ("worker processes", f"{summary.workers:,}"),
     ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import accumulate
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -16,18 +17,35 @@ from prometheus_client.registry import Collector
 from contract import metrics as names
 from contract.buckets import LATENCY_SECONDS
 from contract.metrics import le_text
-from loadgen.engine import Engine
+from loadgen.recorder import Recorder
+
+
+class Source(Protocol):
+    """What the metrics read: an Engine, or the worker processes' merged totals (workers.Totals)."""
+
+    @property
+    def recorder(self) -> Recorder: ...
+    @property
+    def scheduled(self) -> int: ...
+    @property
+    def sent(self) -> int: ...
+    @property
+    def dropped(self) -> int: ...
+    @property
+    def in_flight(self) -> int: ...
+    def target_rate(self) -> float: ...
 
 
 class LoadgenCollector(Collector):
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Source) -> None:
         self.engine = engine
 
     def collect(self) -> Iterator[Metric]:
         engine, recorder = self.engine, self.engine.recorder
         duration = HistogramMetricFamily(
             names.LOADGEN_REQUEST_DURATION.name,
-            "Client-side request latency, from the scheduled start to the end of the response.",
+            "Client-side latency of the requests that did not fail (answers below 500), from the scheduled start "
+            "to the end of the response; failures are counted by kind in loadgen_requests_total.",
             labels=names.LOADGEN_REQUEST_DURATION.labels,
         )
         bounds = [*(le_text(b) for b in LATENCY_SECONDS), "+Inf"]
@@ -64,7 +82,7 @@ class LoadgenCollector(Collector):
         )
 
 
-def registry(engine: Engine) -> CollectorRegistry:
+def registry(engine: Source) -> CollectorRegistry:
     """A registry with the load generator's metrics only (plus the process metrics of this process)."""
     reg = CollectorRegistry(auto_describe=True)
     reg.register(LoadgenCollector(engine))

@@ -3,6 +3,15 @@
 Memory is flat whatever the run's length: histograms have a fixed size, counters are keyed by a
 bounded set of (route, outcome), and the time series keeps at most `series_limit` points. The hot path
 records into a per-second histogram only; `tick()` folds it into the totals once a second.
+
+Latency histograms (the HDR ones and the Prometheus buckets) hold the requests that did not fail (an
+answer below 500): a connection refused in a microsecond is not a fast answer, and a run against a
+closed port must not pass a latency threshold. The failed requests' latency has its own histogram
+beside them, and they are counted by kind (`outcomes`).
+
+Worker processes each keep a Recorder and hand the parent one `Second` a second (`take()`): the
+histograms' non-zero counts and the counters' increments, which the parent's Recorder adds up
+(`absorb()`) exactly, then closes the second as if it had recorded every request itself.
 """
 
 from __future__ import annotations
@@ -90,6 +99,46 @@ class FastHdr:
         self.count, self.min, self.max = 0, _HIGHEST_US, 0
 
 
+@dataclass
+class Sparse:
+    """A histogram's non-zero counts (bucket index -> count) with its count, min and max: what a worker sends."""
+
+    index: np.ndarray
+    counts: np.ndarray
+    count: int
+    min: int
+    max: int
+
+
+def sparse(fast: FastHdr) -> Sparse:
+    h = fast.sync()
+    counts = np.frombuffer(h.counts, dtype=h.counts._type_)
+    index = np.flatnonzero(counts)
+    return Sparse(index, counts[index].copy(), fast.count, fast.min, fast.max)
+
+
+def absorb_sparse(fast: FastHdr, part: Sparse) -> None:
+    """Add a Sparse into a FastHdr (bucket by bucket: the sum is exact)."""
+    if not part.count:
+        return
+    counts = np.frombuffer(fast._counts, dtype=fast._counts._type_)
+    counts[part.index] += part.counts
+    fast.count += part.count
+    fast.min = min(fast.min, part.min)
+    fast.max = max(fast.max, part.max)
+
+
+@dataclass
+class Second:
+    """One worker's increments since its last `take()`."""
+
+    latency: Sparse
+    failed: Sparse
+    lag: Sparse
+    outcomes: dict[tuple[str, str], int]
+    buckets: dict[str, tuple[list[int], float]]
+
+
 def is_error(outcome: str) -> bool:
     """An error is a transport error or a 5xx. A 4xx is the target rejecting what we sent (on purpose,
     for the invalid share), so it is not counted against the target."""
@@ -131,9 +180,11 @@ class RouteBuckets:
 
 class Recorder:
     def __init__(self, series_limit: int | None = None) -> None:
-        self.latency = hdr()  # all completed requests, µs from the scheduled start
+        self.latency = hdr()  # requests that did not fail (is_error false), µs from the scheduled start
+        self.failed_latency = hdr()  # the failed ones (transport errors and 5xx), beside them
         self.lag = hdr()  # schedule lag, µs from the scheduled start to the send
         self._latency_now = FastHdr()
+        self._failed_now = FastHdr()
         self._lag_now = FastHdr()
         self.outcomes: dict[tuple[str, str], int] = {}
         self.buckets: dict[str, RouteBuckets] = {}
@@ -142,6 +193,7 @@ class Recorder:
         self.series: deque[Point] = deque(maxlen=series_limit)
         self._last: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
         self._last_outcomes: dict[str, int] = {}
+        self._taken: tuple[dict[tuple[str, str], int], dict[str, tuple[list[int], float]]] = ({}, {})
 
     def record(self, route: str, outcome: str, seconds: float) -> None:
         """One finished request (the hot path: keep it lean)."""
@@ -150,6 +202,8 @@ class Recorder:
         self.completed += 1
         if outcome in ERROR_KINDS or outcome[0] == "5":
             self.errors += 1
+            self._failed_now.record(int(seconds * 1e6))
+            return
         self._latency_now.record(int(seconds * 1e6))
         b = self.buckets.get(route)
         if b is None:
@@ -195,10 +249,47 @@ class Recorder:
             self.latency.add(now)
         if lag.total_count:
             self.lag.add(lag)
+        failed = self._failed_now.sync()
+        if failed.total_count:
+            self.failed_latency.add(failed)
         self._latency_now.reset()
+        self._failed_now.reset()
         self._lag_now.reset()
         self.series.append(point)
         return point
+
+    def take(self) -> Second:
+        """A worker's side: what was recorded since the last take(), and start afresh (no totals kept)."""
+        last_outcomes, last_buckets = self._taken
+        outcomes = {k: n - last_outcomes.get(k, 0) for k, n in self.outcomes.items() if n != last_outcomes.get(k, 0)}
+        buckets: dict[str, tuple[list[int], float]] = {}
+        for route, b in self.buckets.items():
+            before = last_buckets.get(route, ([0] * len(b.counts), 0.0))
+            if b.counts != before[0]:
+                buckets[route] = ([n - m for n, m in zip(b.counts, before[0], strict=True)], b.sum - before[1])
+        self._taken = (dict(self.outcomes), {r: (list(b.counts), b.sum) for r, b in self.buckets.items()})
+        second = Second(sparse(self._latency_now), sparse(self._failed_now), sparse(self._lag_now), outcomes, buckets)
+        self._latency_now.reset()
+        self._failed_now.reset()
+        self._lag_now.reset()
+        return second
+
+    def absorb(self, second: Second) -> None:
+        """The parent's side: add a worker's Second, as if its requests had been recorded here."""
+        absorb_sparse(self._latency_now, second.latency)
+        absorb_sparse(self._failed_now, second.failed)
+        absorb_sparse(self._lag_now, second.lag)
+        for key, n in second.outcomes.items():
+            self.outcomes[key] = self.outcomes.get(key, 0) + n
+            self.completed += n
+            if is_error(key[1]):
+                self.errors += n
+        for route, (counts, total) in second.buckets.items():
+            b = self.buckets.get(route)
+            if b is None:
+                b = self.buckets[route] = RouteBuckets()
+            b.counts = [n + m for n, m in zip(b.counts, counts, strict=True)]
+            b.sum += total
 
     def outcome_totals(self) -> dict[str, int]:
         totals: dict[str, int] = {}

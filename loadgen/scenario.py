@@ -8,6 +8,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from loadgen import thresholds
 from loadgen.payloads import ROUTES
 from loadgen.schedule import Duration, Profile, profile_length
 
@@ -33,6 +34,16 @@ class Scenario(BaseModel):
     max_in_flight: int = Field(1000, ge=1, description="requests due beyond this many in flight are dropped")
     timeout: Duration = Field(10.0, gt=0, description="per-request timeout")
     seed: int | None = None
+    thresholds: list[str] = Field(
+        default_factory=list, description="run: k6-style thresholds, added to the --threshold flags"
+    )
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds_parse(cls, texts: list[str]) -> list[str]:
+        for text in texts:
+            thresholds.parse(text)  # a bad one says which and why
+        return texts
 
     @field_validator("routes")
     @classmethod

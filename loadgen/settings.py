@@ -8,17 +8,34 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
+def check_target(url: str) -> str:
+    """The target as given, or a ValueError saying what is wrong with it (before any request is sent)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (parsing the port raises on a bad one)
+    except ValueError as exc:
+        raise ValueError(f"bad target {url!r}: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"bad target {url!r}: give an http:// or https:// base URL (e.g. http://127.0.0.1:8000)")
+    if not parts.hostname:
+        raise ValueError(f"bad target {url!r}: no host name")
+    return url
+
+
 class LoadgenSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOADGEN_")
 
-    target: str = Field("http://127.0.0.1:8000", description="Base URL of the service under load.")
+    target: str = Field(
+        "http://127.0.0.1:8000", description="Base URL of the service under load (http:// or https://)."
+    )
     metrics_host: str = Field("127.0.0.1", description="Address the daemon's /metrics listens on.")
     metrics_port: int = Field(9100, ge=0, le=65535, description="Port of the daemon's /metrics.")
     scenario: Path | None = Field(
@@ -37,4 +54,12 @@ class LoadgenSettings(BaseSettings):
     rate_split: int = Field(
         1, ge=1, description="Replicas sharing the scenario's rate: each one plays 1/`RATE_SPLIT` of it (Kubernetes)."
     )
+    workers: int = Field(
+        1, ge=1, description="Daemon: worker processes sharing the schedule (steady traffic needs one)."
+    )
     log_level: LogLevel = Field("info", description="Lowest level logged (daemon).")
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, url: str) -> str:
+        return check_target(url)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,12 +15,13 @@ import pytest
 
 from loadgen import payloads
 from loadgen.__main__ import build_scenario, main, parser
-from loadgen.runner import EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE
+from loadgen.runner import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE
 from loadgen.scenario import Scenario
 from loadgen.schedule import Constant, Ramp, Sine, Spike, Stages
+from loadgen.thresholds import DEFAULT_DROPPED
 from slo.thresholds import k6_thresholds
 from tests import processes
-from tests.unit.loadgen.raw_http import OK, RawServer, read_request, server_thread
+from tests.unit.loadgen.raw_http import OK, Handler, RawServer, read_request, server_thread
 
 
 @pytest.fixture(autouse=True)
@@ -71,7 +74,7 @@ def test_slo_flag_takes_the_thresholds_of_the_spec(server: RawServer, tmp_path: 
     code = run("--target", server.url, "--rate", "1000", "--requests", "40", "--slo", str(spec), "--out", str(tmp_path),
                "--quiet")  # fmt: skip
     doc = json.loads((tmp_path / "results.json").read_text())
-    assert {t["threshold"] for t in doc["thresholds"]} == set(k6_thresholds(spec)) != set()
+    assert {t["threshold"] for t in doc["thresholds"]} == {*k6_thresholds(spec), DEFAULT_DROPPED} != {DEFAULT_DROPPED}
     assert code == (EXIT_OK if doc["passed"] else EXIT_THRESHOLDS)  # the verdict, whatever this machine's load
 
 
@@ -91,7 +94,9 @@ def test_slo_flag_takes_the_thresholds_of_the_spec(server: RawServer, tmp_path: 
         (["--routes", "single=lots"], "could not convert"),
         (["--scenario", "/nonexistent/scenario.yaml"], "scenario.yaml"),
         (["--slo", "/nonexistent/slo.yaml"], "slo.yaml"),
-        (["--target", "ftp://127.0.0.1:1", "--client", "fast", "--requests", "1"], "unsupported target"),
+        (["--target", "ftp://127.0.0.1:1", "--client", "fast", "--requests", "1"], "give an http:// or https://"),
+        (["--workers", "0"], "--workers takes a number >= 1"),
+        (["--scenario", "steady", "--workers", "two"], "--workers takes a number >= 1"),
     ],
 )
 def test_usage_errors_exit_2_with_a_message(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -155,3 +160,99 @@ def test_a_stall_shows_in_the_tail_and_the_schedule_goes_on(tmp_path: Path) -> N
     assert code == EXIT_OK and doc["dropped"] == 0 and doc["outcomes"] == {"200": 100}
     assert doc["latency_ms"]["p99"] >= 150
     assert doc["latency_ms"]["p50"] < 100  # only the stall is slow
+
+
+# --- a verdict that cannot hide failures -------------------------------------------------------------------
+
+
+def every_tenth(answer: bytes, pause: float = 0.0) -> Handler:
+    """A handler answering every tenth request with `answer`, the others 200 (after `pause` s each)."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: RawServer) -> None:
+        while await read_request(reader, server):
+            if pause:
+                await asyncio.sleep(pause)
+            writer.write(answer if len(server.requests) % 10 == 0 else OK)
+            await writer.drain()
+
+    return handler
+
+
+def test_a_103_then_503_target_fails_its_error_rate(tmp_path: Path) -> None:
+    """103 Early Hints, then the real answer, a 503: one request in ten failed, and the verdict says so."""
+    hints_then_503 = (b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+                      b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")  # fmt: skip
+    with server_thread(every_tenth(hints_then_503)) as server:
+        code = run("--target", server.url, "--rate", "200", "--requests", "100", "--threshold", "error_rate<0.01",
+                   "--out", str(tmp_path), "--quiet")  # fmt: skip
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["outcomes"] == {"200": 90, "503": 10} and doc["error_rate"] == pytest.approx(0.1)
+    assert code == EXIT_THRESHOLDS and [t["ok"] for t in doc["thresholds"]] == [False, True]
+
+
+def test_a_closed_port_fails_a_latency_only_threshold(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Refused connections are not fast answers: with nothing answered, a latency threshold has no value and fails."""
+    target = f"http://127.0.0.1:{processes.free_port()}"
+    code = run("--target", target, "--rate", "200", "--requests", "20", "--threshold", "p(99)<100ms",
+               "--out", str(tmp_path))  # fmt: skip
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert code == EXIT_THRESHOLDS and doc["outcomes"] == {"connect": 20}
+    assert doc["thresholds"][0] == {"threshold": "p(99)<100ms", "ok": False, "actual": None, "unit": "ms"}
+    assert doc["latency_ms"]["max"] == 0 and doc["failed_latency_ms"]["max"] > 0  # the failures' own latency
+    assert "no answered request" in capsys.readouterr().out
+
+
+def test_dropping_more_than_1_percent_fails_by_default(tmp_path: Path) -> None:
+    """A generator that could not keep its schedule (here: the in-flight bound against a slow target) does not
+    pass, unless the user says dropping is fine."""
+
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: RawServer) -> None:
+        while await read_request(reader, server):
+            await asyncio.sleep(0.1)
+            writer.write(OK)
+            await writer.drain()
+
+    flags = ("--rate", "100", "--duration", "1s", "--max-in-flight", "8", "--quiet")
+    with server_thread(slow) as server:
+        code = run("--target", server.url, *flags, "--out", str(tmp_path / "default"))
+        allowed = run("--target", server.url, *flags, "--threshold", "dropped_rate<=0.5", "--out", str(tmp_path / "ok"))
+    doc = json.loads((tmp_path / "default" / "results.json").read_text())
+    assert 0.01 < doc["dropped_rate"] < 0.5 and code == EXIT_THRESHOLDS
+    assert doc["thresholds"] == [{"threshold": DEFAULT_DROPPED, "ok": False, "actual": doc["dropped_rate"], "unit": ""}]
+    assert allowed == EXIT_OK
+    assert [t["threshold"] for t in json.loads((tmp_path / "ok" / "results.json").read_text())["thresholds"]] == [
+        "dropped_rate<=0.5"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("target", "why"),
+    [("127.0.0.1:{port}", "give an http:// or https://"), ("ftp://127.0.0.1:{port}", "give an http:// or https://"),
+     ("http://127.0.0.1:99999", "Port out of range"), ("http://", "no host name"), ("http://[::1", "Invalid IPv6")],
+)  # fmt: skip
+def test_a_bad_target_exits_2_before_any_request(
+    target: str, why: str, server: RawServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = server.connections
+    assert run("--target", target.format(port=server.port), "--requests", "5", "--quiet") == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: bad target") and why in err
+    assert server.connections == before
+
+
+def test_sigint_stops_early_with_the_interrupted_code_and_writes_the_results(tmp_path: Path) -> None:
+    """The first SIGINT stops the schedule; the run still reports what it measured, marked interrupted."""
+    with server_thread() as server:
+
+        def interrupt() -> None:  # once requests flow, the handler is in place
+            deadline = time.monotonic() + 30
+            while len(server.requests) < 20 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=interrupt, daemon=True).start()
+        started = time.monotonic()
+        code = run("--target", server.url, "--rate", "100", "--duration", "30s", "--out", str(tmp_path), "--quiet")
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert code == EXIT_INTERRUPTED and doc["interrupted"] is True and time.monotonic() - started < 20
+    assert 20 <= doc["completed"] == doc["sent"] < 3000 and doc["duration_s"] < 20

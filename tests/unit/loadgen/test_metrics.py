@@ -9,7 +9,7 @@ from prometheus_client.samples import Sample
 from contract import metrics as contract
 from contract.buckets import LATENCY_SECONDS
 from contract.metrics import le_text
-from loadgen import metrics
+from loadgen import metrics, workers
 from loadgen.engine import Engine
 from loadgen.payloads import Payloads
 from loadgen.recorder import Recorder
@@ -53,3 +53,20 @@ def test_the_exposition_is_the_contract() -> None:
     assert list(buckets) == [*(le_text(b) for b in LATENCY_SECONDS), "+Inf"]
     assert buckets["0.0025"] == 0 and buckets["0.005"] == 1 and buckets["0.1"] == 2 and buckets["+Inf"] == 2
     assert "process_cpu_seconds_total" in samples  # and the process metrics of the daemon itself
+    # Answered requests only in the latency histogram: the refused connection is counted, not timed.
+    counts = {s.labels["route"]: s.value for s in samples[contract.LOADGEN_REQUEST_DURATION.name + "_count"]}
+    assert counts == {"/v1/predict": 2}
+
+
+def test_worker_processes_totals_are_exposed_summed() -> None:
+    """With LOADGEN_WORKERS > 1 the metrics read the workers' counters summed and the parent's merged recorder."""
+    recorder = Recorder()
+    recorder.record("/v1/predict", "200", 0.004)
+    parts = [workers.Counters(scheduled=3, sent=2, dropped=1, in_flight=1, rate=2.5),
+             workers.Counters(scheduled=2, sent=2, in_flight=2, rate=2.5)]  # fmt: skip
+    text = generate_latest(metrics.registry(workers.Totals(recorder, parts))).decode()
+    values = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples if not s.labels}
+    exposed = (contract.LOADGEN_SCHEDULED, contract.LOADGEN_SENT, contract.LOADGEN_DROPPED, contract.LOADGEN_IN_FLIGHT,
+               contract.LOADGEN_TARGET_RATE)  # fmt: skip
+    assert [values[m.name] for m in exposed] == [5, 4, 1, 3, 5]
+    assert f'{contract.LOADGEN_REQUESTS.name}{{outcome="200",route="/v1/predict"}} 1.0' in text

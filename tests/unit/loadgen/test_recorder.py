@@ -73,25 +73,56 @@ def test_errors_are_transport_errors_and_5xx() -> None:
 def test_record_and_tick_fold_one_second() -> None:
     r = Recorder(series_limit=2)
     r.record("/a", "200", 0.004)
+    r.record("/a", "422", 0.006)
     r.record("/a", "503", 0.02)
     r.record("/b", "timeout", 20.0)
     r.record_lag(0.001)
-    point = r.tick(1.0, 3.0, scheduled=4, sent=3, dropped=1)
-    assert (point.scheduled, point.sent, point.dropped, point.completed, point.errors) == (4, 3, 1, 3, 2)
-    assert point.outcomes == {"200": 1, "503": 1, "timeout": 1}
-    assert point.p50_ms == pytest.approx(20, rel=1e-3) and point.max_ms == pytest.approx(20000, rel=1e-3)
+    point = r.tick(1.0, 3.0, scheduled=5, sent=4, dropped=1)
+    assert (point.scheduled, point.sent, point.dropped, point.completed, point.errors) == (5, 4, 1, 4, 2)
+    assert point.outcomes == {"200": 1, "422": 1, "503": 1, "timeout": 1}
+    # Latency reads the answers that did not fail (a 4xx is an answer); the failed ones are beside them.
+    assert point.p50_ms == pytest.approx(4, rel=1e-3) and point.max_ms == pytest.approx(6, rel=1e-3)
+    assert percentiles(r.failed_latency, [0, 100]) == [pytest.approx(20_000, rel=1e-3), pytest.approx(2e7, rel=1e-3)]
     assert point.lag_p99_ms == pytest.approx(1, rel=1e-3)
-    # Prometheus buckets per route: `le` bounds are inclusive (0.02 counts under le=0.02); the last slot is +Inf.
+    # Prometheus buckets per route, answered requests only: `le` bounds are inclusive; the last slot is +Inf.
     a = r.buckets["/a"]
-    assert a.sum == pytest.approx(0.024) and sum(a.counts) == 2
-    assert a.counts[LATENCY_SECONDS.index(0.005)] == 1 and a.counts[LATENCY_SECONDS.index(0.02)] == 1
-    assert r.buckets["/b"].counts[-1] == 1 and LATENCY_SECONDS[-1] < 20.0
+    assert a.sum == pytest.approx(0.010) and sum(a.counts) == 2
+    assert a.counts[LATENCY_SECONDS.index(0.005)] == 1 and a.counts[LATENCY_SECONDS.index(0.0075)] == 1
+    assert "/b" not in r.buckets  # nothing answered there: a timeout is not a 20 s answer
 
-    quiet = r.tick(2.0, 3.0, scheduled=4, sent=3, dropped=1)  # a second with nothing in it
+    quiet = r.tick(2.0, 3.0, scheduled=5, sent=4, dropped=1)  # a second with nothing in it
     assert (quiet.scheduled, quiet.completed, quiet.outcomes, quiet.p99_ms, quiet.lag_p99_ms) == (0, 0, {}, None, None)
     assert r.latency.get_min_value() == pytest.approx(4000, rel=1e-3)  # an empty second does not zero the min
     r.record("/a", "200", 0.001)
-    r.tick(3.0, 3.0, scheduled=5, sent=4, dropped=1)
+    r.tick(3.0, 3.0, scheduled=6, sent=5, dropped=1)
     assert [p.t for p in r.series] == [2.0, 3.0]  # at most series_limit points
-    assert r.outcome_totals() == {"200": 2, "503": 1, "timeout": 1} and r.completed == 4 and r.errors == 2
-    assert r.latency.get_total_count() == 4
+    assert r.outcome_totals() == {"200": 2, "422": 1, "503": 1, "timeout": 1} and r.completed == 5 and r.errors == 2
+    assert r.latency.get_total_count() == 3 and r.failed_latency.get_total_count() == 2
+
+
+def test_workers_seconds_add_up_to_one_recorder_exactly() -> None:
+    """What two workers take() and a parent absorb()s is, bucket for bucket, what one recorder records."""
+    rng = random.Random(9)
+    outcomes = ("200", "200", "200", "422", "503", "connect", "timeout")
+    requests = [(rng.choice(("/a", "/b")), rng.choice(outcomes), rng.lognormvariate(-4, 1.5)) for _ in range(3000)]
+    one, parent, workers = Recorder(), Recorder(), [Recorder(), Recorder()]
+    for second in range(3):
+        for i, (route, outcome, seconds) in enumerate(requests[second * 1000 : (second + 1) * 1000]):
+            one.record(route, outcome, seconds)
+            one.record_lag(seconds / 100)
+            workers[i % 2].record(route, outcome, seconds)
+            workers[i % 2].record_lag(seconds / 100)
+        for w in workers:
+            parent.absorb(w.take())
+        args = (float(second + 1), 10.0, 1000 * (second + 1), 1000 * (second + 1), 0)
+        assert parent.tick(*args) == one.tick(*args)
+    for name in ("latency", "failed_latency", "lag"):
+        mine, theirs = getattr(parent, name), getattr(one, name)
+        assert list(mine.counts) == list(theirs.counts), name
+        assert (mine.get_min_value(), mine.get_max_value()) == (theirs.get_min_value(), theirs.get_max_value())
+    assert parent.outcomes == one.outcomes and (parent.completed, parent.errors) == (one.completed, one.errors)
+    assert {r: b.counts for r, b in parent.buckets.items()} == {r: b.counts for r, b in one.buckets.items()}
+    assert all(parent.buckets[r].sum == pytest.approx(one.buckets[r].sum) for r in one.buckets)
+    empty = Recorder().take()  # nothing recorded: nothing to add
+    parent.absorb(empty)
+    assert parent.latency.get_total_count() == one.latency.get_total_count()

@@ -51,7 +51,7 @@ def test_summary_and_thresholds() -> None:
     rendered = Console(width=200, record=True)
     rendered.print(report.table(summary))
     text = rendered.export_text()
-    assert "FAIL" in text and "p(50)<5ms" in text and "6 / 4 / 2" in text
+    assert "FAIL" in text and "p(50)<5ms" in text and "6 / 4" in text and "2 (33.33% of the schedule)" in text
 
 
 def test_an_empty_run_summarises_to_zeros() -> None:
@@ -120,15 +120,14 @@ def test_tables() -> None:
 def test_fields_added_to_the_summary_later_are_shown() -> None:
     @dataclasses.dataclass
     class Later(report.Summary):
-        interrupted: bool = True
         worst_p99_ms: float = 12.5
-        failed_latency_ms: dict[str, float] = dataclasses.field(default_factory=lambda: {"p50": 1.5, "max": 2000.0})
+        queue_ms: dict[str, float] = dataclasses.field(default_factory=lambda: {"p50": 1.5, "max": 2000.0})
 
     engine, recorder = finished_run()
-    base = report.summarize(engine, recorder, target="t", scenario="s", started_at="now")
+    base = report.summarize(engine, recorder, target="t", scenario="s", started_at="now", interrupted=True)
     page = html_report.page(Later(**dataclasses.asdict(base)), list(recorder.series))
     assert "INTERRUPTED" in page and "<td>worst p99 ms</td><td>12.5 ms</td>" in page
-    assert "<td>failed latency ms</td><td>p50 1.500 ms, max 2,000.0 ms</td>" in page
+    assert "<td>queue ms</td><td>p50 1.500 ms, max 2,000.0 ms</td>" in page
 
 
 def test_an_empty_second_has_no_point() -> None:

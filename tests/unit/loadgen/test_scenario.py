@@ -46,4 +46,4 @@ def test_run_length() -> None:
     assert Scenario(profile=constant, duration=5).run_length() == 5
     assert Scenario(profile=constant).run_length() == DEFAULT_RUN_SECONDS
     assert Scenario(profile=constant, requests=10).run_length() is None  # the count bounds it
-    assert load("original").run_length() == 300  # the stages' own end
+    assert load("original").run_length() == 270  # the users profile's own end

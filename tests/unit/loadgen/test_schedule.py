@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from loadgen.scenario import load
-from loadgen.schedule import Arrivals, Constant, Profile, Ramp, Sine, Spike, Stage, Stages
+from loadgen.schedule import (
+    Arrivals,
+    Constant,
+    Profile,
+    Ramp,
+    Sine,
+    Spike,
+    Stage,
+    Stages,
+    Users,
+    peak_rate,
+    profile_length,
+)  # fmt: skip
 from tests.unit.loadgen.stats import poisson_bounds
 
 
@@ -50,12 +62,45 @@ def test_profiles_from_documents() -> None:
         adapter.validate_python({"kind": "stages", "stages": []})
 
 
-def test_stages_follow_the_originals_shape() -> None:
-    scenario = load("original")
-    assert isinstance(scenario.profile, Stages)
-    assert [scenario.profile.rate(t) for t in (0, 29, 90, 200, 295)] == pytest.approx([1, 1, 5, 5, 1], abs=0.2)
-    # area under the curve: 30*1 + 60*3 + 120*5 + 60*3 + 30*1 = 1020 requests
-    assert len(times(Arrivals(scenario.profile, "constant"))) == pytest.approx(1020, abs=2)
+def test_users_keep_their_own_clocks() -> None:
+    """Locust's shape: user 1 for 6 s, user 2 from 2 s to 4 s; each sends when it joins, then once a second up to
+    and including when it leaves."""
+    users = Users(users=[1, 2, 1], step=2, per_user=1)
+    assert users.sessions() == [(0, 6), (2, 4)] and profile_length(users) == 6 and peak_rate(users) == 2
+    assert [users.rate(t) for t in (0, 2, 3.9, 4, 6, -1)] == [1, 2, 2, 1, 0, 0]
+    assert times(Arrivals(users, "constant")) == [0, 1, 2, 2, 3, 3, 4, 4, 5, 6]
+    half = Users(users=[1], step=2, per_user=2)
+    assert times(Arrivals(half, "constant")) == [0, 0.5, 1, 1.5, 2]
+    assert times(Arrivals(Users(users=[3], step=5, per_user=0), "constant")) == []
+    # Looped (the daemon): the send at the end of a cycle is the next cycle's first.
+    looped = Arrivals(users, "constant", looped=True)
+    assert [looped.next() for _ in range(11)] == [0, 1, 2, 2, 3, 3, 4, 4, 5, 6, 7]
+    # Poisson: the users' requests together are a Poisson process at users x per_user (the rate integrated).
+    lo, hi = poisson_bounds(3 * (100 + 200) * 10)
+    assert lo <= len(times(Arrivals(Users(users=[100, 200], step=10, per_user=3), "poisson", seed=4))) <= hi
+
+
+@pytest.mark.parametrize(
+    ("profile", "process"),
+    [(Constant(rate=7), "constant"), (Constant(rate=7), "poisson"), (Users(users=[1, 3, 2], step=3), "constant"),
+     (Stages(start=1, stages=[Stage(duration=5, target=9)]), "constant"), (Sine(mean=5, amplitude=4, period=3),
+     "poisson")],
+)  # fmt: skip
+def test_shares_split_the_schedule_exactly(profile: Profile, process: Literal["constant", "poisson"]) -> None:
+    """Worker k of n keeps arrivals k, k+n, ...: the shares together are the one-process schedule."""
+    whole = [a for a in times(Arrivals(profile, process, seed=3), 400) if a < 20]
+    for n in (2, 3):
+        shares = [[a for a in times(Arrivals(profile, process, seed=3, share=(k, n)), 400) if a < 20] for k in range(n)]
+        assert [len(s) for s in shares] == [len(whole[k::n]) for k in range(n)]
+        assert sorted(a for s in shares for a in s) == whole
+    with pytest.raises(ValueError, match="share"):
+        Arrivals(profile, process, share=(2, 2))
+
+
+def test_peak_rates() -> None:
+    assert [peak_rate(p) for p in (Constant(rate=3), Ramp(start=9, end=1, over=5), Sine(mean=5, amplitude=2),
+            Spike(base=1, peak=8, at=1, length=1), Stages(start=4, stages=[Stage(duration=1, target=2)]))] == [
+        3, 9, 7, 8, 4]  # fmt: skip
 
 
 def test_constant_arrivals_are_exact() -> None:

@@ -43,6 +43,10 @@ ROUTED_SERIES = frozenset(f"{metrics.REQUEST_DURATION.name}{suffix}" for suffix 
 
 _NAME = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 
+#: Requests a burn-rate condition needs in its short window before it may fire (`x-min-events`): below it,
+#: one failed request out of a handful reads as a burn of hundreds of times the budget.
+DEFAULT_MIN_EVENTS = 100
+
 
 class SpecError(ValueError):
     """The spec is not valid; the message says what to change."""
@@ -117,12 +121,16 @@ class SLISpec(_Strict):
 
 
 class SLOSpec(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     name: str = Field(pattern=_NAME)
     objective: float = Field(gt=0, lt=100)
     description: str = ""
     labels: dict[str, str] = Field(default_factory=dict)
     sli: SLISpec
     alerting: AlertingSpec
+    #: Ours, not Sloth's: Sloth's loader ignores fields it does not know, so the file stays a valid Sloth spec.
+    min_events: int = Field(DEFAULT_MIN_EVENTS, ge=0, alias="x-min-events")
 
     @model_validator(mode="after")
     def _checked(self) -> SLOSpec:

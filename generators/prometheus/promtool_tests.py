@@ -415,6 +415,8 @@ def info_labels(spec: Spec, slo: SLOSpec) -> str:
 
 def slo_test_files(spec: Spec, slo: SLOSpec, rule_file: str) -> dict[str, tuple[dict[str, Any], list[str]]]:
     """The promtool test files of one SLO by name suffix, each with its notes (conditions not tested)."""
+    from generators.prometheus import promtool_edges  # it builds on this module's scenarios
+
     page, page_notes = fire_tests(spec, slo, "page", PAGE_STEP)
     ticket, ticket_notes = fire_tests(spec, slo, "ticket", SLOW_STEP)
 
@@ -430,7 +432,9 @@ def slo_test_files(spec: Spec, slo: SLOSpec, rule_file: str) -> dict[str, tuple[
             "tests": tests,
         }
 
+    edges, edge_notes = promtool_edges.edge_tests(spec, slo)
     return {
+        "edges": (file(PAGE_STEP, edges), edge_notes),
         "page": (file(PAGE_STEP, page), page_notes),
         "records": (file(RECORDS_STEP, recording_tests(spec, slo, RECORDS_STEP)), []),
         "ticket": (file(SLOW_STEP, [*ticket, *quiet_tests(spec, slo, SLOW_STEP)]), ticket_notes),

@@ -58,11 +58,11 @@ def test_shrunk_output_is_rules_only_with_shorter_ranges(tmp_path: Path) -> None
     assert "slo:sli_error:ratio_rate5m" in records and "slo:sli_error:ratio_rate30d" in records  # names stay
 
 
-def test_every_slo_has_its_rules_and_three_promtool_files() -> None:
+def test_every_slo_has_its_rules_and_four_promtool_files() -> None:
     files = rendered(SPEC)
     for name in ("requests-availability", "requests-latency-500ms", "requests-latency-100ms"):
         assert f"rules/slo-{name}.yml" in files
-        assert {f"tests/slo-{name}.{kind}.test.yml" for kind in ("page", "records", "ticket")} <= set(files)
+        assert {f"tests/slo-{name}.{kind}.test.yml" for kind in ("edges", "page", "records", "ticket")} <= set(files)
 
 
 def test_check_command_names_what_a_changed_spec_makes_stale(

@@ -97,3 +97,19 @@ def test_config_targets_can_be_overridden(tmp_path: Path, capsys: pytest.Capture
     assert main(["config", "--scrape-interval", "1s", "--rules", "r/*.yml"]) == 0
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["global"]["scrape_interval"] == "1s" and printed["rule_files"] == ["r/*.yml"]
+
+
+def test_a_spec_that_disables_alerts_generates_everything(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Our own spec with the first SLO's ticket alert disabled (the generator crashed on it): rules without
+    that alert, promtool tests that say so."""
+    text = SPEC.read_text()
+    first = text.index("      ticket_alert:\n        labels:\n          severity: warning\n")
+    path = tmp_path / "slo.yaml"
+    path.write_text(text[:first] + "      ticket_alert:\n        disable: true\n" + text[first + 67 :])
+    assert main(["--spec", str(path), "--shrink", "1", "--out", str(tmp_path / "out")]) == 0
+    out = tmp_path / "out"
+    alerts = yaml.safe_load((out / "rules" / "slo-requests-availability.yml").read_text())["groups"][2]["rules"]
+    assert [a["labels"]["sloth_severity"] for a in alerts] == ["page"]
+    ticket = (out / "tests" / "slo-requests-availability.ticket.test.yml").read_text()
+    assert ticket.startswith("# Not tested: ticket: the alert is disabled in the spec.\n")
+    assert "stale" not in capsys.readouterr().err

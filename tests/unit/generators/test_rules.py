@@ -156,3 +156,23 @@ def test_the_absent_alert_reads_the_total_selectors_and_the_good_buckets_not_the
     assert latency["expr"].count("absent_over_time(") == 2 and 'le="0.5",status_code!~"5.."}[10m]' in latency["expr"]
     shrunk = slo_groups(LOADED, Windows(60))[3]["rules"][0]
     assert shrunk["for"] == "5m" and "[10m]" in shrunk["expr"]  # real restarts take real time
+
+
+def test_a_raw_sli_keeps_the_time_average_of_its_5m_ratios_that_are_numbers() -> None:
+    data: dict[str, Any] = LOADED.model_dump()
+    data["slos"] = [
+        {
+            **data["slos"][0],
+            "sli": {"raw": {"error_ratio_query": "1 - avg_over_time(wifi_up{job='router'}[{{.window}}])"}},
+        }
+    ]
+    spec = Spec.model_validate(data)
+    sli, _, alerts, absent = slo_groups(spec)
+    by_record = {r["record"]: r for r in sli["rules"]}
+    assert not [r for r in by_record if "_events:" in r]  # no event counts to weigh by
+    assert by_record["slo:sli_error:ratio_rate5m"]["expr"].rstrip().endswith(">= 0")  # NaN is no sample
+    assert "count_over_time(slo:sli_error:ratio_rate5m" in by_record["slo:sli_error:ratio_rate30d"]["expr"]
+    assert by_record["slo:sli_no_data:bool"]["expr"].startswith("0 * slo:sli_error:ratio_rate5m")
+    assert ">= 100" not in alerts["rules"][0]["expr"]  # no guard without counts
+    assert "requests in its short window" not in alerts["rules"][0]["annotations"]["windows"]
+    assert 'absent_over_time(wifi_up{job="router"}[10m])' in absent["rules"][0]["expr"]

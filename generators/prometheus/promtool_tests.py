@@ -417,9 +417,6 @@ def slo_test_files(spec: Spec, slo: SLOSpec, rule_file: str) -> dict[str, tuple[
     """The promtool test files of one SLO by name suffix, each with its notes (conditions not tested)."""
     from generators.prometheus import promtool_edges  # it builds on this module's scenarios
 
-    page, page_notes = fire_tests(spec, slo, "page", PAGE_STEP)
-    ticket, ticket_notes = fire_tests(spec, slo, "ticket", SLOW_STEP)
-
     # Recordings before alerts at each step, every run: without an order promtool takes Go's map order,
     # and an alert then sometimes reads the previous step's recordings.
     order = [g["name"] for g in slo_groups(spec) if g["name"].endswith(f"-{spec.slo_id(slo)}")]
@@ -432,6 +429,12 @@ def slo_test_files(spec: Spec, slo: SLOSpec, rule_file: str) -> dict[str, tuple[
             "tests": tests,
         }
 
+    if slo.error_budget == 0:  # a 100% objective: every burn rate is a division by zero
+        note = [f"objective {slo.objective:g}%: no error budget, so no burn rate to test"]
+        steps = {"edges": PAGE_STEP, "page": PAGE_STEP, "records": RECORDS_STEP, "ticket": SLOW_STEP}
+        return {name: (file(step, []), note) for name, step in steps.items()}
+    page, page_notes = fire_tests(spec, slo, "page", PAGE_STEP)
+    ticket, ticket_notes = fire_tests(spec, slo, "ticket", SLOW_STEP)
     edges, edge_notes = promtool_edges.edge_tests(spec, slo)
     return {
         "edges": (file(PAGE_STEP, edges), edge_notes),

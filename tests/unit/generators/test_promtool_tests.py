@@ -95,3 +95,13 @@ def test_the_min_events_guard_holds_an_alert_at_low_traffic() -> None:
     assert [c.long for c in fires(LOADED, AVAILABILITY, low, 120, "page")] == [6 * 60 * MINUTE]
     with pytest.raises(ValueError, match="whole"):
         Scenario([Segment(1, Fraction(0), rate=Fraction(1, 7))], step=MINUTE)
+
+
+def test_a_100_percent_objective_gets_no_burn_tests_but_a_note() -> None:
+    # Sloth accepts objective 100 (a zero budget); the model is copied without validation for the case.
+    slo = AVAILABILITY.model_copy(update={"objective": 100.0})
+    files = slo_test_files(LOADED, slo, "../rules/x.yml")
+    assert {name: (data["tests"], notes) for name, (data, notes) in files.items()} == {
+        name: ([], ["objective 100%: no error budget, so no burn rate to test"])
+        for name in ("edges", "page", "records", "ticket")
+    }

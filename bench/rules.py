@@ -1,21 +1,24 @@
-"""Cost of the period SLI rules, the time-averaged one (Sloth's, this project's before) vs the request-weighted one.
+"""Cost of the SLO rules before and now: the period SLI (time-averaged vs request-weighted) and the SLI group.
 
     python bench/rules.py [--days 30] [--step 15] [--evaluations 20]
 
-Writes `--days` of synthetic history, one sample every `--step` seconds, of the series the period rules read,
-for every SLO of prometheus/slo.yaml: `slo:sli_error:ratio_rate5m` (the old rule's input) and
-`slo:sli_total_events:rate5m`, `slo:sli_error_events:rate5m` (the new rule's), with a daily traffic wave and
-seeded noise. The history is backfilled with `promtool tsdb create-blocks-from openmetrics` into a fresh
-Prometheus (Debian's), which evaluates two rule groups, one per form of `slo:sli_error:ratio_rate30d` (the old
-expression as Sloth writes it; the new from generators/prometheus/slo_rules.py), every second. Prometheus's own
-`prometheus_rule_group_last_duration_seconds` per group is read from its /metrics after each evaluation; the
-median of `--evaluations` is printed per group, with the ratio new / old. The two rules' values are printed
-beside the request-weighted and the time-averaged SLI computed here from the same samples.
+Writes `--days` of synthetic history, one sample every `--step` seconds: the service's request histogram
+(count and the SLIs' buckets, per prediction route, 200s and 503s, a daily traffic wave and seeded noise) and,
+for every SLO of prometheus/slo.yaml, the recorded series the period rules read: `slo:sli_error:ratio_rate5m`
+(the old rule's input), `slo:sli_total_events:rate5m` and `slo:sli_error_events:rate5m` (the new one's). The
+history is backfilled with `promtool tsdb create-blocks-from openmetrics` into a fresh Prometheus (Debian's),
+which evaluates four rule groups every 4 s: the period SLI of every SLO as Sloth writes it and as generated
+now (generators/prometheus/slo_rules.py), and the whole SLI recording group of every SLO before (the window
+ratios and the time-averaged period) and now (sli_recordings: also the request and error rates, no-data).
+Prometheus's own `prometheus_rule_group_last_duration_seconds` per group is read from its /metrics after each
+evaluation; the median of `--evaluations` is printed per group, with the ratios now / before. The two period
+rules' values are printed beside the request-weighted and the time-averaged SLI computed from the same samples.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import random
@@ -34,8 +37,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from contract import metrics, routes
 from generators.paths import SPEC
-from generators.prometheus.slo_rules import ERROR_EVENTS, TOTAL_EVENTS, id_filter, period_sli_expr, slo_labels
+from generators.prometheus.slo_rules import (
+    ERROR_EVENTS,
+    TOTAL_EVENTS,
+    id_filter,
+    period_sli_expr,
+    sli_recordings,
+    slo_labels,
+)
 from generators.yamlout import dump
 from slo.spec import SLOSpec, Spec, load_spec
 from slo.windows import PERIOD_SECONDS, Windows, prom_duration
@@ -43,7 +54,16 @@ from stack.processes import free_port, stop, wait_until_ready
 
 BLOCK = "744h"
 OLD_GROUP, NEW_GROUP = "period-time-averaged", "period-request-weighted"
+#: The whole SLI recording group of every SLO, as generated before (window ratios, time-averaged period) and now.
+SLI_BEFORE, SLI_NOW = "sli-group-before", "sli-group-now"
+GROUPS = (OLD_GROUP, NEW_GROUP, SLI_BEFORE, SLI_NOW)
+#: Each group's evaluation interval: long beside an evaluation (~0.1 s), so the four groups, which
+#: Prometheus starts at spread offsets, seldom run at the same time and compete for the CPU.
+INTERVAL = "4s"
+#: Shares of answers within 0.1 s and 0.5 s, for the synthetic histogram.
+FAST = {"0.1": 0.95, "0.5": 0.995}
 RATIO_5M = "slo:sli_error:ratio_rate5m"
+HISTOGRAM = metrics.REQUEST_DURATION.name
 
 
 @dataclass
@@ -79,10 +99,26 @@ def history(spec: Spec, days: float, step: int) -> list[Series]:
     return series
 
 
+def counters(days: float, step: int) -> list[Series]:
+    """The service's request histogram (count and the SLIs' buckets) per prediction route, 200s and 503s."""
+    total, errors = traffic(days, step, seed=99)
+    series = []
+    for route in routes.PREDICTION_ROUTES:
+        for status, rates in (("200", [t - e for t, e in zip(total, errors, strict=True)]), ("503", errors)):
+            counts = list(itertools.accumulate(r * step / len(routes.PREDICTION_ROUTES) for r in rates))
+            labels = {"job": metrics.SERVICE_JOB, "route": route, "status_code": status}
+            series.append(Series(f"{HISTOGRAM}_count", labels, counts))
+            series += [
+                Series(f"{HISTOGRAM}_bucket", {**labels, "le": le}, [c * share for c in counts])
+                for le, share in FAST.items()
+            ]
+    return series
+
+
 def openmetrics(series: list[Series], end: float, step: int) -> Iterator[str]:
     """OpenMetrics text, one family after another, each series' samples in time order."""
     for name in dict.fromkeys(s.name for s in series):
-        yield f"# TYPE {name} gauge\n"
+        yield f"# TYPE {name} unknown\n"
         for s in (s for s in series if s.name == name):
             labels = ",".join(f'{k}="{v}"' for k, v in s.labels.items())
             start = end - step * len(s.values)
@@ -112,10 +148,20 @@ def rule_files(spec: Spec, folder: Path) -> list[Path]:
             for slo in spec.slos
         ],
     }
+    # Records renamed (their expressions unchanged), so that the backfilled history is all the period rules read.
+    generated = [r for slo in spec.slos for r in sli_recordings(spec, slo, Windows())]
+    now = [{**r, "record": "bench_now:" + r["record"]} for r in generated]
+    before = [
+        {**r, "record": "bench_old:" + r["record"]}
+        for r in generated
+        if r["record"].startswith("slo:sli_error:ratio_rate") and r["record"] != "slo:sli_error:ratio_rate30d"
+    ]
+    before += [{**r, "record": "bench_old:ratio_rate30d"} for r in groups[OLD_GROUP]]
+    groups |= {SLI_BEFORE: before, SLI_NOW: now}
     paths = []
     for name, rules in groups.items():
         path = folder / f"{name}.yml"
-        path.write_text(dump({"groups": [{"name": name, "interval": "1s", "rules": rules}]}))
+        path.write_text(dump({"groups": [{"name": name, "interval": INTERVAL, "rules": rules}]}))
         paths.append(path)
     return paths
 
@@ -148,10 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-rules-") as tmp:
         folder = Path(tmp)
         series = history(spec, opts.days, opts.step)
+        raw = counters(opts.days, opts.step)
         end = time.time() - 60
         started = time.monotonic()
         with (folder / "history.om").open("w") as out:
-            out.writelines(openmetrics(series, end, opts.step))
+            out.writelines(openmetrics(series + raw, end, opts.step))
         subprocess.run(
             # Blocks as long as the history (the default, 2h, writes hundreds of blocks, minutes slower).
             [
@@ -166,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             check=True,
             capture_output=True,
         )
-        samples = sum(len(s.values) for s in series)
+        samples = sum(len(s.values) for s in series + raw)
         print(f"history: {samples:,} samples ({opts.days:g} days every {opts.step}s, {len(spec.slos)} SLOs), "
               f"backfilled in {time.monotonic() - started:.1f}s")  # fmt: skip
         files = rule_files(spec, folder)
@@ -188,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
                 stop(proc)
     for group, values in measured.items():
         print(f"{group:28s} median {statistics.median(values) * 1000:8.2f} ms  ({len(values)} evaluations)")
-    ratio = statistics.median(measured[NEW_GROUP]) / statistics.median(measured[OLD_GROUP])
-    print(f"ratio request-weighted / time-averaged: {ratio:.2f}x")
+    for now, before, what in ((NEW_GROUP, OLD_GROUP, "the period rule"), (SLI_NOW, SLI_BEFORE, "the SLI group")):
+        ratio = statistics.median(measured[now]) / statistics.median(measured[before])
+        print(f"ratio now / before, {what}: {ratio:.2f}x")
     print("30d SLI error ratio: request-weighted computed here / the new rule; time-averaged here / the old rule")
     for slo in spec.slos:
         mine = {s.name: s.values for s in series if s.labels["sloth_slo"] == slo.name}
@@ -202,8 +250,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def measure(url: str, evaluations: int) -> dict[str, list[float]]:
     """One duration per new evaluation of each group (a changed last duration is a new evaluation)."""
-    seen: dict[str, list[float]] = {OLD_GROUP: [], NEW_GROUP: []}
-    deadline = time.monotonic() + evaluations * 5 + 60
+    seen: dict[str, list[float]] = {group: [] for group in GROUPS}
+    deadline = time.monotonic() + evaluations * 10 + 60
     while min(len(v) for v in seen.values()) < evaluations and time.monotonic() < deadline:
         for group, value in durations(url).items():
             if group in seen and value > 0 and (not seen[group] or seen[group][-1] != value):

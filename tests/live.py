@@ -33,10 +33,11 @@ class Stack:
 
 
 @contextmanager
-def alertmanager(tmp: Path) -> Iterator[str]:
+def alertmanager(tmp: Path, config: Path | None = None) -> Iterator[str]:
+    """Alertmanager with the repository's config (or `config`)."""
     args = [
         prom.binary("prometheus-alertmanager"),
-        f"--config.file={processes.ROOT / 'prometheus' / 'alertmanager.yml'}",
+        f"--config.file={config or processes.ROOT / 'prometheus' / 'alertmanager.yml'}",
         f"--storage.path={tmp / 'alertmanager'}",
         "--web.listen-address=127.0.0.1:{port}",
         "--cluster.listen-address=",
@@ -55,10 +56,11 @@ def stack(
     workers: int = 1,
     rate: float = 20.0,
     invalid_fraction: float = 0.01,
+    alertmanager_config: Path | None = None,
 ) -> Iterator[Stack]:
     """Service, loadgen daemon, Prometheus (and Alertmanager); rules from the spec, `shrink`x shorter windows."""
     with ExitStack() as stack:
-        am = stack.enter_context(alertmanager(tmp)) if with_alertmanager else None
+        am = stack.enter_context(alertmanager(tmp, alertmanager_config)) if with_alertmanager else None
         service = stack.enter_context(
             processes.service(tmp, workers=str(workers), admin_token=ADMIN_TOKEN, log_inputs="false")
         )

@@ -1,7 +1,8 @@
 """SLO overview: per objective of the spec, the SLI, the budget left, burn rates and alerts.
 
 The queries read Sloth's recording rules (`slo:*`), generated from the same spec, so this
-dashboard, the alerts and the load test's thresholds cannot disagree.
+dashboard, the alerts and the load test's thresholds cannot disagree. "No data" is its own panel
+(`slo:sli_no_data:bool`): a window without requests is not a 100% SLI.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from grafana_foundation_sdk.cog.builder import Builder
 from grafana_foundation_sdk.models.dashboard import Panel
 
 from generators.grafana import panels as p
+from generators.prometheus.slo_rules import NO_DATA, TOTAL_EVENTS
 from slo.spec import SLOSpec, Spec
 from slo.windows import PERIOD_SECONDS, POLICY, SLI_WINDOWS, prom_duration
 
@@ -54,8 +56,8 @@ def _panels(slo: SLOSpec, spec: Spec) -> list[Builder[Panel]]:
         ),
         p.stat_panel(
             f"Error budget left ({PERIOD})",
-            "Share of the period's error budget not yet spent: 100% is untouched, 0% is spent, negative is "
-            "an SLO breach.",
+            "Share of the period's error budget not yet spent, weighted by requests (a quiet hour weighs "
+            "less than a busy one): 100% is untouched, 0% is spent, negative is an SLO breach.",
             [(f"slo:period_error_budget_remaining:ratio{{{sel}}}", "budget left")],
             "percentunit",
             width=4,
@@ -65,11 +67,21 @@ def _panels(slo: SLOSpec, spec: Spec) -> list[Builder[Panel]]:
         p.stat_panel(
             "SLO alerts firing",
             "Burn-rate alerts of this SLO that fire now (page and ticket). 0 is healthy.",
-            [(f'count(ALERTS{{{sel}, alertstate="firing"}}) or on() vector(0)', "firing")],
+            [(f'count(ALERTS{{{sel}, sloth_severity!="", alertstate="firing"}}) or on() vector(0)', "firing")],
             "none",
             width=4,
             steps=((None, "green"), (1, "red")),
         ),
+        p.stat_panel(
+            "Data (5m)",
+            "1 (red): no request reached this SLO's queries in the last 5 minutes, so its SLIs are no data, "
+            "not 100%, and its burn alerts cannot fire. 0: requests are counted.",
+            [(f"{NO_DATA}{{{sel}}}", "no data")],
+            "none",
+            width=4,
+            steps=((None, "green"), (1, "red")),
+        ),
+        *_requests(slo, sel),
         p.timeseries_panel(
             "SLI against objective",
             "Good-event ratio over 5m and 1h against the objective (dashed).",
@@ -101,5 +113,22 @@ def _panels(slo: SLOSpec, spec: Spec) -> list[Builder[Panel]]:
             "percentunit",
             width=12,
             lines=[(0.0, "red")],
+        ),
+    ]
+
+
+def _requests(slo: SLOSpec, sel: str) -> list[Builder[Panel]]:
+    """The request rate an events SLI counts (a raw SLI has no event counts)."""
+    if slo.sli.events is None:
+        return []
+    return [
+        p.stat_panel(
+            "Requests/s (5m)",
+            "Requests the SLO counts (its total query) per second over 5 minutes: the events its SLIs and "
+            f"budget are weighted by; a burn alert needs {slo.min_events} in its short window.",
+            [(f"{TOTAL_EVENTS.format(window='5m')}{{{sel}}}", "requests/s")],
+            "reqps",
+            width=8,
+            decimals=1,
         ),
     ]

@@ -3,7 +3,8 @@
 SLO alerts are blind when nothing measures (no synthetic traffic, target down) and late when the
 service is not ready or sheds load; a loadgen that drops requests under-reports the load it claims.
 These are not in the Sloth spec (Sloth has no such notion); they live here, as data, and are written
-next to the SLO rules. `for` durations and rate windows shrink with the SLO windows in drills.
+next to the SLO rules. Rate windows shrink with the SLO windows in drills; `for` durations do not: they
+wait out real events (a service starting, a scrape missed), which take as long in a drill as anywhere.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from contract.metrics import LOADGEN_DROPPED, LOADGEN_JOB, LOADGEN_SCHEDULED, LOADGEN_SENT, READY, SERVICE_JOB, SHED
 from generators.prometheus.slo_rules import RUNBOOK, Group, Rule
-from slo.windows import MINUTE, Windows
+from slo.windows import MINUTE, Windows, prom_duration
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def operational_rule(alert: OperationalAlert, windows: Windows) -> Rule:
     return {
         "alert": alert.name,
         "expr": alert.expr.replace("{window}", windows.range(RATE_WINDOW)),
-        "for": windows.range(alert.for_seconds),
+        "for": prom_duration(alert.for_seconds),
         "labels": {"severity": alert.severity, "category": "operational"},
         "annotations": {"summary": alert.summary, "runbook_url": f"{RUNBOOK}#{alert.name.lower()}"},
     }

@@ -27,15 +27,32 @@ from typing import Any
 
 from contract import metrics, routes
 from generators.prometheus.slo_rules import (
+    ERROR_EVENTS,
+    NO_DATA,
+    SHORT_WINDOWS,
+    TOTAL_EVENTS,
     alert_annotations,
     alert_labels,
+    enabled_severities,
+    events_metric,
     meta_recordings,
     sli_error_metric,
     slo_groups,
     slo_labels,
 )
 from slo.spec import SLOSpec, Spec
-from slo.windows import DAY, HOUR, MINUTE, PERIOD_SECONDS, POLICY, SLI_WINDOWS, Severity, Windows, prom_duration
+from slo.windows import (
+    DAY,
+    HOUR,
+    MINUTE,
+    PERIOD_SECONDS,
+    POLICY,
+    SLI_WINDOWS,
+    BurnCondition,
+    Severity,
+    Windows,
+    prom_duration,
+)
 
 #: Requests per second in every scenario.
 RATE = 1000
@@ -56,10 +73,12 @@ BASE_LABELS = f'job="{metrics.SERVICE_JOB}", instance="127.0.0.1:8000", method="
 class Segment:
     steps: int
     error_ratio: Fraction
+    #: Requests per second during the segment (0: the series exist but nothing is asked); x step is whole.
+    rate: Fraction = Fraction(RATE)
 
 
 class Scenario:
-    """A piecewise-constant error ratio, sampled every `step` seconds from t=0.
+    """A piecewise-constant request rate and error ratio, sampled every `step` seconds from t=0.
 
     Counts per step are whole numbers (the ratio is rounded to them): promtool adds float
     increments one by one, and a segment boundary a hair below the running sum reads as a
@@ -68,33 +87,82 @@ class Scenario:
 
     def __init__(self, segments: list[Segment], step: int) -> None:
         self.step = step
-        self.total = RATE * step
-        self.segments = [Segment(s.steps, Fraction(round(s.error_ratio * self.total), self.total)) for s in segments]
-        self.prefix = [Fraction(0)]
+        self.segments = [
+            Segment(
+                s.steps,
+                Fraction(round(s.error_ratio * s.rate * step), s.rate * step) if s.rate else Fraction(0),
+                s.rate,
+            )
+            for s in segments
+        ]
+        #: Requests and errors from 0 to the end of each step (prefix sums).
+        if any((s.rate * step).denominator != 1 for s in segments):
+            raise ValueError(f"requests per step must be whole numbers: {[s.rate * step for s in segments]}")
+        self.requests, self.errors = [Fraction(0)], [Fraction(0)]
         for seg in self.segments:
             for _ in range(seg.steps):
-                self.prefix.append(self.prefix[-1] + seg.error_ratio)
+                self.requests.append(self.requests[-1] + seg.rate * step)
+                self.errors.append(self.errors[-1] + seg.error_ratio * seg.rate * step)
+
+    @staticmethod
+    def _whole(segment: Segment, step: int) -> Fraction:
+        """The segment's error ratio rounded to whole errors per step."""
+        total = segment.rate * step
+        return Fraction(round(segment.error_ratio * total), total) if total else Fraction(0)
 
     @property
     def steps(self) -> int:
-        return len(self.prefix) - 1
+        return len(self.requests) - 1
+
+    def _start(self, t: int, window_seconds: int) -> int:
+        return max(0, t - window_seconds // self.step)
 
     def ratio(self, t: int, window_seconds: int) -> Fraction | None:
         """Error ratio over (t - window, t], t in steps; over what exists when the history is shorter.
 
-        None when the window is shorter than a step: rate() then sees one sample and returns nothing.
+        None when the window is shorter than a step (rate() then sees one sample and returns nothing) or
+        holds no request (0/0).
         """
         if window_seconds < self.step or t == 0:
             return None
-        start = max(0, t - window_seconds // self.step)
-        return (self.prefix[t] - self.prefix[start]) / (t - start)
+        start = self._start(t, window_seconds)
+        requests = self.requests[t] - self.requests[start]
+        return (self.errors[t] - self.errors[start]) / requests if requests else None
+
+    def rate(self, t: int, window_seconds: int, errors: bool = False) -> Fraction | None:
+        """rate() of the requests (or errors) over the window at step t, as Prometheus computes it.
+
+        The counters start at 0 at t=0, so Prometheus never extrapolates before the first sample (its
+        zero-point limit): over a history shorter than the window, the rate is what exists / the window.
+        """
+        if t == 0:
+            return None
+        counts = self.errors if errors else self.requests
+        return Fraction(counts[t] - counts[self._start(t, window_seconds)]) / window_seconds
+
+    def events(self, t: int, window_seconds: int) -> Fraction:
+        """What the min-events guard reads: the window's request rate x its seconds."""
+        return (self.rate(t, window_seconds) or Fraction(0)) * window_seconds
+
+    def period_ratio(self, t: int) -> Fraction | None:
+        """The period SLI at step t: the recorded 5m error rates summed over the period / the request rates'."""
+        short = SLI_WINDOWS[0]
+        start = max(1, t - PERIOD_SECONDS // self.step)
+        errors = sum((self.rate(m, short, errors=True) or Fraction(0) for m in range(start, t + 1)), Fraction(0))
+        requests = sum((self.rate(m, short) or Fraction(0) for m in range(start, t + 1)), Fraction(0))
+        return errors / requests if requests else None
+
+    def truth(self, t: int) -> Fraction:
+        """Errors / requests over the whole history up to step t: the event-weighted SLI."""
+        return self.errors[t] / self.requests[t]
 
     def values(self, kind: str) -> str:
         """promtool's expanding notation for the "bad", "good" or "all" requests counter."""
         parts, value = [], 0
         for i, seg in enumerate(self.segments):
-            bad = int(seg.error_ratio * self.total)
-            inc = {"bad": bad, "good": self.total - bad, "all": self.total}[kind]
+            total = int(seg.rate * self.step)
+            bad = int(seg.error_ratio * total)
+            inc = {"bad": bad, "good": total - bad, "all": total}[kind]
             if i == 0:
                 parts.append(f"0+{inc}x{seg.steps}")
             else:
@@ -143,28 +211,43 @@ def above(value: Fraction | None, threshold: Fraction) -> bool | None:
     return value > threshold
 
 
-def firing_window(spec: Spec, slo: SLOSpec, scenario: Scenario, t: int, severity: Severity) -> str | None:
-    """The sloth_window label of the firing alert of this severity at minute t, None when silent."""
+def guard_holds(slo: SLOSpec, scenario: Scenario, t: int, cond: BurnCondition) -> bool | None:
+    """The min-events guard of a condition at step t (None: too close to call)."""
+    if slo.sli.events is None or slo.min_events == 0:
+        return True
+    minimum = Fraction(slo.min_events)
+    events = scenario.events(t, cond.short)
+    return True if events == minimum else above(events, minimum)
+
+
+def fires(spec: Spec, slo: SLOSpec, scenario: Scenario, t: int, severity: Severity) -> list[BurnCondition]:
+    """The conditions of this severity that hold at step t (the alert fires when any does)."""
     budget = Fraction(slo.error_budget)
+    holding = []
     for cond in POLICY[severity]:
         threshold = Fraction(str(cond.factor)) * budget
-        both = (above(scenario.ratio(t, cond.short), threshold), above(scenario.ratio(t, cond.long), threshold))
-        if False in both:
+        checks = (
+            above(scenario.ratio(t, cond.short), threshold),
+            above(scenario.ratio(t, cond.long), threshold),
+            guard_holds(slo, scenario, t, cond),
+        )
+        if False in checks:
             continue
-        if None in both:
-            raise ValueError(f"{slo.name} at {t}m: a check too close to the {severity} threshold {float(threshold)}")
-        return prom_duration(cond.short)
-    return None
+        if None in checks:
+            raise ValueError(
+                f"{slo.name} at step {t}: a check too close to the {severity} threshold {float(threshold)}"
+            )
+        holding.append(cond)
+    return holding
 
 
 def expected_alerts(spec: Spec, slo: SLOSpec, scenario: Scenario, t: int) -> list[dict[str, Any]]:
+    """One alert per firing severity, whichever of its conditions hold: its labels carry no window."""
     alerts = []
-    for severity in POLICY:
-        alert = slo.alerting.page_alert if severity == "page" else slo.alerting.ticket_alert
-        window = firing_window(spec, slo, scenario, t, severity)
-        if alert.disable or window is None:
+    for severity in enabled_severities(slo):
+        if not fires(spec, slo, scenario, t, severity):
             continue
-        labels = {**slo_labels(spec, slo), "sloth_window": window, **alert_labels(spec, slo, severity)}
+        labels = {**slo_labels(spec, slo), **alert_labels(spec, slo, severity)}
         alerts.append({"exp_labels": labels, "exp_annotations": alert_annotations(spec, slo, severity)})
     return alerts
 
@@ -186,7 +269,10 @@ def _severity_in(checks: dict[str, Any], severity: Severity) -> bool:
 
 def fire_tests(spec: Spec, slo: SLOSpec, severity: Severity, step: int) -> tuple[list[dict[str, Any]], list[str]]:
     """One test per burn condition: silent before, firing by the expected time, resolved after recovery."""
-    tests, notes = [], []
+    tests: list[dict[str, Any]] = []
+    if severity not in enabled_severities(slo):
+        return tests, [f"{severity}: the alert is disabled in the spec"]
+    notes = []
     budget = Fraction(slo.error_budget)
     conditions = POLICY[severity]
     # A clean history filling this severity's windows (a fresh Prometheus, whose long windows hold only
@@ -272,6 +358,11 @@ def recording_tests(spec: Spec, slo: SLOSpec, step: int) -> list[dict[str, Any]]
         assert value is not None, "the recording test's step must fit in its shortest window"
         return value
 
+    def rate_at(m: int, window: int, errors: bool = False) -> Fraction:
+        value = scenario.rate(m, window, errors)
+        assert value is not None
+        return value
+
     def sample(expr: str, value: Fraction, **extra: str) -> dict[str, Any]:
         sample_labels = ", ".join(f'{k}="{v}"' for k, v in sorted({**labels, **extra}.items()))
         return {"expr": close_to(expr, value), "eval_time": scenario.time(t),
@@ -280,10 +371,20 @@ def recording_tests(spec: Spec, slo: SLOSpec, step: int) -> list[dict[str, Any]]
     checks = [
         sample(f"{sli_error_metric(w)}{flt}", ratio_at(t, w), sloth_window=prom_duration(w)) for w in SLI_WINDOWS[:-1]
     ]
-    # The period's ratio averages the 5m ratio recorded at every evaluation (from the first with 2 samples).
-    recorded = [ratio_at(m, SLI_WINDOWS[0]) for m in range(1, t + 1)]
-    period = sum(recorded, Fraction(0)) / len(recorded)
     short = prom_duration(SLI_WINDOWS[0])
+    if slo.sli.events is not None:
+        checks += [
+            sample(f"{TOTAL_EVENTS.format(window=prom_duration(w))}{flt}", rate_at(t, w), sloth_window=prom_duration(w))
+            for w in SHORT_WINDOWS
+        ]
+        checks += [
+            sample(f"{events_metric(ERROR_EVENTS)}{flt}", rate_at(t, SLI_WINDOWS[0], errors=True), sloth_window=short),
+            sample(f"{NO_DATA}{flt}", Fraction(0), sloth_window=short),
+        ]
+    # The period's ratio: the 5m error rate recorded at every evaluation (from the first with 2 samples),
+    # summed, over the request rate's sum.
+    period = scenario.period_ratio(t)
+    assert period is not None
     period_window = prom_duration(PERIOD_SECONDS)
     checks += [
         sample(f"{sli_error_metric(PERIOD_SECONDS)}{flt}", period, sloth_window=period_window),
@@ -314,8 +415,7 @@ def info_labels(spec: Spec, slo: SLOSpec) -> str:
 
 def slo_test_files(spec: Spec, slo: SLOSpec, rule_file: str) -> dict[str, tuple[dict[str, Any], list[str]]]:
     """The promtool test files of one SLO by name suffix, each with its notes (conditions not tested)."""
-    page, page_notes = fire_tests(spec, slo, "page", PAGE_STEP)
-    ticket, ticket_notes = fire_tests(spec, slo, "ticket", SLOW_STEP)
+    from generators.prometheus import promtool_edges  # it builds on this module's scenarios
 
     # Recordings before alerts at each step, every run: without an order promtool takes Go's map order,
     # and an alert then sometimes reads the previous step's recordings.
@@ -329,7 +429,15 @@ def slo_test_files(spec: Spec, slo: SLOSpec, rule_file: str) -> dict[str, tuple[
             "tests": tests,
         }
 
+    if slo.error_budget == 0:  # a 100% objective: every burn rate is a division by zero
+        note = [f"objective {slo.objective:g}%: no error budget, so no burn rate to test"]
+        steps = {"edges": PAGE_STEP, "page": PAGE_STEP, "records": RECORDS_STEP, "ticket": SLOW_STEP}
+        return {name: (file(step, []), note) for name, step in steps.items()}
+    page, page_notes = fire_tests(spec, slo, "page", PAGE_STEP)
+    ticket, ticket_notes = fire_tests(spec, slo, "ticket", SLOW_STEP)
+    edges, edge_notes = promtool_edges.edge_tests(spec, slo)
     return {
+        "edges": (file(PAGE_STEP, edges), edge_notes),
         "page": (file(PAGE_STEP, page), page_notes),
         "records": (file(RECORDS_STEP, recording_tests(spec, slo, RECORDS_STEP)), []),
         "ticket": (file(SLOW_STEP, [*ticket, *quiet_tests(spec, slo, SLOW_STEP)]), ticket_notes),

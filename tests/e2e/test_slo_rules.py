@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -27,7 +29,8 @@ def test_promtool_check_config_and_rules() -> None:
     rules = sorted((GENERATED / "rules").glob("*.yml"))
     result = prom.promtool("check", "rules", *rules)
     assert result.returncode == 0, result.stdout + result.stderr
-    # Per SLO: 8 SLI windows, 7 meta recordings, page and ticket alerts; then the 5 operational alerts.
+    # Per SLO: 8 SLI windows, 4 request rates, the error rate and no-data; 7 meta recordings; page and ticket
+    # alerts and the absent alert. Then the 5 operational alerts.
     assert [p.name for p in rules] == [
         "operational.yml",
         "slo-requests-availability.yml",
@@ -35,7 +38,7 @@ def test_promtool_check_config_and_rules() -> None:
         "slo-requests-latency-500ms.yml",
     ]
     counts = [line.split()[1] for line in result.stdout.splitlines() if "SUCCESS" in line]
-    assert counts == ["5", "17", "17", "17"], result.stdout
+    assert counts == ["5", "24", "24", "24"], result.stdout
 
 
 def test_shrunk_rules_pass_promtool(tmp_path: Path) -> None:
@@ -48,39 +51,104 @@ def test_shrunk_rules_pass_promtool(tmp_path: Path) -> None:
 def test_promtool_unit_tests() -> None:
     """Every alert: fires at its threshold in time, silent at/below budget, resolves; recording values."""
     files = [*sorted((GENERATED / "tests").glob("*.test.yml")), PROMETHEUS / "operational.test.yml"]
-    assert len(files) == 10
+    assert len(files) == 13
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda f: prom.promtool("test", "rules", f.name, cwd=f.parent), files))
     failed = {f.name: r.stdout + r.stderr for f, r in zip(files, results, strict=True) if r.returncode != 0}
     assert not failed, "\n".join(f"{name}:\n{out[-3000:]}" for name, out in failed.items())
 
 
-def mutated_rules_fail(tmp_path: Path, old: str, new: str) -> str:
-    """promtool's output on the availability page test of the 14.4x condition (alone: half the time of its file)
-    against the rules with `old` replaced by `new`."""
+Edit = Callable[[dict[str, Any]], None]
+
+
+def replacing(old: str, new: str) -> Edit:
+    def edit(rule: dict[str, Any]) -> None:
+        rule["expr"] = rule["expr"].replace(old, new)
+
+    return edit
+
+
+def mutated_rules_fail(
+    tmp_path: Path, edit: Edit, test: str = "page 14.4x over 1h and 5m", slo: str = "requests-availability"
+) -> str:
+    """promtool's output on the one generated test named `test` (alone: a fraction of its file's time) against
+    the SLO's rules with `edit` applied to each rule."""
     shutil.copytree(GENERATED / "rules", tmp_path / "rules")
-    rules = tmp_path / "rules" / "slo-requests-availability.yml"
-    assert old in rules.read_text()
-    rules.write_text(rules.read_text().replace(old, new))
-    tests = yaml.safe_load((GENERATED / "tests" / "slo-requests-availability.page.test.yml").read_text())
-    tests["tests"] = [t for t in tests["tests"] if "page 14.4x over 1h and 5m" in t["name"]]
+    path = tmp_path / "rules" / f"slo-{slo}.yml"
+    rules = yaml.safe_load(path.read_text())
+    before = yaml.safe_dump(rules)
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            edit(rule)
+    assert yaml.safe_dump(rules) != before, "the edit changed nothing"
+    path.write_text(yaml.safe_dump(rules))
+    found = [
+        (f, t)
+        for f in sorted((GENERATED / "tests").glob(f"slo-{slo}.*.test.yml"))
+        for t in yaml.safe_load(f.read_text())["tests"]
+        if test in t["name"]
+    ]
+    assert len(found) == 1, f"{test}: {len(found)} tests"
+    tests = yaml.safe_load(found[0][0].read_text())
+    tests["tests"] = [found[0][1]]
     (tmp_path / "tests").mkdir()
-    (tmp_path / "tests" / "page.test.yml").write_text(yaml.safe_dump(tests))
-    result = prom.promtool("test", "rules", "page.test.yml", cwd=tmp_path / "tests")
+    (tmp_path / "tests" / "one.test.yml").write_text(yaml.safe_dump(tests))
+    result = prom.promtool("test", "rules", "one.test.yml", cwd=tmp_path / "tests")
     assert result.returncode != 0
     return result.stdout + result.stderr
 
 
 def test_promtool_tests_catch_a_wrong_threshold(tmp_path: Path) -> None:
     """The unit tests can fail: a page alert at twice its burn factor makes them fail."""
-    assert "page 14.4x over 1h and 5m" in mutated_rules_fail(tmp_path, "> (14.4 * 0.001)", "> (28.8 * 0.001)")
+    assert "page 14.4x over 1h and 5m" in mutated_rules_fail(
+        tmp_path, replacing("> (14.4 * 0.001)", "> (28.8 * 0.001)")
+    )
 
 
 def test_promtool_tests_catch_a_route_left_out(tmp_path: Path) -> None:
     """The inputs spread over the prediction routes: SLI rules that miss one of them make the tests fail."""
     regex = prediction_routes_regex()
     kept = regex.split("|", 1)[0]
-    assert "page 14.4x over 1h and 5m" in mutated_rules_fail(tmp_path, f'route=~"{regex}"', f'route=~"{kept}"')
+    out = mutated_rules_fail(tmp_path, replacing(f'route=~"{regex}"', f'route=~"{kept}"'))
+    assert "page 14.4x over 1h and 5m" in out
+
+
+def test_a_time_averaged_period_sli_fails_the_spiky_traffic_test(tmp_path: Path) -> None:
+    """Sloth's period SLI (the 5m ratio averaged over 30 days) reads spiky traffic's burn many times too high."""
+
+    def sloths(rule: dict[str, Any]) -> None:
+        if rule.get("record") == "slo:sli_error:ratio_rate30d":
+            five = 'slo:sli_error:ratio_rate5m{sloth_slo="requests-availability"}[30d]'
+            rule["expr"] = f"sum_over_time({five}) / ignoring (sloth_window) count_over_time({five})"
+
+    # promtool names the failing expression (the check: |period burn - the event-weighted one| <= 1%), read 0.
+    assert "abs(slo:period_burn_rate:ratio" in mutated_rules_fail(tmp_path, sloths, "spiky traffic")
+
+
+def test_the_pre_v011_alert_form_fails_the_one_incident_test(tmp_path: Path) -> None:
+    """The alert that keeps the window label (`and ignoring (sloth_window)`) is a new series at every change."""
+
+    def old_form(rule: dict[str, Any]) -> None:
+        if "alert" in rule and "without (sloth_window)" in rule["expr"]:
+            expr = rule["expr"].replace("max(", "(").replace(") without (sloth_window)", ")")
+            rule["expr"] = expr.replace("and\n", "and ignoring (sloth_window)\n").replace(
+                "or\n", "or ignoring (sloth_window)\n"
+            )
+
+    out = mutated_rules_fail(tmp_path, old_form, "one incident")
+    assert "sloth_window" in out
+
+
+def test_a_latency_sli_that_counts_fast_failures_as_good_fails(tmp_path: Path) -> None:
+    out = mutated_rules_fail(
+        tmp_path, replacing(',status_code!~"5.."}', "}"), "are 503s within", "requests-latency-100ms"
+    )
+    assert "abs(slo:sli_error:ratio_rate5m" in out and "0E+00" in out  # read 0 errors, 0.05 expected
+
+
+def test_without_the_min_events_guard_the_low_traffic_page_fires(tmp_path: Path) -> None:
+    out = mutated_rules_fail(tmp_path, replacing("* 300 >= 100)", "* 300 >= 0)"), "0.05 rps")
+    assert "0.05 rps" in out
 
 
 def test_alertmanager_accepts_its_config(tmp_path: Path) -> None:

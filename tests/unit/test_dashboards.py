@@ -65,6 +65,9 @@ def test_slo_overview_has_a_row_per_objective_with_the_alert_thresholds() -> Non
     burn = [p for p in data["panels"] if p["title"] == "Burn rate per window"]
     drawn = {s["value"] for s in burn[0]["fieldConfig"]["defaults"]["thresholds"]["steps"] if s["value"] is not None}
     assert drawn == {c.factor for conds in POLICY.values() for c in conds}
+    exprs = [t["expr"] for p in data["panels"] if p["type"] != "row" for t in p["targets"]]
+    assert sum("slo:sli_no_data:bool{" in e for e in exprs) == len(slos)  # "no data" is shown, not read as 100%
+    assert sum("slo:sli_total_events:rate5m{" in e for e in exprs) == len(slos)
 
 
 @pytest.mark.parametrize(

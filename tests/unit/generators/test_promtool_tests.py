@@ -13,7 +13,7 @@ from generators.prometheus.promtool_tests import (
     Segment,
     above,
     close_to,
-    firing_window,
+    fires,
     input_series,
     slo_test_files,
 )
@@ -26,7 +26,7 @@ AVAILABILITY, LATENCY_500MS, _ = LOADED.slos
 
 def test_scenario_counts_whole_requests_and_averages_over_what_exists() -> None:
     scenario = Scenario([Segment(2, Fraction(0)), Segment(2, Fraction(1, 3))], step=MINUTE)
-    assert scenario.total == 60_000 and scenario.segments[1].error_ratio == Fraction(20_000, 60_000)
+    assert scenario.requests[1] == 60_000 and scenario.segments[1].error_ratio == Fraction(20_000, 60_000)
     assert scenario.ratio(4, 2 * MINUTE) == Fraction(1, 3)
     assert scenario.ratio(4, 60 * MINUTE) == Fraction(1, 6)  # a fresh history: only 4 steps exist
     assert scenario.ratio(4, 30) is None and scenario.ratio(0, MINUTE) is None
@@ -46,7 +46,7 @@ def test_a_check_too_close_to_a_threshold_is_refused() -> None:
     near = Fraction(144, 10_000) * Fraction(1005, 1000)  # 0.5% over the 14.4x page threshold
     scenario = Scenario([Segment(120, near)], step=MINUTE)
     with pytest.raises(ValueError, match="too close"):
-        firing_window(LOADED, AVAILABILITY, scenario, 120, "page")
+        fires(LOADED, AVAILABILITY, scenario, 120, "page")
 
 
 def test_inputs_spread_over_the_contracts_prediction_routes_with_noise_elsewhere() -> None:
@@ -69,3 +69,39 @@ def test_an_unreachable_condition_is_noted_not_tested() -> None:
     assert notes == ["page 14.4x over 1h and 5m: unreachable for a 90% objective (error ratio over 1.44)"]
     assert [t["name"].split(":")[1].strip() for t in tests["tests"]] == ["page 6x over 6h and 30m"]
     assert files["records"][0]["group_eval_order"][0].startswith("sloth-slo-sli-recordings-")
+
+
+def test_rates_are_what_prometheus_computes_and_the_period_is_weighted_by_requests() -> None:
+    # 10 steps quiet (1 rps, no error), then 2 steps busy (99 rps, 10% errors).
+    scenario = Scenario(
+        [Segment(10, Fraction(0), rate=Fraction(1)), Segment(2, Fraction(1, 10), rate=Fraction(99))], step=MINUTE
+    )
+    assert scenario.rate(12, 5 * MINUTE) == Fraction(60 * 3 + 99 * 60 * 2, 300)
+    assert scenario.rate(2, 5 * MINUTE) == Fraction(120, 300)  # a short history: what exists / the window
+    assert scenario.events(12, 5 * MINUTE) == 60 * 3 + 99 * 60 * 2
+    assert scenario.truth(12) == Fraction(2 * 594, 600 + 2 * 5940)
+    period = scenario.period_ratio(12)
+    assert period is not None and abs(period - scenario.truth(12)) < Fraction(1, 10) * scenario.truth(12)
+    assert Scenario([Segment(3, Fraction(1, 2), rate=Fraction(0))], step=MINUTE).period_ratio(3) is None
+
+
+def test_the_min_events_guard_holds_an_alert_at_low_traffic() -> None:
+    # 1 request in 6 fails: 17x the 99.9% budget; at 1 rps the 5m window holds 300 requests (over 100), at
+    # 0.1 rps 30 (and 180 in the 30m window, so the 6x condition's guard lets it through once its 6h window is over).
+    normal = Scenario([Segment(120, Fraction(1, 6), rate=Fraction(1))], step=MINUTE)
+    assert normal.events(120, 5 * MINUTE) == 300 and fires(LOADED, AVAILABILITY, normal, 120, "page")
+    low = Scenario([Segment(120, Fraction(1, 6), rate=Fraction(1, 10))], step=MINUTE)
+    assert low.events(120, 5 * MINUTE) == 30
+    assert [c.long for c in fires(LOADED, AVAILABILITY, low, 120, "page")] == [6 * 60 * MINUTE]
+    with pytest.raises(ValueError, match="whole"):
+        Scenario([Segment(1, Fraction(0), rate=Fraction(1, 7))], step=MINUTE)
+
+
+def test_a_100_percent_objective_gets_no_burn_tests_but_a_note() -> None:
+    # Sloth accepts objective 100 (a zero budget); the model is copied without validation for the case.
+    slo = AVAILABILITY.model_copy(update={"objective": 100.0})
+    files = slo_test_files(LOADED, slo, "../rules/x.yml")
+    assert {name: (data["tests"], notes) for name, (data, notes) in files.items()} == {
+        name: ([], ["objective 100%: no error budget, so no burn rate to test"])
+        for name in ("edges", "page", "records", "ticket")
+    }

@@ -54,14 +54,15 @@ def test_shrunk_output_is_rules_only_with_shorter_ranges(tmp_path: Path) -> None
     assert sorted(p.relative_to(tmp_path).parts[0] for p in files) == ["rules"] * 4
     text = (tmp_path / "rules" / "slo-requests-availability.yml").read_text()
     assert "[5s]" in text and "[5m]" not in text and "windows shrunk 60x" in text
-    assert yaml.safe_load(text)["groups"][0]["rules"][0]["record"] == "slo:sli_error:ratio_rate5m"  # names stay
+    records = [r["record"] for r in yaml.safe_load(text)["groups"][0]["rules"]]
+    assert "slo:sli_error:ratio_rate5m" in records and "slo:sli_error:ratio_rate30d" in records  # names stay
 
 
-def test_every_slo_has_its_rules_and_three_promtool_files() -> None:
+def test_every_slo_has_its_rules_and_four_promtool_files() -> None:
     files = rendered(SPEC)
     for name in ("requests-availability", "requests-latency-500ms", "requests-latency-100ms"):
         assert f"rules/slo-{name}.yml" in files
-        assert {f"tests/slo-{name}.{kind}.test.yml" for kind in ("page", "records", "ticket")} <= set(files)
+        assert {f"tests/slo-{name}.{kind}.test.yml" for kind in ("edges", "page", "records", "ticket")} <= set(files)
 
 
 def test_check_command_names_what_a_changed_spec_makes_stale(
@@ -96,3 +97,19 @@ def test_config_targets_can_be_overridden(tmp_path: Path, capsys: pytest.Capture
     assert main(["config", "--scrape-interval", "1s", "--rules", "r/*.yml"]) == 0
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["global"]["scrape_interval"] == "1s" and printed["rule_files"] == ["r/*.yml"]
+
+
+def test_a_spec_that_disables_alerts_generates_everything(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Our own spec with the first SLO's ticket alert disabled (the generator crashed on it): rules without
+    that alert, promtool tests that say so."""
+    text = SPEC.read_text()
+    first = text.index("      ticket_alert:\n        labels:\n          severity: warning\n")
+    path = tmp_path / "slo.yaml"
+    path.write_text(text[:first] + "      ticket_alert:\n        disable: true\n" + text[first + 67 :])
+    assert main(["--spec", str(path), "--shrink", "1", "--out", str(tmp_path / "out")]) == 0
+    out = tmp_path / "out"
+    alerts = yaml.safe_load((out / "rules" / "slo-requests-availability.yml").read_text())["groups"][2]["rules"]
+    assert [a["labels"]["sloth_severity"] for a in alerts] == ["page"]
+    ticket = (out / "tests" / "slo-requests-availability.ticket.test.yml").read_text()
+    assert ticket.startswith("# Not tested: ticket: the alert is disabled in the spec.\n")
+    assert "stale" not in capsys.readouterr().err

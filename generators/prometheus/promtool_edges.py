@@ -1,0 +1,282 @@
+"""promtool tests of the rules at their edges, generated from the spec with expectations computed here.
+
+- one incident whose holding conditions change (the quick page condition, then both, then only the slow one)
+  is ONE alert series from start to resolution: every check expects the same labels;
+- spiky traffic (busy hours with few errors, quiet hours with many): the period burn rate is the event-weighted
+  one, within 1% (a time average of the 5m ratios would read it many times higher);
+- a gap without requests: no period rule is NaN during or after it, and `slo:sli_no_data:bool` says so;
+- a fast 5xx is a bad latency event (a latency SLI only);
+- the min-events guard holds the page at low traffic and lets it fire at normal traffic;
+- the absent alert fires for a selector that matches nothing, not after a restart.
+
+The expectations come from promtool_tests' Scenario (exact fractions); a scenario that does not show what
+its test claims (the phases of the incident, a burn within 1%) is refused when generating.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+from contract import metrics, routes
+from generators.prometheus.promtool_tests import (
+    BASE_LABELS,
+    HISTOGRAM,
+    PAGE_STEP,
+    Scenario,
+    Segment,
+    alert_checks,
+    close_to,
+    fires,
+    input_series,
+)
+from generators.prometheus.slo_rules import (
+    ABSENT_ALERT,
+    ABSENT_FOR,
+    ABSENT_RANGE,
+    ERROR_EVENTS,
+    NO_DATA,
+    absent_alert,
+    enabled_severities,
+    events_metric,
+    sli_error_metric,
+    slo_labels,
+)
+from slo.spec import SLOSpec, Spec
+from slo.windows import HOUR, MINUTE, PERIOD_SECONDS, POLICY, SLI_WINDOWS, prom_duration
+
+Test = dict[str, Any]
+#: Within this share of the event-weighted burn, the period burn rate is right.
+WEIGHTED_WITHIN = Fraction(1, 100)
+PERIOD_RULES = ("slo:sli_error:ratio_rate30d", "slo:period_burn_rate:ratio", "slo:period_error_budget_remaining:ratio")
+
+
+def _flt(spec: Spec, slo: SLOSpec) -> str:
+    return "{" + f'sloth_id="{spec.slo_id(slo)}"' + "}"
+
+
+def _labels(spec: Spec, slo: SLOSpec, **extra: str) -> str:
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted({**slo_labels(spec, slo), **extra}.items())) + "}"
+
+
+def _test(name: str, scenario: Scenario, inputs: list[dict[str, str]], **checks: list[dict[str, Any]]) -> Test:
+    return {"name": name, "interval": prom_duration(scenario.step), "input_series": inputs, **checks}
+
+
+def incident_test(spec: Spec, slo: SLOSpec) -> Test | None:
+    """50x the budget for 1h (the quick page condition, then both), 10x for 1h (only the slow one), recovery."""
+    budget = Fraction(slo.error_budget)
+    if 50 * budget >= 1 or "page" not in enabled_severities(slo):
+        return None
+    quick, slow = POLICY["page"]
+    clean = slow.long // PAGE_STEP
+    hour = HOUR // PAGE_STEP
+    scenario = Scenario(
+        [
+            Segment(clean, Fraction(0)),
+            Segment(hour, 50 * budget),
+            Segment(hour, 10 * budget),
+            Segment(hour, Fraction(0)),
+        ],
+        PAGE_STEP,
+    )
+    times = list(range(clean + 5, clean + 3 * hour, 5))
+    phases = [tuple(c.long for c in fires(spec, slo, scenario, t, "page")) for t in times]
+    shown = [p for i, p in enumerate(phases) if p and (i == 0 or p != phases[i - 1])]
+    if shown != [(quick.long,), (quick.long, slow.long), (slow.long,)] or phases[0] or phases[-1]:
+        raise AssertionError(f"{slo.name}: the incident does not move from the quick condition to the slow one")
+    return _test(
+        f"{slo.name}: one incident, the conditions holding change (1h window, both, 6h window): one page alert "
+        "series, the same labels at every check, from silence to resolution",
+        scenario,
+        input_series(slo, scenario),
+        alert_rule_test=alert_checks(spec, slo, scenario, times),
+    )
+
+
+def spiky_test(spec: Spec, slo: SLOSpec) -> Test:
+    """Busy half hours (1000 rps, half the budget) and quiet hours (1 rps, 20x the budget), for a day."""
+    budget = Fraction(slo.error_budget)
+    busy = Segment(30, budget / 2, Fraction(1000))
+    quiet = Segment(330, min(20 * budget, Fraction(1, 2)), Fraction(1))
+    scenario = Scenario([busy, quiet] * 4, MINUTE)
+    t = scenario.steps
+    truth, period = scenario.truth(t), scenario.period_ratio(t)
+    assert period is not None
+    if abs(period - truth) > WEIGHTED_WITHIN * truth:
+        raise AssertionError(f"{slo.name}: the request-weighted period SLI is {period / truth:.3f}x the truth")
+    recorded = [r for m in range(1, t + 1) if (r := scenario.ratio(m, SLI_WINDOWS[0])) is not None]
+    time_average = sum(recorded, Fraction(0)) / len(recorded)
+    flt = _flt(spec, slo)
+    tolerance = float(WEIGHTED_WITHIN * truth / budget)
+    return _test(
+        f"{slo.name}: spiky traffic for a day: the period burn rate is the event-weighted {float(truth / budget):.3g}x "
+        f"within 1% (averaging the 5m ratios over time would say {float(time_average / budget):.3g}x)",
+        scenario,
+        input_series(slo, scenario),
+        promql_expr_test=[
+            {
+                "expr": f"abs(slo:period_burn_rate:ratio{flt} - {float(truth / budget)!r}) <= bool {tolerance:g}",
+                "eval_time": scenario.time(t),
+                "exp_samples": [{"labels": _labels(spec, slo, sloth_window=prom_duration(PERIOD_SECONDS)), "value": 1}],
+            }
+        ],
+    )
+
+
+def gap_test(spec: Spec, slo: SLOSpec) -> Test:
+    """An hour at 2x the budget, 12 minutes without a request (the series stay), an hour again."""
+    budget = Fraction(slo.error_budget)
+    hour = HOUR // MINUTE
+    traffic = Segment(hour, min(2 * budget, Fraction(1, 2)))
+    scenario = Scenario([traffic, Segment(12, Fraction(0), Fraction(0)), traffic], MINUTE)
+    flt = _flt(spec, slo)
+    short, period = prom_duration(SLI_WINDOWS[0]), prom_duration(PERIOD_SECONDS)
+    checks = []
+    for t, no_data in ((hour + 11, 1), (hour + 20, 0), (2 * hour + 12, 0)):
+        ratio = scenario.period_ratio(t)
+        assert ratio is not None
+        values = (ratio, ratio / budget, 1 - ratio / budget)
+        for rule, value in zip(PERIOD_RULES, values, strict=True):
+            checks.append(
+                {
+                    "expr": close_to(f"{rule}{flt}", value),
+                    "eval_time": scenario.time(t),
+                    "exp_samples": [{"labels": _labels(spec, slo, sloth_window=period), "value": 1}],
+                }
+            )
+        checks.append(
+            {
+                "expr": f"{NO_DATA}{flt}",
+                "eval_time": scenario.time(t),
+                "exp_samples": [{"labels": f"{NO_DATA}{_labels(spec, slo, sloth_window=short)}", "value": no_data}],
+            }
+        )
+    return _test(
+        f"{slo.name}: 12 minutes without a request: no period rule is NaN during or after it; no-data says so",
+        scenario,
+        input_series(slo, scenario),
+        promql_expr_test=checks,
+    )
+
+
+def fast_failures_test(spec: Spec, slo: SLOSpec) -> Test | None:
+    """Every answer within the threshold, 1 in 20 a 5xx (shed 503s): the latency SLI counts them as bad."""
+    le = slo.latency_threshold_seconds
+    if le is None:
+        return None
+    scenario = Scenario([Segment(20, Fraction(1, 20))], MINUTE)
+    good, bad = (f'route="{r}"' for r in routes.PREDICTION_ROUTES[:2])
+    bucket = f'le="{metrics.le_text(le)}"'
+    ok, shed = 'status_code="200"', 'status_code="503"'
+    inputs = [
+        {"series": f"{HISTOGRAM}_count{{{BASE_LABELS}, {good}, {ok}}}", "values": scenario.values("good")},
+        {"series": f"{HISTOGRAM}_bucket{{{BASE_LABELS}, {good}, {ok}, {bucket}}}", "values": scenario.values("good")},
+        {"series": f"{HISTOGRAM}_count{{{BASE_LABELS}, {bad}, {shed}}}", "values": scenario.values("bad")},
+        {"series": f"{HISTOGRAM}_bucket{{{BASE_LABELS}, {bad}, {shed}, {bucket}}}", "values": scenario.values("bad")},
+    ]  # fmt: skip
+    t = scenario.steps
+    ratio = scenario.ratio(t, SLI_WINDOWS[0])
+    errors = scenario.rate(t, SLI_WINDOWS[0], errors=True)
+    assert ratio is not None and errors is not None
+    flt = _flt(spec, slo)
+    window = {"sloth_window": prom_duration(SLI_WINDOWS[0])}
+    return _test(
+        f"{slo.name}: 5% of the answers are 503s within {le:g}s: each is a bad latency event (SLI 5m error ratio 0.05)",
+        scenario,
+        inputs,
+        promql_expr_test=[
+            {
+                "expr": close_to(f"{expr}{flt}", value),
+                "eval_time": scenario.time(t),
+                "exp_samples": [{"labels": _labels(spec, slo, **window), "value": 1}],
+            }
+            for expr, value in ((sli_error_metric(SLI_WINDOWS[0]), ratio), (events_metric(ERROR_EVENTS), errors))
+        ],
+    )
+
+
+def min_events_test(spec: Spec, slo: SLOSpec) -> Test | None:
+    """2 requests in 3 fail: at 0.05 rps (15 requests per 5m, 90 per 30m) no page; at 1 rps, a page."""
+    if slo.alerting.page_alert.disable or slo.sli.events is None or not slo.min_events:
+        return None
+    bad = Fraction(2, 3)
+    scenario = Scenario([Segment(60, bad, Fraction(1, 20)), Segment(20, bad, Fraction(1))], MINUTE)
+    times = [10, 30, 59, 70, 79]
+    pages = [bool(fires(spec, slo, scenario, t, "page")) for t in times]
+    if pages != [False, False, False, True, True]:
+        raise AssertionError(f"{slo.name}: the min-events scenario does not hold then fire the page: {pages}")
+    return _test(
+        f"{slo.name}: error ratio 2/3 at 0.05 rps (under {slo.min_events} requests in every page short window): "
+        "no page; the same ratio at 1 rps: a page",
+        scenario,
+        input_series(slo, scenario),
+        alert_rule_test=alert_checks(spec, slo, scenario, times),
+    )
+
+
+def absent_tests(spec: Spec, slo: SLOSpec) -> list[Test]:
+    """A wrong selector (the series carry another job) fires; a restart (3 minutes without series) does not."""
+    rule = absent_alert(spec, slo)
+    expected = [{"exp_labels": rule["labels"], "exp_annotations": rule["annotations"]}]
+    steps = (ABSENT_RANGE + ABSENT_FOR) // MINUTE + 10
+    scenario = Scenario([Segment(steps, Fraction(0))], MINUTE)
+    series = input_series(slo, scenario)
+    wrong = [{**s, "series": s["series"].replace(f'job="{metrics.SERVICE_JOB}"', 'job="servce"')} for s in series]
+    fire_at = ABSENT_FOR // MINUTE
+
+    def check(t: int, alerts: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"eval_time": prom_duration(t * MINUTE), "alertname": ABSENT_ALERT, "exp_alerts": alerts}
+
+    half = steps // 2
+    restart = [
+        {
+            **s,
+            "series": s["series"],
+            "values": f"{_first(s['values'], half)} _x3 {_first(s['values'], steps - half - 3)}",
+        }
+        for s in series
+    ]
+    gone = [{**s, "values": f"{_first(s['values'], 10)} _x{steps - 10}"} for s in series]
+    gone_at = 10 + (ABSENT_RANGE + ABSENT_FOR) // MINUTE
+    return [
+        _test(
+            f"{slo.name}: the SLO's selectors match nothing (job servce): {ABSENT_ALERT} fires "
+            f"{prom_duration(ABSENT_FOR)} after start",
+            scenario,
+            wrong,
+            alert_rule_test=[check(fire_at - 1, []), check(fire_at + 1, expected), check(steps, expected)],
+        ),
+        _test(
+            f"{slo.name}: the service restarts (no series for 3 minutes, counters from 0 again): no {ABSENT_ALERT}",
+            scenario,
+            restart,
+            alert_rule_test=[check(t, []) for t in (fire_at + 1, half + 2, half + 5, steps)],
+        ),
+        _test(
+            f"{slo.name}: the series stop for good at 10m: {ABSENT_ALERT} fires "
+            f"{prom_duration(ABSENT_RANGE + ABSENT_FOR)} later",
+            scenario,
+            gone,
+            alert_rule_test=[check(gone_at - 1, []), check(gone_at + 1, expected)],
+        ),
+    ]
+
+
+def _first(values: str, steps: int) -> str:
+    """The first `steps` + 1 samples of a one-segment `0+NxM` series, from 0 (a restarted counter)."""
+    start, rest = values.split("+", 1)
+    increment = rest.split("x", 1)[0]
+    return f"{start}+{increment}x{steps}"
+
+
+def edge_tests(spec: Spec, slo: SLOSpec) -> tuple[list[Test], list[str]]:
+    """The edge tests of one SLO, and notes on those that do not apply to it."""
+    optional = {
+        "one-incident test (needs a page whose quick condition 50x the budget reaches)": incident_test(spec, slo),
+        "fast-failure test (a latency SLI's)": fast_failures_test(spec, slo),
+        "min-events test (needs an enabled page and an events SLI with x-min-events > 0)": min_events_test(spec, slo),
+    }
+    notes = [f"{name}: does not apply" for name, t in optional.items() if t is None]
+    tests = [t for t in optional.values() if t is not None]
+    return [*tests, spiky_test(spec, slo), gap_test(spec, slo), *absent_tests(spec, slo)], notes

@@ -15,27 +15,32 @@ from generators.prometheus.operational import operational_groups
 from generators.prometheus.promtool_tests import slo_test_files
 from generators.prometheus.slo_rules import slo_groups
 from generators.yamlout import dump
-from slo.spec import load_spec
+from slo.spec import load_spec, load_specs
 from slo.windows import Windows
 
 
 def rendered(spec_path: Path, shrink: float = 1.0) -> dict[str, str]:
-    """Relative path -> content. Shrunk output holds rules only (tests and config assume real windows)."""
-    spec = load_spec(spec_path)
+    """Relative path -> content. Shrunk output holds rules only (tests and config assume real windows).
+
+    A file of several specs (Sloth's multi-document form) gives each SLO's files under its sloth_id, since two
+    services may both have an SLO of the same name; a file of one spec names them by SLO name."""
+    specs = load_specs(spec_path)
     windows = Windows(shrink)
     source = spec_path.name + (f" with windows shrunk {shrink:g}x" if shrink != 1 else "")
     files: dict[str, str] = {}
-    for slo in spec.slos:
-        groups = [g for g in slo_groups(spec, windows) if g["name"].endswith(f"-{spec.slo_id(slo)}")]
-        files[f"rules/slo-{slo.name}.yml"] = dump({"groups": groups}, source)
+    for spec in specs:
+        for slo in spec.slos:
+            name = slo.name if len(specs) == 1 else spec.slo_id(slo)
+            groups = [g for g in slo_groups(spec, windows) if g["name"].endswith(f"-{spec.slo_id(slo)}")]
+            files[f"rules/slo-{name}.yml"] = dump({"groups": groups}, source)
+            if shrink == 1:
+                for suffix, (data, notes) in slo_test_files(spec, slo, f"../rules/slo-{name}.yml").items():
+                    header = "".join(f"# Not tested: {n}.\n" for n in notes)
+                    files[f"tests/slo-{name}.{suffix}.test.yml"] = header + dump(data, spec_path.name)
     files["rules/operational.yml"] = dump(
         {"groups": operational_groups(windows)}, "generators/prometheus/operational.py"
     )
     if shrink == 1:
-        for slo in spec.slos:
-            for suffix, (data, notes) in slo_test_files(spec, slo, f"../rules/slo-{slo.name}.yml").items():
-                header = "".join(f"# Not tested: {n}.\n" for n in notes)
-                files[f"tests/slo-{slo.name}.{suffix}.test.yml"] = header + dump(data, spec_path.name)
         files["prometheus.yml"] = dump(prometheus_config(), "generators/prometheus/config.py")
         files["prometheus.compose.yml"] = dump(prometheus_config(COMPOSE), "generators/prometheus/config.py (COMPOSE)")
     return files

@@ -113,3 +113,16 @@ def test_a_spec_that_disables_alerts_generates_everything(tmp_path: Path, capsys
     ticket = (out / "tests" / "slo-requests-availability.ticket.test.yml").read_text()
     assert ticket.startswith("# Not tested: ticket: the alert is disabled in the spec.\n")
     assert "stale" not in capsys.readouterr().err
+
+
+def test_a_file_of_several_specs_names_each_slo_by_its_sloth_id() -> None:
+    """Sloth's multi-document example: two services with an SLO of the same name get a rule file each."""
+    multifile = Path(__file__).parents[1] / "sloth_examples" / "multifile.yml"
+    out = rendered(multifile)
+    rules = sorted(rel for rel in out if rel.startswith("rules/slo-"))
+    assert rules == ["rules/slo-myservice-requests-availability.yml", "rules/slo-myservice2-requests-availability.yml"]
+    for rel in rules:
+        sloth_id = rel.removeprefix("rules/slo-").removesuffix(".yml")
+        groups = yaml.safe_load(out[rel])["groups"]
+        assert groups and all(g["name"].endswith(f"-{sloth_id}") for g in groups)
+    assert any(rel.startswith("tests/slo-myservice2-requests-availability.") for rel in out)

@@ -103,7 +103,8 @@ def build_scenario(args: argparse.Namespace) -> runner.Scenario:
     overrides = {
         "duration": args.duration, "requests": args.requests, "arrivals": args.arrivals,
         "invalid_fraction": args.invalid_fraction, "batch_size": args.batch_size,
-        "max_in_flight": args.max_in_flight, "timeout": args.timeout, "seed": args.seed,
+        "max_in_flight": args.max_in_flight, "timeout": args.timeout, "idle_timeout": args.idle_timeout,
+        "seed": args.seed,
     }  # fmt: skip
     doc.update({k: v for k, v in overrides.items() if v is not None})
     return Scenario.model_validate(doc)
@@ -139,6 +140,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--invalid-fraction", type=float, help="share of requests with one invalid record (default 0)")
     run.add_argument("--max-in-flight", type=int, help="in-flight bound; requests due above it are dropped (1000)")
     run.add_argument("--timeout", help="per-request timeout (default 10s)")
+    run.add_argument(
+        "--idle-timeout",
+        help="longest reuse of an idle connection (default 1s; less if the server's "
+        "Keep-Alive: timeout=N says so): retired before a short server keep-alive closes it",
+    )
     run.add_argument("--seed", type=int, help="random seed for payloads and Poisson arrivals")
     run.add_argument("--threshold", action="append", default=[], metavar="EXPR", help="k6-style threshold (repeatable)")
     run.add_argument("--slo", type=Path, metavar="PATH", help="add the thresholds implied by this SLO spec")

@@ -47,6 +47,7 @@ def scenario_from(settings: LoadgenSettings) -> Scenario:
         invalid_fraction=settings.invalid_fraction,
         max_in_flight=settings.max_in_flight,
         timeout=settings.timeout,
+        idle_timeout=settings.idle_timeout,
     )
 
 
@@ -74,7 +75,9 @@ async def serve(settings: LoadgenSettings) -> int:
         arrivals = Arrivals(
             scenario.profile, scenario.arrivals, seed=scenario.seed, looped=True, scale=1 / settings.rate_split
         )
-        async with make_client(settings.target, timeout=scenario.timeout, kind=settings.client) as client:
+        async with make_client(
+            settings.target, timeout=scenario.timeout, kind=settings.client, idle_seconds=scenario.idle_timeout
+        ) as client:
             # Around the clock: never keep a core busy to shave µs off the schedule (see Engine).
             engine = Engine(client, payloads, arrivals, recorder, max_in_flight=scenario.max_in_flight, precise=False)
             async with _metrics(settings, scenario, engine, engine.stop):

@@ -85,7 +85,9 @@ async def _one_process(scenario: Scenario, payloads: Payloads, recorder: Recorde
                        show: Shower, stopper: Stopper) -> Counts:  # fmt: skip
     arrivals = Arrivals(scenario.profile, scenario.arrivals, seed=scenario.seed)
     loop = asyncio.get_running_loop()
-    async with make_client(target, timeout=scenario.timeout, kind=client_kind) as client:
+    async with make_client(
+        target, timeout=scenario.timeout, kind=client_kind, idle_seconds=scenario.idle_timeout
+    ) as client:
         engine = Engine(client, payloads, arrivals, recorder, max_in_flight=scenario.max_in_flight)
         stopper.stop = engine.stop
         ticker = loop.create_task(_ticker(engine, recorder, show))

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from loadgen import thresholds
+from loadgen.http.fast import IDLE_SECONDS
 from loadgen.payloads import ROUTES
 from loadgen.schedule import Duration, Profile, profile_length
 
@@ -33,6 +34,9 @@ class Scenario(BaseModel):
     invalid_fraction: float = Field(0.0, ge=0, le=1, description="share of requests with one invalid record")
     max_in_flight: int = Field(1000, ge=1, description="requests due beyond this many in flight are dropped")
     timeout: Duration = Field(10.0, gt=0, description="per-request timeout")
+    idle_timeout: Duration = Field(
+        IDLE_SECONDS, gt=0, description="longest reuse of an idle connection (less if the server's Keep-Alive says so)"
+    )
     seed: int | None = None
     thresholds: list[str] = Field(
         default_factory=list, description="run: k6-style thresholds, added to the --threshold flags"

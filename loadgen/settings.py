@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from loadgen.http.fast import IDLE_SECONDS
+
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
@@ -47,6 +49,9 @@ class LoadgenSettings(BaseSettings):
     )
     max_in_flight: int = Field(200, ge=1, description="Daemon without a scenario: in-flight bound (above: dropped).")
     timeout: float = Field(10.0, gt=0, description="Daemon without a scenario: per-request timeout, seconds.")
+    idle_timeout: float = Field(
+        IDLE_SECONDS, gt=0, description="Daemon without a scenario: longest reuse of an idle connection, seconds."
+    )
     drain_seconds: float = Field(15.0, ge=0, description="On SIGTERM/SIGINT, longest wait for in-flight requests.")
     client: Literal["auto", "fast", "aiohttp"] = Field(
         "auto", description="HTTP client: `auto` (built-in fast client for http://, aiohttp otherwise)."

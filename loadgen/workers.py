@@ -131,7 +131,9 @@ async def work(conn: Connection, job: Job) -> None:
     arrivals = Arrivals(scenario.profile, scenario.arrivals, seed=scenario.seed, looped=job.looped, scale=job.scale,
                         share=job.share)  # fmt: skip
     start: asyncio.Future[float] = loop.create_future()
-    async with make_client(job.target, timeout=scenario.timeout, kind=job.client_kind) as client:
+    async with make_client(
+        job.target, timeout=scenario.timeout, kind=job.client_kind, idle_seconds=scenario.idle_timeout
+    ) as client:
         engine = Engine(client, job.payloads, arrivals, recorder, max_in_flight=job.max_in_flight,
                         precise=job.precise, share=job.share)  # fmt: skip
 

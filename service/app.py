@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.middleware import Middleware
 
 from contract.routes import MODEL_NAME
-from contract.schemas import EXAMPLE_RECORD, InsuranceRecord
+from contract.schemas import EXAMPLE_RECORD, BatchRequest, InsuranceRecord
 from service import api, faults
 from service.body_limit import BodyLimitMiddleware
 from service.errors import validation_error_handler
@@ -45,7 +45,10 @@ async def flush_signals() -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load the model before the first request (the server serves nothing until this yields)."""
     settings: ServiceSettings = app.state.settings
-    model = load_and_warm(settings)
+    try:
+        model = load_and_warm(settings)
+    except Exception as exc:  # the start fails: one line that says which model and why (python -m service)
+        raise RuntimeError(f"cannot load model {settings.model_version!r} from {settings.model_dir}: {exc}") from exc
     app.state.predictor = api.Predictor(model, app.state.telemetry)
     metrics.set_model(model.metadata.get("name", MODEL_NAME), model.version)
     # Everything allocated so far (modules, the app, the model) lives as long as the process:
@@ -87,6 +90,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.ready = False
     shared = Path(os.environ[metrics.MULTIPROC_ENV]) / "faults.json" if metrics.MULTIPROCESS else None
     app.state.faults = faults.Faults(settings.faults, shared)
+    app.state.body_models = {BatchRequest: api.bounded_batch(settings.max_batch_size)}
     app.include_router(api.router)
     app.include_router(faults.router)
     app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]

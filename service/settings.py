@@ -28,12 +28,21 @@ class ServiceSettings(BaseSettings):
     model_version: str = Field("latest", description="Version to serve; `latest` follows the pointer file.")
     max_batch_size: int = Field(256, ge=1, description="Most records in one /v1/predict/batch request.")
     max_body_bytes: int = Field(65536, ge=1024, description="Largest request body accepted (413 above).")
+    max_validation_errors: int = Field(
+        20, ge=1, description="Most validation errors a 422 answer and its log line list (the rest are counted)."
+    )
+    max_url_bytes: int = Field(4096, ge=256, description="Longest request target, path and query (414 above).")
+    max_header_bytes: int = Field(
+        16384, ge=1024, description="Largest request head: request line and headers together (431 above)."
+    )
+    max_headers: int = Field(64, ge=16, description="Most request header fields (431 above).")
 
     instrumentation: bool = Field(
         True, description="Request metrics, model signals, request log lines and traces; `false` turns them all off."
     )
     log_inputs: bool = Field(
-        False, description="Log the request's input record(s); off by default: the inputs are personal health data."
+        False,
+        description="Log the request's input record(s) and predicted charges; off by default: personal health data.",
     )
     max_concurrent_predictions: int = Field(
         64, ge=1, description="Predictions in progress per worker; over it, 503 with Retry-After at once."
@@ -48,5 +57,6 @@ class ServiceSettings(BaseSettings):
     )
     metrics_dir: Path | None = Field(
         None,
-        description="Multiprocess metrics folder when workers > 1 (wiped at start); unset: a temporary one.",
+        description="Multiprocess metrics folder when workers > 1 (locked, wiped at start); unset: a temporary one, "
+        "removed at exit.",
     )

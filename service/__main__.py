@@ -41,9 +41,28 @@ def uvicorn_config(settings: ServiceSettings) -> uvicorn.Config:
     )
 
 
+def serve_metrics(settings: ServiceSettings, supervisor: int) -> str | None:
+    """/metrics on SERVICE_METRICS_PORT, if set, from this process (None), or why it cannot listen.
+
+    Imported here, after the metrics mode is chosen (prometheus-client picks it at its first import).
+    """
+    if settings.metrics_port is None:
+        return None
+    from service.observability import exposition
+
+    try:
+        exposition.serve(settings.host, settings.metrics_port, exposition.registry(supervisor))
+    except OSError as exc:
+        return f"cannot serve metrics on {settings.host}:{settings.metrics_port}: {exc.strerror or exc}"
+    return None
+
+
 def serve_one(settings: ServiceSettings) -> str | None:
     """One worker, in this process: None once it has served and stopped, else why it could not start."""
     os.environ.pop(MULTIPROC_ENV, None)
+    error = serve_metrics(settings, supervisor=os.getppid())
+    if error is not None:
+        return error
     config = uvicorn_config(settings)
     last_error = supervisor.LastError()
     supervisor.log.addHandler(last_error)
@@ -68,6 +87,11 @@ def serve_many(settings: ServiceSettings) -> str | None:
     except metrics_dir.MetricsDirError as exc:
         sock.close()
         return str(exc)
+    error = serve_metrics(settings, supervisor=os.getpid())
+    if error is not None:
+        sock.close()
+        folder.release()
+        return error
     try:
         return supervisor.Supervisor(uvicorn_config(settings), sock, settings.workers).run()
     finally:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import Field, create_model
 
 from contract import routes
@@ -138,6 +138,10 @@ async def readyz(request: Request, response: Response) -> dict[str, str]:
 
 @router.get(routes.METRICS, include_in_schema=False)
 async def metrics_endpoint(request: Request) -> Response:
-    """Prometheus scrape: OpenMetrics (with exemplars) when the Accept header asks for it, else text 0.0.4."""
+    """Prometheus scrape: OpenMetrics (with exemplars) when the Accept header asks for it, else text 0.0.4.
+
+    With SERVICE_METRICS_PORT set the metrics are served there only, and this route answers 404."""
+    if request.app.state.settings.metrics_port is not None:
+        raise HTTPException(404, "Not Found")
     body, content_type = metrics.exposition(request.headers.get("accept", ""))
     return Response(body, media_type=content_type)

@@ -44,6 +44,18 @@ class ServiceSettings(BaseSettings):
         False,
         description="Log the request's input record(s) and predicted charges; off by default: personal health data.",
     )
+    model_signal_min_count: int = Field(
+        20,
+        ge=1,
+        description="Fewest records folded into the model's input and prediction metrics at once, so that "
+        "no request can be singled out.",
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Serve /metrics on this port (same host) instead of the API's; unset: on the API port.",
+    )
     max_concurrent_predictions: int = Field(
         64, ge=1, description="Predictions in progress per worker; over it, 503 with Retry-After at once."
     )

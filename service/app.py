@@ -95,7 +95,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(faults.router)
     app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
-    provider = tracing.setup(app) if settings.instrumentation else None
+    provider = tracing.setup(app, redact=not settings.trace_request_details) if settings.instrumentation else None
     app.state.tracer_provider = provider
     app.state.telemetry = Telemetry(
         record=settings.instrumentation, tracing=provider is not None, log_inputs=settings.log_inputs

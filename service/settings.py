@@ -44,6 +44,11 @@ class ServiceSettings(BaseSettings):
         False,
         description="Log the request's input record(s) and predicted charges; off by default: personal health data.",
     )
+    trace_request_details: bool = Field(
+        False,
+        description="Put the query string and the client's address in server spans; off by default: they can "
+        "identify a person.",
+    )
     model_signal_min_count: int = Field(
         20,
         ge=1,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract.routes import MODEL_NAME
@@ -68,6 +68,9 @@ class ServiceSettings(BaseSettings):
     admin_token: str = Field(
         "", description="Bearer token of /admin/faults; empty disables the endpoint (404).", repr=False
     )
+    admin_token_file: Path | None = Field(
+        None, description="File holding the admin token (a Docker or Kubernetes secret); read at start, wins over it."
+    )
     faults: FaultConfig = Field(
         default_factory=FaultConfig,
         description='Faults injected from the start, JSON as POST /admin/faults takes: `{"routes": {...}}`.',
@@ -77,3 +80,13 @@ class ServiceSettings(BaseSettings):
         description="Multiprocess metrics folder when workers > 1 (locked, wiped at start); unset: a temporary one, "
         "removed at exit.",
     )
+
+    @model_validator(mode="after")
+    def _token_from_file(self) -> ServiceSettings:
+        """A secret kept out of the environment (where `ps e`, `docker inspect` and crash reports show it)."""
+        if self.admin_token_file is not None:
+            try:
+                self.admin_token = self.admin_token_file.read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"admin_token_file: cannot read {self.admin_token_file}: {exc.strerror}") from None
+        return self

@@ -4,6 +4,7 @@ routes faults cannot target."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
@@ -11,6 +12,7 @@ from prometheus_client import REGISTRY
 from contract import routes
 from contract.schemas import EXAMPLE_RECORD
 from service.faults import UNFAULTABLE, FaultConfig
+from service.settings import ServiceSettings
 from tests.unit.service.conftest import LogCapture, Serve
 
 pytestmark = pytest.mark.anyio
@@ -90,3 +92,11 @@ async def test_the_admin_endpoint_probes_and_metrics_cannot_be_fault_targets(ser
 def test_the_start_up_faults_cannot_target_them_either() -> None:
     with pytest.raises(ValueError, match="/admin/faults"):
         FaultConfig.model_validate({"routes": {routes.ADMIN_FAULTS: {"error_rate": 1.0}}})
+
+
+def test_the_admin_token_can_come_from_a_file(tmp_path: Path) -> None:
+    secret = tmp_path / "admin_token"
+    secret.write_text("from-a-file\n")
+    assert ServiceSettings(admin_token="env", admin_token_file=secret).admin_token == "from-a-file"
+    with pytest.raises(ValueError, match="admin_token_file: cannot read"):
+        ServiceSettings(admin_token_file=tmp_path / "missing")

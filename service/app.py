@@ -8,6 +8,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -124,4 +125,19 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     ]
     for middleware in reversed(chain):  # add_middleware puts each outside the ones added before
         app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
+    document_limits(app, settings)
     return app
+
+
+def document_limits(app: FastAPI, settings: ServiceSettings) -> None:
+    """The OpenAPI schema states this service's batch maximum (a setting), as `maxItems` of the records."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            records = schema["components"]["schemas"]["BatchRequest"]["properties"]["records"]
+            records["maxItems"] = settings.max_batch_size
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]

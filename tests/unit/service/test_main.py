@@ -12,6 +12,7 @@ import pytest
 import uvicorn
 
 from service import __main__ as main_module
+from service.settings import ServiceSettings
 from tests.unit.service.conftest import Trained
 
 
@@ -103,3 +104,53 @@ def test_serving_imports_neither_training_nor_prometheus_client_up_front() -> No
     assert "service.settings" in loaded
     assert not [m for m in loaded if m.split(".")[0] in ("sklearn", "skl2onnx", "prometheus_client", "service.train")]
     assert "service.train" not in loaded
+
+
+def test_metrics_on_a_port_in_use_fail_the_start(trained: Trained, monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings = ServiceSettings(model_dir=trained.model_dir, metrics_port=taken.getsockname()[1])
+        error = main_module.serve_metrics(settings, supervisor=os.getpid())
+    assert error is not None and error.startswith("cannot serve metrics on 127.0.0.1:") and "in use" in error
+
+
+def test_metrics_on_their_own_port(trained: Trained) -> None:
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert main_module.serve_metrics(ServiceSettings(metrics_port=port), supervisor=os.getpid()) is None
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        assert b"process_cpu_seconds_total" in r.read()
+
+
+def test_an_unusable_metrics_folder_fails_the_start_and_frees_the_port(
+    trained: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    settings = ServiceSettings(model_dir=trained.model_dir, workers=2, port=0, metrics_dir=blocker / "m")
+    assert main_module.serve_many(settings) == f"metrics folder {blocker / 'm'} is not writable: Not a directory"
+
+
+def test_several_workers_run_under_the_supervisor(
+    trained: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs: list[int] = []
+
+    class Supervisor:
+        def __init__(self, config: uvicorn.Config, sock: socket.socket, workers: int) -> None:
+            runs.append(workers)
+            assert os.environ[main_module.MULTIPROC_ENV] == str(tmp_path)
+
+        def run(self) -> str | None:
+            return "service worker 1 failed to start: RuntimeError: cannot load model"
+
+    monkeypatch.setattr(main_module.supervisor, "Supervisor", Supervisor)
+    monkeypatch.delenv(main_module.MULTIPROC_ENV, raising=False)
+    settings = ServiceSettings(model_dir=trained.model_dir, workers=3, port=0, metrics_dir=tmp_path)
+    assert main_module.serve_many(settings) == "service worker 1 failed to start: RuntimeError: cannot load model"
+    assert runs == [3]
+    assert tmp_path.is_dir()

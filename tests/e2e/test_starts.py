@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -64,11 +65,35 @@ def alive(pid: int) -> bool:
 
 
 def test_two_workers_with_a_corrupt_model_exit_non_zero_within_30s_with_one_line(tmp_path: Path) -> None:
+    """And while they try, /readyz never hangs: the port refuses at once (no worker is ready to serve it)."""
     models = tmp_path / "models"
     shutil.copytree(MODELS, models)
     version = (models / "latest").read_text().strip()
     (models / version / "model.onnx").write_bytes(b"not an onnx model")
-    code, stderr, seconds = run_to_exit(env(processes.free_port(), model_dir=str(models)))
+    port = processes.free_port()
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service"],
+        env=env(port, model_dir=str(models)),
+        cwd=processes.ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    probes = []
+    while proc.poll() is None and time.monotonic() - start < 60:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                conn.sendall(b"GET /readyz HTTP/1.1\r\nhost: x\r\n\r\n")
+                probes.append(conn.recv(64).split(b"\r\n")[0].decode() or "closed")
+        except ConnectionRefusedError:
+            probes.append("refused")
+        except TimeoutError:
+            probes.append("waited")
+        time.sleep(0.2)
+    _, err = proc.communicate(timeout=30)
+    code, stderr, seconds = proc.returncode, err.splitlines(), time.monotonic() - start
+    assert probes and set(probes) == {"refused"}
     assert code != 0
     assert seconds < 30
     errors = [line for line in stderr if line.startswith("error:")]

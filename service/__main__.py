@@ -16,6 +16,7 @@ import os
 import sys
 
 import uvicorn
+from pydantic import ValidationError
 
 from service import metrics_dir, supervisor
 from service.model import ModelNotFoundError, resolve
@@ -106,7 +107,12 @@ def main(argv: list[str] | None = None) -> int:
         "(SERVICE_HOST, SERVICE_PORT, SERVICE_WORKERS, SERVICE_LOG_LEVEL, ...; see the README).",
     )
     parser.parse_args(argv)
-    settings = ServiceSettings()
+    try:
+        settings = ServiceSettings()
+    except ValidationError as exc:
+        problems = "; ".join(f"SERVICE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        print(f"error: invalid settings: {problems}", file=sys.stderr)
+        return 2
     try:
         resolve(settings.model_dir, settings.model_version)
     except ModelNotFoundError as exc:

@@ -154,3 +154,15 @@ def test_several_workers_run_under_the_supervisor(
     assert main_module.serve_many(settings) == "service worker 1 failed to start: RuntimeError: cannot load model"
     assert runs == [3]
     assert tmp_path.is_dir()
+
+
+def test_invalid_settings_are_exit_2_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SERVICE_FAULTS", '{"routes": {"/admin/faults": {"error_rate": 1}}}')
+    monkeypatch.setenv("SERVICE_MAX_HEADERS", "3")
+    assert main_module.main([]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: invalid settings: ")
+    assert "SERVICE_MAX_HEADERS: Input should be greater than or equal to 16" in line
+    assert "SERVICE_FAULTS_ROUTES: Value error, cannot inject faults on ['/admin/faults']" in line

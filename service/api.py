@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import Field, create_model
 
 from contract import routes
 from contract.schemas import (
@@ -19,7 +20,6 @@ from contract.schemas import (
     LegacyPrediction,
     Prediction,
 )
-from service.errors import record_invalid
 from service.fast_route import JSONBodyRoute
 from service.model import Model
 from service.observability import log_fields, metrics, tracing
@@ -37,6 +37,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 router = APIRouter(route_class=JSONBodyRoute)
+
+
+def bounded_batch(max_batch_size: int) -> type[BatchRequest]:
+    """The batch model with its list capped: pydantic refuses a longer list before validating its records,
+    so an oversized batch costs one parse, not one validation (and one error) per record."""
+    records = Annotated[list[InsuranceRecord], Field(min_length=1, max_length=max_batch_size)]
+    return create_model("BatchRequest", __base__=BatchRequest, records=(records, ...))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +70,15 @@ class Predictor:
             seconds = time.perf_counter() - start
         if batch:
             metrics.observe_batch(records, charges, seconds)
-            log_fields.bind(model_version=model.version, batch_size=len(records), charges=charges)
+            log_fields.bind(model_version=model.version, batch_size=len(records))
         else:
             metrics.SIGNALS.add(records[0], charges[0], seconds)
-            log_fields.bind(model_version=model.version, charges=charges[0])
+            log_fields.bind(model_version=model.version)
         if telemetry.log_inputs:
+            # A prediction is personal health data too: logged with the inputs or not at all (the request id
+            # beside it is the client's choice, so it would tie the line to a person).
             inputs = [r.model_dump() for r in records]
-            log_fields.bind(inputs=inputs if batch else inputs[0])
+            log_fields.bind(inputs=inputs if batch else inputs[0], charges=charges if batch else charges[0])
         return charges
 
 
@@ -83,11 +92,9 @@ async def predict(record: InsuranceRecord, request: Request) -> dict[str, Any]:
 
 @router.post(routes.PREDICT_BATCH, response_model=BatchPrediction, responses=ERRORS, tags=["v1"])
 async def predict_batch(batch: BatchRequest, request: Request) -> dict[str, Any]:
-    """Predict for up to SERVICE_MAX_BATCH_SIZE records; results come back in the records' order."""
-    limit = request.app.state.settings.max_batch_size
-    if len(batch.records) > limit:
-        record_invalid(request, ["records"])
-        raise HTTPException(413, f"records: batch of {len(batch.records)} exceeds the maximum of {limit}")
+    """Predict for up to SERVICE_MAX_BATCH_SIZE records; results come back in the records' order.
+
+    A longer batch is refused (413) while it is parsed (`bounded_batch`, service/errors.py)."""
     predictor: Predictor = request.app.state.predictor
     version = predictor.model.version
     charges = predictor.predict(batch.records, batch=True)
@@ -131,6 +138,10 @@ async def readyz(request: Request, response: Response) -> dict[str, str]:
 
 @router.get(routes.METRICS, include_in_schema=False)
 async def metrics_endpoint(request: Request) -> Response:
-    """Prometheus scrape: OpenMetrics (with exemplars) when the Accept header asks for it, else text 0.0.4."""
+    """Prometheus scrape: OpenMetrics (with exemplars) when the Accept header asks for it, else text 0.0.4.
+
+    With SERVICE_METRICS_PORT set the metrics are served there only, and this route answers 404."""
+    if request.app.state.settings.metrics_port is not None:
+        raise HTTPException(404, "Not Found")
     body, content_type = metrics.exposition(request.headers.get("accept", ""))
     return Response(body, media_type=content_type)

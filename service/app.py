@@ -8,13 +8,14 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.middleware import Middleware
 
 from contract.routes import MODEL_NAME
-from contract.schemas import EXAMPLE_RECORD, InsuranceRecord
+from contract.schemas import EXAMPLE_RECORD, BatchRequest, InsuranceRecord
 from service import api, faults
 from service.body_limit import BodyLimitMiddleware
 from service.errors import validation_error_handler
@@ -45,8 +46,12 @@ async def flush_signals() -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load the model before the first request (the server serves nothing until this yields)."""
     settings: ServiceSettings = app.state.settings
-    model = load_and_warm(settings)
+    try:
+        model = load_and_warm(settings)
+    except Exception as exc:  # the start fails: one line that says which model and why (python -m service)
+        raise RuntimeError(f"cannot load model {settings.model_version!r} from {settings.model_dir}: {exc}") from exc
     app.state.predictor = api.Predictor(model, app.state.telemetry)
+    metrics.SIGNALS.min_count = settings.model_signal_min_count
     metrics.set_model(model.metadata.get("name", MODEL_NAME), model.version)
     # Everything allocated so far (modules, the app, the model) lives as long as the process:
     # out of the collector's sight, full collections stop rescanning it (a few ms each).
@@ -87,10 +92,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.ready = False
     shared = Path(os.environ[metrics.MULTIPROC_ENV]) / "faults.json" if metrics.MULTIPROCESS else None
     app.state.faults = faults.Faults(settings.faults, shared)
+    app.state.body_models = {BatchRequest: api.bounded_batch(settings.max_batch_size)}
     app.include_router(api.router)
     app.include_router(faults.router)
     app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
-    provider = tracing.setup(app) if settings.instrumentation else None
+    provider = tracing.setup(app, redact=not settings.trace_request_details) if settings.instrumentation else None
     app.state.tracer_provider = provider
     app.state.telemetry = Telemetry(
         record=settings.instrumentation, tracing=provider is not None, log_inputs=settings.log_inputs
@@ -119,4 +125,19 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     ]
     for middleware in reversed(chain):  # add_middleware puts each outside the ones added before
         app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
+    document_limits(app, settings)
     return app
+
+
+def document_limits(app: FastAPI, settings: ServiceSettings) -> None:
+    """The OpenAPI schema states this service's batch maximum (a setting), as `maxItems` of the records."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            records = schema["components"]["schemas"]["BatchRequest"]["properties"]["records"]
+            records["maxItems"] = settings.max_batch_size
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]

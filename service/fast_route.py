@@ -12,6 +12,10 @@ proves nothing). The route, its OpenAPI description and its errors stay FastAPI'
 failure is the same RequestValidationError (loc starting with "body"), handled by
 service/errors.py; a body that is empty or not declared as JSON is refused as FastAPI refuses it.
 Any other endpoint shape gets FastAPI's own handler.
+
+`app.state.body_models` may replace an endpoint's declared model with a stricter one built from the
+settings (service/api.py: the batch model whose list length is capped), so that a limit known only at
+start is checked while parsing, before anything else is spent on the records.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
+NO_OVERRIDES: dict[type[BaseModel], type[BaseModel]] = {}
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 #: FastAPI's error for a body that is not a JSON object (pydantic's JSON mode words it differently).
 NOT_AN_OBJECT = {
@@ -85,13 +90,14 @@ class JSONBodyRoute(APIRoute):
         status_code = self.status_code or 200
 
         async def handler(request: Request) -> Response:
+            strict: type[BaseModel] = getattr(request.app.state, "body_models", NO_OVERRIDES).get(model, model)
             body = await request.body()
             if not body:
                 raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
             if not _json_declared(request.headers.get("content-type")):
                 raise RequestValidationError([NOT_AN_OBJECT])
             try:
-                value = model.model_validate_json(body)
+                value = strict.model_validate_json(body)
             except ValidationError as exc:
                 errors = exc.errors(include_url=False, include_input=False)
                 raise RequestValidationError([_as_fastapi(e) for e in errors]) from None

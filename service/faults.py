@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contract import routes
 from service.observability.logging import logger
@@ -39,12 +39,37 @@ class RouteFaults(BaseModel):
     latency_jitter_seconds: Seconds = Field(0.0, description="Uniform random extra delay, 0 to this.")
 
 
+#: Routes that must keep working whatever a drill does: the endpoint that sets and clears faults (a fault on it
+#: would lock the drill out until a restart), the probes (a fault would take the pod out of rotation or get it
+#: killed) and the scrape (the SLOs would go blind exactly when they must see the drill).
+UNFAULTABLE: frozenset[str] = frozenset(
+    {
+        routes.ADMIN_FAULTS,
+        routes.HEALTHZ,
+        routes.READYZ,
+        routes.METRICS,
+        "/docs",
+        "/openapi.json",
+        "/docs/oauth2-redirect",
+        "/redoc",
+    }
+)
+
+
 class FaultConfig(BaseModel):
     """Faults by route template; `{"routes": {}}` clears them all."""
 
     model_config = ConfigDict(extra="forbid")
 
     routes: dict[str, RouteFaults] = Field(default_factory=dict)
+
+    @field_validator("routes")
+    @classmethod
+    def _not_unfaultable(cls, value: dict[str, RouteFaults]) -> dict[str, RouteFaults]:
+        refused = sorted(set(value) & UNFAULTABLE)
+        if refused:
+            raise ValueError(f"cannot inject faults on {refused}: the admin endpoint, probes and /metrics stay up")
+        return value
 
 
 class Faults:

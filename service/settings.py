@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract.routes import MODEL_NAME
@@ -28,12 +28,38 @@ class ServiceSettings(BaseSettings):
     model_version: str = Field("latest", description="Version to serve; `latest` follows the pointer file.")
     max_batch_size: int = Field(256, ge=1, description="Most records in one /v1/predict/batch request.")
     max_body_bytes: int = Field(65536, ge=1024, description="Largest request body accepted (413 above).")
+    max_validation_errors: int = Field(
+        20, ge=1, description="Most validation errors a 422 answer and its log line list (the rest are counted)."
+    )
+    max_url_bytes: int = Field(4096, ge=256, description="Longest request target, path and query (414 above).")
+    max_header_bytes: int = Field(
+        16384, ge=1024, description="Largest request head: request line and headers together (431 above)."
+    )
+    max_headers: int = Field(64, ge=16, description="Most request header fields (431 above).")
 
     instrumentation: bool = Field(
         True, description="Request metrics, model signals, request log lines and traces; `false` turns them all off."
     )
     log_inputs: bool = Field(
-        False, description="Log the request's input record(s); off by default: the inputs are personal health data."
+        False,
+        description="Log the request's input record(s) and predicted charges; off by default: personal health data.",
+    )
+    trace_request_details: bool = Field(
+        False,
+        description="Put the query string and the client's address in server spans; off by default: they can "
+        "identify a person.",
+    )
+    model_signal_min_count: int = Field(
+        20,
+        ge=1,
+        description="Fewest records folded into the model's input and prediction metrics at once, so that "
+        "no request can be singled out.",
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Serve /metrics on this port (same host) instead of the API's; unset: on the API port.",
     )
     max_concurrent_predictions: int = Field(
         64, ge=1, description="Predictions in progress per worker; over it, 503 with Retry-After at once."
@@ -42,11 +68,25 @@ class ServiceSettings(BaseSettings):
     admin_token: str = Field(
         "", description="Bearer token of /admin/faults; empty disables the endpoint (404).", repr=False
     )
+    admin_token_file: Path | None = Field(
+        None, description="File holding the admin token (a Docker or Kubernetes secret); read at start, wins over it."
+    )
     faults: FaultConfig = Field(
         default_factory=FaultConfig,
         description='Faults injected from the start, JSON as POST /admin/faults takes: `{"routes": {...}}`.',
     )
     metrics_dir: Path | None = Field(
         None,
-        description="Multiprocess metrics folder when workers > 1 (wiped at start); unset: a temporary one.",
+        description="Multiprocess metrics folder when workers > 1 (locked, wiped at start); unset: a temporary one, "
+        "removed at exit.",
     )
+
+    @model_validator(mode="after")
+    def _token_from_file(self) -> ServiceSettings:
+        """A secret kept out of the environment (where `ps e`, `docker inspect` and crash reports show it)."""
+        if self.admin_token_file is not None:
+            try:
+                self.admin_token = self.admin_token_file.read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"admin_token_file: cannot read {self.admin_token_file}: {exc.strerror}") from None
+        return self

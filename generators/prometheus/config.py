@@ -25,9 +25,11 @@ class PrometheusTargets:
     evaluation_interval: str = "15s"
 
 
-#: Where each part runs in docker-compose.yml (service names on the compose network).
+#: Where each part runs in docker-compose.yml (service names on the compose network). The service serves its
+#: metrics on a port of their own there (SERVICE_METRICS_PORT), not on the API's.
+COMPOSE_SERVICE_METRICS_PORT = 9464
 COMPOSE = PrometheusTargets(
-    service=("service:8000",),
+    service=(f"service:{COMPOSE_SERVICE_METRICS_PORT}",),
     loadgen=("loadgen:9100",),
     prometheus=("localhost:9090",),
     alertmanager=("alertmanager:9093",),

@@ -8,35 +8,29 @@ One worker: the default in-process registry, with exemplars (the trace id of sam
 the OpenMetrics output. Several workers: prometheus-client's multiprocess mode, switched on by
 `PROMETHEUS_MULTIPROC_DIR`, which `python -m service` sets and wipes before the workers start.
 prometheus-client picks its value class when it is first imported, so that variable must be set
-before then. Multiprocess mode keeps no exemplars, and its collector leaves out the process
-metrics, so `InstanceProcessCollector` adds them back: the sum over the live workers and their
-supervisor, which is what a dashboard's "CPU and memory of this instance" means.
+before then. Multiprocess mode keeps no exemplars. How a scrape reads them: exposition.py.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
 from prometheus_client import (
-    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
-    ProcessCollector,
     disable_created_metrics,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import choose_encoder
-from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.multiprocess import mark_process_dead
 
 from contract import buckets
 from contract import metrics as names
 from contract.routes import PREDICTION_ROUTES
 from contract.schemas import CATEGORIES, InsuranceRecord
+from service.observability import exposition as rendering
 from service.observability.routes import METHODS
 
 #: True in a worker of a multi-worker service (the variable prometheus-client itself looks at).
@@ -140,25 +134,39 @@ def validation_field(field: str) -> str:
 
 
 def observe_batch(records: Sequence[InsuranceRecord], charges: Sequence[float], inference_seconds: float) -> None:
-    """The model's signals of one batch request, in bulk."""
+    """The model's signals of one batch request: its time and size now, its records through the buffer."""
     INFERENCE_BATCH.observe(inference_seconds)
     BATCH_SIZE.observe(len(records))
-    _observe_rows([(r.age, r.bmi, r.children, r.sex, r.smoker, r.region) for r in records], charges)
+    SIGNALS.add_rows([(r.age, r.bmi, r.children, r.sex, r.smoker, r.region) for r in records], charges)
+
+
+Row = tuple[int, float, int, str, bool, str]
 
 
 class SignalBuffer:
-    """The model's signals of single-record requests, folded into the metrics in bulk.
+    """The model's input and prediction signals, folded into the metrics in bulk, never fewer than `min_count`.
 
-    Eight metric updates a request (three inputs, three categories, the prediction, the inference
+    Cost: eight metric updates a request (three inputs, three categories, the prediction, the inference
     time) cost more than the rest of the instrumentation; appending one tuple costs almost nothing.
-    The buffer is flushed when it holds `size` rows, before every scrape of this process (so a
-    one-worker service is exact at every scrape), and by a timer every `FLUSH_SECONDS` (with
-    several workers another worker may answer the scrape: it sees this one's signals that late).
+
+    Privacy: the inputs and the prediction are personal health data. Folded in one at a time, a histogram
+    whose count moves by one shows that request's age, BMI, children, sex, smoker, region and charges
+    exactly. So the buffer folds rows only in groups of at least `min_count` (SERVICE_MODEL_SIGNAL_MIN_COUNT)
+    and only whole groups: a scrape sees sums and bucket counts over at least that many records, whichever
+    requests they came from. (Someone who can send requests, knows their own values and is alone with one
+    other client could still subtract: where that matters, serve /metrics on its own port that only
+    Prometheus reaches, SERVICE_METRICS_PORT.) At most `min_count - 1` records of a worker are held back;
+    those left at the worker's exit are dropped, never folded in alone.
+
+    The buffer is flushed when it holds `size` rows, before every scrape of this process, and by a timer
+    every `FLUSH_SECONDS` (with several workers another worker may answer the scrape: it sees this one's
+    signals that late).
     """
 
-    def __init__(self, size: int = 256) -> None:
+    def __init__(self, size: int = 256, min_count: int = 1) -> None:
         self.size = size
-        self.rows: list[tuple[int, float, int, str, bool, str]] = []
+        self.min_count = min_count
+        self.rows: list[Row] = []
         self.charges: list[float] = []
         self.seconds: list[float] = []
 
@@ -169,12 +177,20 @@ class SignalBuffer:
         if len(self.rows) >= self.size:
             self.flush()
 
+    def add_rows(self, rows: Sequence[Row], charges: Sequence[float]) -> None:
+        """A batch's records (its inference time is observed apart: it is per request, not per record)."""
+        self.rows.extend(rows)
+        self.charges.extend(charges)
+        if len(self.rows) >= self.size:
+            self.flush()
+
     def flush(self) -> None:
-        if not self.rows:
+        if not self.rows or len(self.rows) < self.min_count:
             return
         rows, charges, seconds = self.rows, self.charges, self.seconds
         self.rows, self.charges, self.seconds = [], [], []
-        _observe_many(INFERENCE_SINGLE, seconds)
+        if seconds:
+            _observe_many(INFERENCE_SINGLE, seconds)
         _observe_rows(rows, charges)
 
 
@@ -182,7 +198,7 @@ FLUSH_SECONDS = 1.0
 SIGNALS = SignalBuffer()
 
 
-def _observe_rows(rows: Sequence[tuple[int, float, int, str, bool, str]], charges: Sequence[float]) -> None:
+def _observe_rows(rows: Sequence[Row], charges: Sequence[float]) -> None:
     ages, bmis, children, sexes, smokers, regions = zip(*rows, strict=True)
     _observe_many(INPUT_AGE, ages)
     _observe_many(INPUT_BMI, bmis)
@@ -220,75 +236,6 @@ def set_ready(ready: bool) -> None:
 
 
 # --- exposition -------------------------------------------------------------------------------------
-def _live_pids(directory: Path) -> set[int]:
-    """Workers with live-gauge files; the files of dead ones are removed on the way (mark_process_dead)."""
-    pids: set[int] = set()
-    for path in directory.glob("gauge_live*_*.db"):
-        try:
-            pid = int(path.stem.rsplit("_", 1)[1])
-        except ValueError:
-            continue
-        if _alive(pid):
-            pids.add(pid)
-        else:
-            mark_process_dead(pid, str(directory))
-    return pids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _constant(pid: int) -> Callable[[], int]:
-    return lambda: pid
-
-
-class InstanceProcessCollector:
-    """`process_*` for a multi-worker instance: the sum over its live workers and their supervisor."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def collect(self) -> Iterator[Metric]:
-        pids = _live_pids(self.directory) | {os.getppid()}
-        totals: dict[str, float] = {}
-        starts: list[float] = []
-        for pid in sorted(pids):
-            for family in ProcessCollector(registry=None, pid=_constant(pid)).collect():
-                for sample in family.samples:
-                    if sample.name == "process_start_time_seconds":
-                        starts.append(sample.value)
-                    elif sample.name == "process_max_fds":
-                        totals[sample.name] = sample.value
-                    else:
-                        totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
-        if "process_cpu_seconds_total" in totals:
-            yield CounterMetricFamily(
-                "process_cpu_seconds", "User and system CPU time, seconds, summed over the instance's processes.",
-                value=totals.pop("process_cpu_seconds_total"),
-            )  # fmt: skip
-        for name, value in totals.items():
-            yield GaugeMetricFamily(name, f"{name}, summed over the instance's processes.", value=value)
-        if starts:
-            yield GaugeMetricFamily("process_start_time_seconds", "Start of the oldest process.", value=min(starts))
-
-
-def _registry() -> CollectorRegistry:
-    if not MULTIPROCESS:
-        return REGISTRY
-    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry, str(directory))
-    registry.register(InstanceProcessCollector(directory))
-    return registry
-
-
 _SCRAPE_REGISTRY: CollectorRegistry | None = None
 
 
@@ -296,10 +243,9 @@ def exposition(accept: str) -> tuple[bytes, str]:
     """The scrape body and its content type: OpenMetrics (with exemplars) if the scraper accepts it."""
     global _SCRAPE_REGISTRY
     if _SCRAPE_REGISTRY is None:
-        _SCRAPE_REGISTRY = _registry()
+        _SCRAPE_REGISTRY = rendering.registry(supervisor=os.getppid())
     SIGNALS.flush()
-    encoder, content_type = choose_encoder(accept)
-    return encoder(_SCRAPE_REGISTRY), content_type
+    return rendering.render(_SCRAPE_REGISTRY, accept)
 
 
 def worker_exit() -> None:

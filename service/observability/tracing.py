@@ -149,6 +149,42 @@ def memoized_span_details(details: SpanDetails, paths: Collection[str]) -> SpanD
     return span_details
 
 
+#: Where `Redact` keeps the request's own scope for `Restore`.
+ORIGINAL_SCOPE = "service.original_scope"
+
+
+class Redact:
+    """Hide the query string and the client's address from the tracing middleware (outside it).
+
+    The instrumentation copies both into every server span (`url.query`, `client.address`,
+    `client.port`), and a span outlives the request in a trace store that many people can read: they can
+    identify a person. The middleware sees a scope without them; `Restore`, inside it, gives the
+    application its real scope back. Only sampled requests pass here.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        if scope["type"] != "http":
+            return self.app(scope, receive, send)
+        redacted = {**scope, "query_string": b"", "client": None, ORIGINAL_SCOPE: scope}
+        return self.app(redacted, receive, send)
+
+
+class Restore:
+    """The application's side of `Redact`: the request's query string and client address as they came."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        original = scope.pop(ORIGINAL_SCOPE, None)
+        if original is not None:
+            scope = {**scope, "query_string": original["query_string"], "client": original["client"]}
+        return self.app(scope, receive, send)
+
+
 class SamplingGate:
     """Route a request through the tracing middleware only if its trace will be sampled."""
 
@@ -172,8 +208,10 @@ class SamplingGate:
         return self.ratio >= 1.0 or random.random() < self.ratio
 
 
-def setup(app: FastAPI) -> TracerProvider | None:
-    """Instrument the app when an exporter is configured; returns the provider (to shut down) or None."""
+def setup(app: FastAPI, redact: bool = True) -> TracerProvider | None:
+    """Instrument the app when an exporter is configured; returns the provider (to shut down) or None.
+
+    `redact`: server spans carry neither the query string nor the client's address (see `Redact`)."""
     names = exporters()
     if not names:
         return None
@@ -201,7 +239,7 @@ def setup(app: FastAPI) -> TracerProvider | None:
         excluded_urls=EXCLUDED_URLS,
         exclude_spans=["receive", "send"],
     )
-    if gate is None:
+    if gate is None and not redact:
         return provider
     instrumented_stack = app.build_middleware_stack
 
@@ -211,9 +249,15 @@ def setup(app: FastAPI) -> TracerProvider | None:
         if not isinstance(otel, OpenTelemetryMiddleware):
             logging.getLogger(__name__).warning("unexpected middleware stack: every request goes through tracing")
             return stack
+        untraced = otel.app
+        if redact:
+            otel.app = Restore(untraced)
+            stack.app = Redact(otel)  # type: ignore[attr-defined]
+        if gate is None:
+            return stack
         static = static_paths(app.routes)  # (the routes are final once the stack is built)
         otel.default_span_details = memoized_span_details(otel.default_span_details, static)
-        return SamplingGate(stack, otel.app, *gate)
+        return SamplingGate(stack, untraced, *gate)
 
     app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
     return provider

@@ -1,5 +1,6 @@
 """docker-compose.yml passes Debian's `docker-compose config` (offline) and keeps the staging rules:
-pinned images, a healthcheck on every service, start order by health, named volumes, Grafana locked."""
+pinned images, a healthcheck on every service, start order by health, named volumes, Grafana locked,
+every container locked down (read-only, no capabilities, no new privileges, limits), secrets from files."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def compose_config(**env: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def config() -> dict[str, Any]:
-    result = compose_config(GRAFANA_ADMIN_PASSWORD="s3cret")
+    result = compose_config()
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
 
@@ -73,23 +74,40 @@ def test_inside_compose_the_loadgen_aims_at_the_service(config: dict[str, Any]) 
     assert loadgen["command"][-1] == "/scenarios/steady.yaml"
 
 
-def test_grafana_takes_its_password_from_the_environment_and_refuses_anonymous(config: dict[str, Any]) -> None:
-    grafana = config["services"]["grafana"]["environment"]
-    assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == "s3cret"
-    assert grafana["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
-    volumes = config["services"]["grafana"]["volumes"]
+def test_grafana_takes_its_password_from_a_secret_file_and_refuses_anonymous(config: dict[str, Any]) -> None:
+    grafana = config["services"]["grafana"]
+    assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana_admin_password"
+    assert "GF_SECURITY_ADMIN_PASSWORD" not in grafana["environment"]
+    assert grafana["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert [s["source"] if isinstance(s, dict) else s for s in grafana["secrets"]] == ["grafana_admin_password"]
+    volumes = grafana["volumes"]
     assert any(v.endswith("/grafana/provisioning:/etc/grafana/provisioning:ro") for v in volumes)
     assert any(v.endswith("/grafana/generated/dashboards:/etc/grafana/dashboards:ro") for v in volumes)
 
 
-def test_without_a_grafana_password_compose_refuses_to_start() -> None:
-    result = compose_config()
-    assert result.returncode != 0
-    assert "GRAFANA_ADMIN_PASSWORD" in result.stderr
+def test_the_fault_token_comes_from_a_secret_file_never_a_variable(config: dict[str, Any]) -> None:
+    service = config["services"]["service"]
+    assert service["environment"]["SERVICE_ADMIN_TOKEN_FILE"] == "/run/secrets/admin_token"
+    assert "SERVICE_ADMIN_TOKEN" not in service["environment"]
+    assert config["secrets"]["admin_token"]["file"].endswith("/secrets/admin_token")
+    for svc in config["services"].values():
+        secret_values = [k for k in svc.get("environment", {}) if re.search("PASSWORD$|TOKEN$|SECRET$", k)]
+        assert secret_values == []
 
 
-def test_the_fault_token_is_only_passed_through_when_set() -> None:
-    unset = yaml.safe_load(compose_config(GRAFANA_ADMIN_PASSWORD="x").stdout)
-    assert unset["services"]["service"]["environment"]["SERVICE_ADMIN_TOKEN"] is None  # passed through: not set
-    given = yaml.safe_load(compose_config(GRAFANA_ADMIN_PASSWORD="x", SERVICE_ADMIN_TOKEN="t0k").stdout)
-    assert given["services"]["service"]["environment"]["SERVICE_ADMIN_TOKEN"] == "t0k"
+def test_every_container_is_locked_down_and_limited(config: dict[str, Any]) -> None:
+    for name, svc in config["services"].items():
+        assert svc["read_only"] is True, name
+        assert svc["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in svc["security_opt"], name
+        assert svc["mem_limit"] and float(svc["cpus"]) > 0 and svc["pids_limit"] > 0, name
+
+
+def test_prometheus_lifecycle_api_is_off_and_it_scrapes_the_metrics_port(config: dict[str, Any]) -> None:
+    assert not [flag for flag in config["services"]["prometheus"]["command"] if "lifecycle" in flag]
+    service = config["services"]["service"]
+    port = service["environment"]["SERVICE_METRICS_PORT"]
+    rendered = yaml.safe_load((ROOT / "prometheus" / "generated" / "prometheus.compose.yml").read_text())
+    (job,) = [j for j in rendered["scrape_configs"] if j["job_name"] == "service"]
+    assert job["static_configs"][0]["targets"] == [f"service:{port}"]
+    assert not [p for p in service["ports"] if str(p).endswith(f":{port}")]  # not published on the host

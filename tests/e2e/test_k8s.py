@@ -1,6 +1,8 @@
 """deploy/k8s builds with `kubectl kustomize`, every core object validates against the Kubernetes schemas
 (kubernetes-validate, offline, strict), and the objects fit together: selectors, probes, job names, the
-loadgen's rate split. prometheus-operator objects have no offline schema: their references are checked."""
+loadgen's rate split. prometheus-operator objects have no offline schema: their references are checked. The
+rendered manifests are also read for the hardening: every container's securityContext and limits, the
+namespace's Pod Security level, and the NetworkPolicies' selectors and ports against the Services they protect."""
 
 from __future__ import annotations
 
@@ -56,6 +58,7 @@ def test_every_core_object_validates_against_the_kubernetes_schemas(
         "HorizontalPodAutoscaler",
         "PodDisruptionBudget",
         "ConfigMap",
+        "NetworkPolicy",
     }
     for obj in core:
         kubernetes_validate.validate(obj, version, strict=True)  # raises on the first schema error
@@ -119,3 +122,119 @@ def test_dashboard_config_maps_are_labelled_for_the_sidecar_and_hold_json(object
         assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
         for name, text in config_map["data"].items():
             assert name.endswith(".json") and json.loads(text)["panels"], name
+
+
+def deployments(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found = [o for o in objects if o["kind"] == "Deployment"]
+    assert {d["metadata"]["name"] for d in found} == {"insurance-charges", "loadgen"}
+    return found
+
+
+def test_the_namespace_enforces_the_restricted_pod_security_level(objects: list[dict[str, Any]]) -> None:
+    labels = find(objects, "Namespace", "slo-stack")["metadata"]["labels"]
+    for mode in ("enforce", "audit", "warn"):
+        assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
+
+
+def test_every_container_is_locked_down_and_limited(objects: list[dict[str, Any]]) -> None:
+    for deployment in deployments(objects):
+        name = deployment["metadata"]["name"]
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False, name
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        for c in pod["containers"] + pod.get("initContainers", []):
+            security = c["securityContext"]
+            assert security["allowPrivilegeEscalation"] is False, name
+            assert security["readOnlyRootFilesystem"] is True, name
+            assert security["capabilities"] == {"drop": ["ALL"]}, name
+            assert c["resources"]["limits"]["cpu"] and c["resources"]["limits"]["memory"], name
+            assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"], name
+        for volume in pod.get("volumes", []):
+            if "emptyDir" in volume:
+                assert volume["emptyDir"].get("sizeLimit"), (name, volume["name"])
+
+
+def test_the_service_drains_before_it_stops(objects: list[dict[str, Any]]) -> None:
+    deployment = find(objects, "Deployment", "insurance-charges")
+    command = container(deployment)["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep"
+    assert int(command[1]) < deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+
+
+def test_the_service_serves_metrics_on_the_port_prometheus_scrapes(objects: list[dict[str, Any]]) -> None:
+    deployment = find(objects, "Deployment", "insurance-charges")
+    ports = {p["name"]: p["containerPort"] for p in container(deployment)["ports"]}
+    assert env(deployment)["SERVICE_METRICS_PORT"] == str(ports["metrics"])
+    assert int(env(deployment)["SERVICE_PORT"]) == ports["http"]
+    monitor = find(objects, "ServiceMonitor", "insurance-charges")
+    service = find(objects, "Service", "insurance-charges")
+    (endpoint,) = monitor["spec"]["endpoints"]
+    (scraped,) = [p for p in service["spec"]["ports"] if p["name"] == endpoint["port"]]
+    assert scraped["targetPort"] == "metrics"
+
+
+def policy_rules(policy: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Port name -> the peers allowed to reach it."""
+    rules: dict[str, list[dict[str, Any]]] = {}
+    for rule in policy["spec"]["ingress"]:
+        assert rule.get("from"), f"{policy['metadata']['name']}: a rule open to everyone"
+        for port in rule["ports"]:
+            rules.setdefault(port["port"], []).extend(rule["from"])
+    return rules
+
+
+PROMETHEUS_PEER = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+}
+
+
+def test_ingress_is_denied_unless_a_policy_allows_it(objects: list[dict[str, Any]]) -> None:
+    deny = find(objects, "NetworkPolicy", "default-deny-ingress")
+    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+
+
+@pytest.mark.parametrize(
+    ("name", "allowed"),
+    [
+        ("insurance-charges", {"http": ["loadgen", "ingress"], "metrics": ["prometheus"]}),
+        ("loadgen", {"metrics": ["prometheus"]}),
+    ],
+)
+def test_each_network_policy_protects_its_service_ports_for_the_right_peers(
+    objects: list[dict[str, Any]], name: str, allowed: dict[str, list[str]]
+) -> None:
+    policy, service, deployment = (find(objects, kind, name) for kind in ("NetworkPolicy", "Service", "Deployment"))
+    # The policy selects exactly the pods the Service sends to.
+    assert policy["spec"]["podSelector"]["matchLabels"] == service["spec"]["selector"]
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    rules = policy_rules(policy)
+    # Every Service port is covered, by the container port name it targets; nothing else is opened.
+    assert set(rules) == {p["targetPort"] for p in service["spec"]["ports"]} == set(allowed)
+    loadgen_pods = find(objects, "Deployment", "loadgen")["spec"]["template"]["metadata"]["labels"]
+    for port, peers in rules.items():
+        kinds = []
+        for peer in peers:
+            if peer == PROMETHEUS_PEER:
+                kinds.append("prometheus")
+            elif set(peer) == {"podSelector"} and peer["podSelector"]["matchLabels"].items() <= loadgen_pods.items():
+                kinds.append("loadgen")
+            elif set(peer) == {"namespaceSelector"}:
+                assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "ingress-nginx"}
+                kinds.append("ingress")
+            else:
+                raise AssertionError(f"{name}/{port}: unexpected peer {peer}")
+        assert sorted(kinds) == sorted(allowed[port]), (name, port)
+
+
+def test_the_loadgen_reaches_the_api_port_the_policy_opens(objects: list[dict[str, Any]]) -> None:
+    target = env(find(objects, "Deployment", "loadgen"))["LOADGEN_TARGET"]
+    port = int(target.rsplit(":", 1)[1])
+    service = find(objects, "Service", "insurance-charges")
+    (api,) = [p for p in service["spec"]["ports"] if p["port"] == port]
+    assert "loadgen" in [
+        "loadgen" for peer in policy_rules(find(objects, "NetworkPolicy", "insurance-charges"))[api["targetPort"]]
+        if "podSelector" in peer and set(peer) == {"podSelector"}
+    ]  # fmt: skip

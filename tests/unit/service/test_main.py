@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import uvicorn
 
 from service import __main__ as main_module
 from service.settings import ServiceSettings
@@ -29,33 +31,70 @@ def test_a_missing_model_is_exit_2(
     assert "python -m service.train" in capsys.readouterr().err
 
 
-def test_serves_with_uvicorn_as_configured(trained: Trained, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[dict[str, object]] = []
+def test_one_worker_serves_with_uvicorn_as_configured(trained: Trained, monkeypatch: pytest.MonkeyPatch) -> None:
+    configs: list[uvicorn.Config] = []
+
+    class Server:
+        started = True
+
+        def __init__(self, config: uvicorn.Config) -> None:
+            configs.append(config)
+
+        def run(self) -> None:
+            pass
+
     monkeypatch.setenv("SERVICE_MODEL_DIR", str(trained.model_dir))
     monkeypatch.setenv("SERVICE_PORT", "8123")
-    monkeypatch.setattr(main_module.uvicorn, "run", lambda app, **kw: calls.append({"app": app, **kw}))
+    monkeypatch.setenv(main_module.MULTIPROC_ENV, "/elsewhere")
+    monkeypatch.setattr(main_module.uvicorn, "Server", Server)
     assert main_module.main([]) == 0
-    (call,) = calls
-    assert (call["app"], call["factory"], call["port"], call["access_log"]) == (
+    (config,) = configs
+    assert (config.app, config.factory, config.port, config.access_log, config.http) == (
         "service.app:create_app",
         True,
         8123,
         False,
+        main_module.HTTP_PROTOCOL,
     )
+    assert main_module.MULTIPROC_ENV not in os.environ  # one worker: in-process metrics, with exemplars
 
 
-def test_metrics_dir_one_worker_and_several(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(main_module.MULTIPROC_ENV, "/elsewhere")
-    main_module.prepare_metrics_dir(ServiceSettings(workers=1))
-    assert main_module.MULTIPROC_ENV not in os.environ
-    stale = tmp_path / "counter_1.db"
-    stale.write_bytes(b"old")
-    (tmp_path / "keep").mkdir()
-    main_module.prepare_metrics_dir(ServiceSettings(workers=2, metrics_dir=tmp_path))
-    assert os.environ[main_module.MULTIPROC_ENV] == str(tmp_path)
-    assert not stale.exists() and (tmp_path / "keep").is_dir()
-    main_module.prepare_metrics_dir(ServiceSettings(workers=2))
-    assert Path(os.environ[main_module.MULTIPROC_ENV]).name.startswith("service-metrics-")
+def test_a_worker_that_cannot_start_is_exit_1_with_one_line(
+    trained: Trained, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Server:
+        started = False
+
+        def __init__(self, config: uvicorn.Config) -> None:
+            pass
+
+        def run(self) -> None:
+            main_module.supervisor.log.error("Traceback...\nRuntimeError: cannot load model 'latest'")
+            raise SystemExit(3)
+
+    monkeypatch.setenv("SERVICE_MODEL_DIR", str(trained.model_dir))
+    monkeypatch.setattr(main_module.uvicorn, "Server", Server)
+    assert main_module.main([]) == 1
+    assert capsys.readouterr().err == "error: RuntimeError: cannot load model 'latest'\n"
+
+
+def test_a_port_in_use_fails_before_the_metrics_folder_is_touched(
+    trained: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        (tmp_path / "counter_1.db").write_bytes(b"a live worker's")
+        for name, value in {
+            "MODEL_DIR": str(trained.model_dir),
+            "PORT": str(taken.getsockname()[1]),
+            "WORKERS": "2",
+            "METRICS_DIR": str(tmp_path),
+        }.items():
+            monkeypatch.setenv(f"SERVICE_{name}", value)
+        assert main_module.main([]) == 1
+    assert "Address already in use" in capsys.readouterr().err
+    assert (tmp_path / "counter_1.db").exists()
 
 
 def test_serving_imports_neither_training_nor_prometheus_client_up_front() -> None:
@@ -65,3 +104,65 @@ def test_serving_imports_neither_training_nor_prometheus_client_up_front() -> No
     assert "service.settings" in loaded
     assert not [m for m in loaded if m.split(".")[0] in ("sklearn", "skl2onnx", "prometheus_client", "service.train")]
     assert "service.train" not in loaded
+
+
+def test_metrics_on_a_port_in_use_fail_the_start(trained: Trained, monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings = ServiceSettings(model_dir=trained.model_dir, metrics_port=taken.getsockname()[1])
+        error = main_module.serve_metrics(settings, supervisor=os.getpid())
+    assert error is not None and error.startswith("cannot serve metrics on 127.0.0.1:") and "in use" in error
+
+
+def test_metrics_on_their_own_port(trained: Trained) -> None:
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert main_module.serve_metrics(ServiceSettings(metrics_port=port), supervisor=os.getpid()) is None
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        assert b"process_cpu_seconds_total" in r.read()
+
+
+def test_an_unusable_metrics_folder_fails_the_start_and_frees_the_port(
+    trained: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    settings = ServiceSettings(model_dir=trained.model_dir, workers=2, port=0, metrics_dir=blocker / "m")
+    assert main_module.serve_many(settings) == f"metrics folder {blocker / 'm'} is not writable: Not a directory"
+
+
+def test_several_workers_run_under_the_supervisor(
+    trained: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs: list[int] = []
+
+    class Supervisor:
+        def __init__(self, config: uvicorn.Config, sock: socket.socket, workers: int) -> None:
+            runs.append(workers)
+            assert os.environ[main_module.MULTIPROC_ENV] == str(tmp_path)
+
+        def run(self) -> str | None:
+            return "service worker 1 failed to start: RuntimeError: cannot load model"
+
+    monkeypatch.setattr(main_module.supervisor, "Supervisor", Supervisor)
+    monkeypatch.delenv(main_module.MULTIPROC_ENV, raising=False)
+    settings = ServiceSettings(model_dir=trained.model_dir, workers=3, port=0, metrics_dir=tmp_path)
+    assert main_module.serve_many(settings) == "service worker 1 failed to start: RuntimeError: cannot load model"
+    assert runs == [3]
+    assert tmp_path.is_dir()
+
+
+def test_invalid_settings_are_exit_2_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SERVICE_FAULTS", '{"routes": {"/admin/faults": {"error_rate": 1}}}')
+    monkeypatch.setenv("SERVICE_MAX_HEADERS", "3")
+    assert main_module.main([]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: invalid settings: ")
+    assert "SERVICE_MAX_HEADERS: Input should be greater than or equal to 16" in line
+    assert "SERVICE_FAULTS_ROUTES: Value error, cannot inject faults on ['/admin/faults']" in line

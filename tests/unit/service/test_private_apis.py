@@ -25,7 +25,7 @@ from starlette.routing import Match
 
 from contract import routes
 from contract.schemas import EXAMPLE_RECORD
-from service.observability import metrics, otlp, tracing
+from service.observability import exposition, metrics, otlp, tracing
 from service.observability.routes import route_templates, static_paths
 from tests.unit.service.conftest import LogCapture, Traced, traced_client, traceparent
 from tests.unit.test_otlp import finished_spans
@@ -167,7 +167,7 @@ def test_live_gauge_files_are_named_by_pid(tmp_path: Path, monkeypatch: pytest.M
         monkeypatch.setattr(values, "ValueClass", values.MultiProcessValue(lambda pid=pid: pid))
         Gauge(f"g{pid}", "g", registry=None, multiprocess_mode="livesum").set(1)
     assert {p.name for p in tmp_path.iterdir()} == {f"gauge_livesum_{os.getpid()}.db", f"gauge_livesum_{dead_pid}.db"}
-    assert metrics._live_pids(tmp_path) == {os.getpid()}
+    assert exposition._live_pids(tmp_path) == {os.getpid()}
     assert [p.name for p in tmp_path.iterdir()] == [f"gauge_livesum_{os.getpid()}.db"]
-    families = {f.name for f in metrics.InstanceProcessCollector(tmp_path).collect()}
+    families = {f.name for f in exposition.InstanceProcessCollector(tmp_path, os.getppid()).collect()}
     assert {"process_cpu_seconds", "process_resident_memory_bytes", "process_start_time_seconds"} <= families

@@ -124,3 +124,29 @@ def test_the_console_exporter_writes_to_stderr() -> None:
     from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
     assert isinstance(tracing._exporter("console"), ConsoleSpanExporter)
+
+
+async def test_spans_carry_neither_the_query_string_nor_the_client_address(traced: Traced, log: LogCapture) -> None:
+    async with traced_client(traced) as c:
+        r = await c.post(f"{routes.PREDICT}?patient=alice-smith", json=EXAMPLE_RECORD, headers=traceparent())
+    assert r.status_code == 200
+    (server,) = [s for s in traced.memory.get_finished_spans() if s.name == f"POST {routes.PREDICT}"]
+    attributes = dict(server.attributes or {})
+    assert attributes["url.path"] == routes.PREDICT
+    assert not {"url.query", "client.address", "client.port", "http.target", "http.url"} & set(attributes)
+    assert "alice" not in json.dumps({k: str(v) for k, v in attributes.items()})
+
+
+async def test_the_application_behind_the_tracing_still_sees_its_request() -> None:
+    seen: list[tuple[object, object]] = []
+
+    async def app(scope: dict, receive: object, send: object) -> None:
+        seen.append((scope["query_string"], scope["client"]))
+
+    async def tracing_middleware(scope: dict, receive: object, send: object) -> None:
+        seen.append((scope["query_string"], scope["client"]))
+        await tracing.Restore(app)(scope, receive, send)  # type: ignore[arg-type]
+
+    scope = {"type": "http", "query_string": b"patient=alice", "client": ("10.1.2.3", 5555)}
+    await tracing.Redact(tracing_middleware)(scope, None, None)  # type: ignore[arg-type]
+    assert seen == [(b"", None), (b"patient=alice", ("10.1.2.3", 5555))]

@@ -17,20 +17,15 @@ from prometheus_client.registry import Collector
 from contract import metrics as names
 from contract.buckets import LATENCY_SECONDS
 from contract.metrics import le_text
+from loadgen.counts import ScheduleCounts
 from loadgen.recorder import Recorder
 
 
-class Source(Protocol):
+class Source(ScheduleCounts, Protocol):
     """What the metrics read: an Engine, or the worker processes' merged totals (workers.Totals)."""
 
     @property
     def recorder(self) -> Recorder: ...
-    @property
-    def scheduled(self) -> int: ...
-    @property
-    def sent(self) -> int: ...
-    @property
-    def dropped(self) -> int: ...
     @property
     def in_flight(self) -> int: ...
     def target_rate(self) -> float: ...

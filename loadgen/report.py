@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from hdrh.histogram import HdrHistogram
 from rich.table import Table
 
+from loadgen.counts import ScheduleCounts
 from loadgen.html_report import write_html
 from loadgen.recorder import Point, Recorder, percentiles
 from loadgen.thresholds import SECOND_PERCENTILES, Threshold
@@ -22,15 +23,9 @@ PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 FAILED_PERCENTILES = (50.0, 99.0)
 
 
-class Counts(Protocol):
-    """A run's schedule counters: an Engine's, or the sum of the worker processes' (workers.Totals)."""
+class Counts(ScheduleCounts, Protocol):
+    """A run's schedule counters and the seconds its schedule ran: an Engine's, or workers.Totals."""
 
-    @property
-    def scheduled(self) -> int: ...
-    @property
-    def sent(self) -> int: ...
-    @property
-    def dropped(self) -> int: ...
     @property
     def window(self) -> float: ...
 

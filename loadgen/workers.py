@@ -271,8 +271,8 @@ class Pool:
         finally:
             for conn in self._conns:
                 loop.remove_reader(conn.fileno())
-            for process in self._processes:
-                process.join(5)
+            for process in self._processes:  # joined off the loop: the daemon's /metrics keeps answering
+                await loop.run_in_executor(None, process.join, 5)
                 if process.is_alive():  # pragma: no cover (a worker that does not end)
                     process.kill()
             for conn in self._conns:

@@ -177,6 +177,7 @@ class Supervisor:
                     log.warning(
                         "Worker [%d] died (exit code %s): replacing it", current.process.pid, current.process.exitcode
                     )
+                    current.report.close()  # the dead worker's pipe, or one fd leaks per replacement
                     self.workers[slot] = self.spawn()
                 elif not current.ready and time.monotonic() - current.started > START_TIMEOUT_SECONDS:
                     return f"service worker {current.process.pid} not ready within {START_TIMEOUT_SECONDS:.0f} s"

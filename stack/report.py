@@ -160,7 +160,12 @@ def build_window(prom: Prometheus, spec: Spec, window: Window) -> Report:
         error_query, total_query = sli_queries(slo, range_text)
         selector = f'{{sloth_service="{spec.service}", sloth_slo="{slo.name}"}}'
         recordings = f'{{__name__=~"{RECORDINGS}", sloth_service="{spec.service}", sloth_slo="{slo.name}"}}'
-        fired = any(i.alertname == slo.alerting.name and i.labels.get("sloth_slo", slo.name) == slo.name for i in found)
+        fired = any(  # two services of one spec file may have SLOs and alerts of the same name
+            i.alertname == slo.alerting.name
+            and i.labels.get("sloth_slo", slo.name) == slo.name
+            and i.labels.get("sloth_service", spec.service) == spec.service
+            for i in found
+        )
         results.append(
             assess(
                 slo,

@@ -330,3 +330,13 @@ def test_validate_command_checks_the_spec_and_its_selectors_live(
     bad.write_text("version: prometheus/v1\n")
     assert main(["validate", str(bad)]) == 1
     assert capsys.readouterr().out.startswith("error: ")
+
+
+def test_another_services_alert_of_the_same_name_is_not_this_slos(canned_prometheus: CannedPrometheus) -> None:
+    """Two services of one spec file may have SLOs and alerts of the same name: each fires for its own."""
+    window = Window.month("2026-11", now=t("2026-12-02T06:00:00"))
+    drill_answers(canned_prometheus, window)
+    elsewhere = {**PAGE, "sloth_service": "another-service", "alertstate": "firing"}
+    canned_prometheus.ranges["ALERTS"] = matrix((elsewhere, [(window.start + 300 * window.step(), 1.0)]))
+    first, *_ = build_window(Prometheus(canned_prometheus.url), SPEC, window).slos
+    assert not first.alert_fired and "alert InsuranceChargesAvailabilitySLO fired" not in first.problems

@@ -188,11 +188,15 @@ def test_two_workers_merge_to_the_distribution_of_one_process(tmp_path: Path) ->
     assert docs[0]["outcomes"] == docs[1]["outcomes"] == {"200": 300}
     deck = Payloads({"single": 1}, seed=11).deck
     known = sorted(json.loads(deck[i].body)["age"] * MS_PER_YEAR for i in range(300))  # the 300 requests sent
-    for p in ("p50", "p90", "p99"):
+    # p99 of 300 requests is their 3rd slowest: one stall of the shared machine moves it by 100 ms and more (seen
+    # in CI), so it is only held to its floor; p50 to p95 (15 requests and more in the tail) are compared.
+    for p in ("p50", "p90", "p95", "p99"):
         expected = known[math.ceil(float(p[1:]) / 100 * len(known)) - 1]
         one_ms, two_ms = docs[0]["latency_ms"][p], docs[1]["latency_ms"][p]
-        assert one_ms == pytest.approx(two_ms, rel=0.1, abs=10), p  # merged = one process
-        assert expected <= one_ms <= expected * 1.1 + 10 and expected <= two_ms <= expected * 1.1 + 10, (p, expected)
+        assert expected <= one_ms and expected <= two_ms, (p, expected)  # no answer before the server's sleep
+        if p != "p99":
+            assert one_ms == pytest.approx(two_ms, rel=0.1, abs=10), p  # merged = one process
+            assert one_ms <= expected * 1.1 + 10 and two_ms <= expected * 1.1 + 10, (p, expected)
 
 
 async def answers_in_a_second(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: RawServer) -> None:

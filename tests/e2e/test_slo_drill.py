@@ -90,13 +90,13 @@ def webhook() -> Iterator[tuple[Webhook, str]]:
 
 
 def drill_alertmanager_config(tmp: Path, url: str) -> Path:
-    """The repository's Alertmanager config with its webhooks sent to `url` and its grouping shortened."""
+    """The repository's Alertmanager config (its routes, grouping and inhibitions) with its grouping shortened
+    and each receiver, a null receiver as shipped, given a webhook to `url` at /alerts/<receiver>."""
     config = yaml.safe_load((ROOT / "prometheus" / "alertmanager.yml").read_text())
     for route in [config["route"], *config["route"].get("routes", [])]:
         route["group_wait"], route["group_interval"] = GROUP_WAIT, GROUP_INTERVAL
     for receiver in config["receivers"]:
-        for hook in receiver.get("webhook_configs", []):
-            hook["url"] = url + httpx.URL(hook["url"]).path
+        receiver["webhook_configs"] = [{"url": f"{url}/alerts/{receiver['name']}", "send_resolved": True}]
     path = tmp / "alertmanager.yml"
     path.write_text(yaml.safe_dump(config))
     return path

@@ -122,6 +122,16 @@ class Counters:
 # --- the worker's side --------------------------------------------------------------------------------------
 
 
+def watch(loop: asyncio.AbstractEventLoop, conn: Connection, callback: Callable[..., None], *args: Any) -> None:
+    """Call back when `conn` has a message, and keep its sends blocking.
+
+    uvloop makes a watched descriptor non-blocking, and a send of a second's histograms larger than the pipe's
+    buffer then fails with EAGAIN (seen at saturation, while the other side was busy): a blocking send waits for
+    the reader instead. Reads are unaffected: the callback polls before each recv."""
+    loop.add_reader(conn.fileno(), callback, *args)
+    os.set_blocking(conn.fileno(), True)
+
+
 async def work(conn: Connection, job: Job) -> None:
     """A worker's life: warm up, say ready, start at the parent's instant, send a Second a second, stop when
     told (or at the schedule's end), drain, send the last one."""
@@ -162,7 +172,7 @@ async def work(conn: Connection, job: Job) -> None:
                 conn.send(("second", n, recorder.take(), Counters.of(engine, job.share[1])))
                 n += 1
 
-        loop.add_reader(conn.fileno(), on_message)
+        watch(loop, conn, on_message)
         seconds = loop.create_task(ticker())
         try:
             drained = await engine.run(duration=job.duration, requests=job.own_requests, drain=job.drain,
@@ -265,7 +275,7 @@ class Pool:
             child_end.close()
             self._conns.append(parent_end)
             self._processes.append(process)
-            loop.add_reader(parent_end.fileno(), self._on_message, i)
+            watch(loop, parent_end, self._on_message, i)
         try:
             await self._done
         finally:

@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import uvloop
 
 from loadgen import payloads, workers
 from loadgen.engine import clock
@@ -110,3 +113,30 @@ def test_a_stop_before_the_workers_are_up_reaches_them(server: RawServer) -> Non
     pool.stop()
     assert asyncio.run(asyncio.wait_for(pool.run(), 60)) is True
     assert pool.totals.scheduled == 0 and pool.totals.window < 0.1
+
+
+def test_a_watched_pipe_sends_more_than_its_buffer_while_the_reader_is_late() -> None:
+    """uvloop makes a watched descriptor non-blocking: a send larger than the pipe's buffer must still wait for
+    the reader rather than fail with EAGAIN (a worker's second of histograms at saturation)."""
+    mine, theirs = multiprocessing.Pipe()
+    big = b"x" * (8 << 20)
+    got: list[bytes] = []
+
+    def late_reader() -> None:
+        time.sleep(0.2)
+        if theirs.poll(5):
+            got.append(theirs.recv_bytes())
+
+    async def send() -> None:
+        workers.watch(asyncio.get_running_loop(), mine, lambda: None)
+        reader = threading.Thread(target=late_reader, daemon=True)
+        reader.start()
+        try:
+            mine.send_bytes(big)
+        finally:
+            asyncio.get_running_loop().remove_reader(mine.fileno())
+            mine.close()  # a failed send leaves half a message: the reader's recv ends at the close
+        reader.join(10)
+
+    uvloop.run(send())
+    assert got == [big]

@@ -154,7 +154,9 @@ def test_the_original_scenario_applies_its_three_checks_to_a_real_run(service_ur
     assert len(due) == 34 and doc["scheduled"] == doc["completed"] == 34 and doc["dropped"] == 0  # 31 + 1 + 2
     assert doc["outcomes"] == {"200": 34} and set(doc["routes"]) == {ROUTES["original"]}
     verdicts = {t["threshold"]: t["ok"] for t in doc["thresholds"]}
-    assert verdicts == {"failed_rate==0": True, "p(99)<100ms": True, "max(rps)>=5": False, DEFAULT_DROPPED: True}
+    # The latency check's verdict is the p99 measured (a shared CI machine can stall the service past 100 ms).
+    fast = doc["latency_ms"]["p99"] < 100
+    assert verdicts == {"failed_rate==0": True, "p(99)<100ms": fast, "max(rps)>=5": False, DEFAULT_DROPPED: True}
     assert r.returncode == EXIT_THRESHOLDS and doc["rps_max"] == 2
 
 

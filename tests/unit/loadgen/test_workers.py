@@ -94,7 +94,8 @@ def test_a_pool_of_two_sends_exactly_the_one_process_schedule(server: RawServer)
     assert 1.2 <= totals.window <= 1.3 and totals.target_rate() == 50 and totals.in_flight == 0
     bodies = sorted(r.partition(b"\r\n\r\n")[2] for r in server.requests[first:])
     assert bodies == sorted(pool.jobs[0].payloads.deck[i % 64].body for i in range(65))
-    assert [(p.t // 1, n) for p, n in points] == [(1, 50)] and isinstance(points[0][0], Point)
+    # One closed second; the request due at exactly 1.00 s may fire before or after the workers' tick reads it.
+    assert [(p.t // 1) for p, _ in points] == [1] and points[0][1] in (50, 51) and isinstance(points[0][0], Point)
     # The last partial second is in, waiting for the caller's closing tick (as after Engine.run).
     assert recorder.outcome_totals() == {"200": 65} and recorder.latency.get_total_count() == 50
     recorder.tick(totals.window, 50, totals.scheduled, totals.sent, totals.dropped)

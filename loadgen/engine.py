@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from loadgen.client import Client
 from loadgen.payloads import Payloads
 from loadgen.recorder import Recorder
-from loadgen.schedule import Arrivals
+from loadgen.schedule import Arrivals, peak_rate
 
 clock = time.perf_counter
 
@@ -36,8 +36,12 @@ def _wake_up(future: asyncio.Future[None]) -> None:
 
 
 class Engine:
-    #: Connections opened before the first request (more are opened on demand).
+    #: Connections opened before the first request (more are opened on demand): at least WARM_CONNECTIONS, and
+    #: enough for the requests due in WARM_SECONDS at the schedule's peak rate. A hiccup of the loop (a GC pass,
+    #: the scheduler) leaves that many due at once; opening connections for them then, at ~100 µs of the
+    #: loop's time each, would stretch the hiccup into a stall.
     WARM_CONNECTIONS = 16
+    WARM_SECONDS = 0.005
 
     def __init__(
         self,
@@ -72,6 +76,11 @@ class Engine:
         self._idle: asyncio.Event | None = None
         self._wake: asyncio.Future[None] | None = None
 
+    def warm_connections(self) -> int:
+        arrivals = self.arrivals  # (its rate is this worker's share of the schedule's)
+        peak = peak_rate(arrivals.profile) * arrivals.scale / arrivals.share[1]
+        return min(self.max_in_flight, max(self.WARM_CONNECTIONS, math.ceil(peak * self.WARM_SECONDS)))
+
     def elapsed(self) -> float:
         return clock() - self.started if self.started else 0.0
 
@@ -98,7 +107,7 @@ class Engine:
         `start`, once the connections are warm, gives the clock() instant the schedule starts at (worker
         processes share one); by default it starts at once."""
         loop = asyncio.get_running_loop()
-        await self.client.warm(min(self.max_in_flight, self.WARM_CONNECTIONS))
+        await self.client.warm(self.warm_connections())
         self._idle = asyncio.Event()
         self._idle.set()
         self._end = math.inf if duration is None else duration

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -183,6 +184,28 @@ def test_warm_connections_are_the_ones_used() -> None:
 
     server, opened = asyncio.run(go())
     assert opened == 3 and server.connections == 3
+
+
+def test_pooled_connections_are_taken_least_recently_used_first() -> None:
+    """Every pooled connection stays in use at a steady rate (none idles into retirement), so the pool keeps
+    the reserve the busiest moment opened: a burst of due requests finds connections instead of opening them."""
+    per_connection: Counter[int] = Counter()
+
+    async def counting(reader: Reader, writer: Writer, server: RawServer) -> None:
+        me = server.connections
+        while await read_request(reader, server):
+            per_connection[me] += 1
+            writer.write(OK)
+            await writer.drain()
+
+    async def go() -> None:
+        async with raw_server(counting) as server, FastClient(server.url, timeout=5) as client:
+            await client.warm(3)
+            assert [await post(client) for _ in range(6)] == ["200"] * 6
+            assert server.connections == 3
+
+    asyncio.run(go())
+    assert sorted(per_connection.values()) == [2, 2, 2]
 
 
 def test_closed_is_reported_after_the_one_retry_also_fails() -> None:

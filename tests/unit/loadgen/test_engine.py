@@ -29,6 +29,20 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     return fake
 
 
+@pytest.mark.parametrize(
+    ("rate", "share", "bound", "warm"),
+    [(1.0, (0, 1), 10, 10), (1.0, (0, 1), 1000, 16), (20_000.0, (0, 1), 1000, 100), (20_000.0, (1, 2), 1000, 50),
+     (20_000.0, (0, 1), 60, 60)],
+)  # fmt: skip
+def test_warm_connections_cover_a_hiccup_at_the_peak_rate(
+    payloads: Payloads, rate: float, share: tuple[int, int], bound: int, warm: int
+) -> None:
+    """16, or the requests due in 5 ms at this worker's share of the peak rate, never above the in-flight bound."""
+    arrivals = Arrivals(Constant(rate=rate), "constant", share=share)
+    engine = Engine(HeldClient(), payloads, arrivals, Recorder(), max_in_flight=bound, share=share)
+    assert engine.warm_connections() == warm
+
+
 def test_responses_send_what_fell_due_and_latency_counts_from_the_schedule(
     payloads: Payloads, clock: FakeClock
 ) -> None:

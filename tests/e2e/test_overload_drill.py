@@ -63,9 +63,12 @@ POLL = 1.0
 
 LOADGEN, SERVICE = metrics.LOADGEN_REQUEST_DURATION.name, metrics.REQUEST_DURATION.name
 SHEDDING_BY_TIME = "max_queue_delay_ms"
-SHEDDING_OFF = {"max_concurrent_predictions": "1000000"} | (
-    {SHEDDING_BY_TIME: "0"} if SHEDDING_BY_TIME in ServiceSettings.model_fields else {}
-)
+#: Every admission bound of the service off (those it has): by time (0: off) and by count (out of reach).
+SHEDDING_OFF = {
+    name: value
+    for name, value in ((SHEDDING_BY_TIME, "0"), ("max_concurrent_predictions", "1000000"))
+    if name in ServiceSettings.model_fields
+}
 
 
 def batch_body() -> bytes:

@@ -220,6 +220,8 @@ def bisect_capacity(probe: Callable[[float], Results], ceiling: float, steps: in
         print(f"  probe {rate:7,} req/s: achieved {results['rps'] / rate:.3f}, errors {results['errors']:,}, "
               f"p99 {results['latency_ms']['p99']:.1f} ms -> {'held' if held else 'not held'}", flush=True)  # fmt: skip
         low, high = (rate, high) if held else (low, rate)
+    if low == 0.5 * ceiling:
+        print("  no probe held: the capacity is the bisection's floor, half the ceiling", flush=True)
     return low
 
 

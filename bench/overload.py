@@ -15,7 +15,7 @@ other. --workers 2: this machine has two cores, so the two service workers and t
 2. Each multiple of the capacity for --seconds: the answers by status as the client saw them and as the
    service counted them (its /metrics read before and after, once it has gone quiet), admitted (200) p99 and
    503 p99 as the client saw them, client timeouts, goodput (200s a second), predictions made for clients that
-   left (the service's prediction count minus the 200s received), the service's abandoned count if it has one.
+   left (the 200s the service answered minus those received), the service's abandoned count if it has one.
 3. Recovery: a second generator process, started with the last step's, sends nothing while that step runs,
    then half the capacity for --recovery-seconds: the seconds from the overload's end until every later
    second's p99 is within the SLO threshold, with no failure.
@@ -82,26 +82,26 @@ def slo_p99_ms(path: Path = SLO_SPEC) -> float:
 # --- what the service counted -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Counters:
-    """What the service counted for POST /v1/predict (its /metrics): answers by status, predictions, sheds."""
+    """What the service counted for POST /v1/predict (its /metrics): answers by status, sheds.
+
+    (Not its inference histogram: that folds predictions in groups of SERVICE_MODEL_SIGNAL_MIN_COUNT, so a
+    few of a step's are counted in the next; the request histogram counts every answer as it goes.)
+    """
 
     statuses: dict[str, int] = field(default_factory=dict)
-    predictions: int = 0
     shed: int = 0
     abandoned: int | None = None  # None: the service has no such counter
 
     def since(self, before: Counters) -> Counters:
         statuses = {k: n - before.statuses.get(k, 0) for k, n in self.statuses.items()}
         abandoned = None if self.abandoned is None else self.abandoned - (before.abandoned or 0)
-        return Counters(
-            {k: n for k, n in statuses.items() if n}, self.predictions - before.predictions, self.shed - before.shed,
-            abandoned,
-        )  # fmt: skip
+        return Counters({k: n for k, n in statuses.items() if n}, self.shed - before.shed, abandoned)
 
 
 def parse_counters(text: str) -> Counters:
     """The /v1/predict counters of a /metrics page (Prometheus text); series of other routes are left out."""
     statuses: dict[str, int] = {}
-    predictions = shed = 0
+    shed = 0
     abandoned: int | None = None
     for family in text_string_to_metric_families(text):
         for s in family.samples:
@@ -110,13 +110,11 @@ def parse_counters(text: str) -> Counters:
             n = round(s.value)
             if s.name == f"{metrics.REQUEST_DURATION.name}_count":
                 statuses[s.labels["status_code"]] = statuses.get(s.labels["status_code"], 0) + n
-            elif s.name == f"{metrics.INFERENCE_DURATION.name}_count" and s.labels.get("kind") == "single":
-                predictions += n
             elif s.name == metrics.SHED.name:
                 shed += n
             elif s.name.removesuffix("_total") in {a.removesuffix("_total") for a in ABANDONED}:
                 abandoned = (abandoned or 0) + n
-    return Counters(statuses, predictions, shed, abandoned)
+    return Counters(statuses, shed, abandoned)
 
 
 def read_counters(base: str) -> Counters:
@@ -133,7 +131,7 @@ def quiet_counters(base: str, timeout: float = 60.0) -> Counters:
         if now == last:
             return now
         last = now
-    raise TimeoutError(f"the service at {base} was still counting predictions after {timeout:g} s")
+    raise TimeoutError(f"the service at {base} was still counting answers after {timeout:g} s")
 
 
 # --- the load generator ------------------------------------------------------------------------------------------
@@ -293,8 +291,8 @@ class Step:
 
     @property
     def left(self) -> int:
-        """Predictions made for clients that did not receive them."""
-        return self.service.predictions - self.client.get("200", 0)
+        """Predictions made for clients that did not receive them: 200s answered, not received."""
+        return self.service.statuses.get("200", 0) - self.client.get("200", 0)
 
     @property
     def exact(self) -> bool:
@@ -410,7 +408,6 @@ def step_rows(steps: Sequence[Step], capacity: float) -> list[tuple[str, list[st
         row("admitted (200) p99", lambda s: f"{ms(s.admitted_p99_ms)} ms"),
         row("503 p99", shed_p99_text),
         row("goodput, 200s/s (/ capacity)", lambda s: f"{s.goodput:,.0f} ({s.goodput / capacity:.2f})"),
-        row("service: predictions", lambda s: f"{s.service.predictions:,}"),
         row("predictions for clients that left", lambda s: f"{s.left:,}"),
         row("service: shed counter", lambda s: f"{s.service.shed:,}"),
         row("service: abandoned", abandoned_text),

@@ -53,6 +53,8 @@ from bench.loadgen import cores, ratio, taskset
 from bench.overhead import service
 from contract import metrics
 from contract.routes import METRICS, PREDICT
+from loadgen.recorder import Point
+from loadgen.report import whole_seconds
 from slo.spec import load_specs
 from stack.processes import ROOT
 
@@ -339,17 +341,17 @@ def run_step(gen: Generator, base: str, multiple: float, rate: float, seconds: f
 def recovery_seconds(
     series: Sequence[Mapping[str, Any]], overload_end: float, end: float, p99_ms: float
 ) -> float | None:
-    """Seconds from overload_end until every later second to `end` has a p99 within p99_ms and no failure; None
-    when the last second is still over (or there was none). A second with nothing due and nothing finished
-    (the schedule's edge) counts neither way."""
+    """Seconds from overload_end until every later whole second of the schedule (to `end`: the drain after it
+    left out, as the generator's own per-second figures do) has a p99 within p99_ms and no failure; None when
+    the last second is still over. A second with nothing due and nothing finished counts neither way."""
     start, previous = None, overload_end
-    for p in series:
-        if not overload_end < p["t"] <= end + 0.5:
+    for p in whole_seconds([Point(**p) for p in series], end):
+        if p.t <= overload_end:
             continue
-        if p["scheduled"] or p["completed"]:
-            good = p["p99_ms"] is not None and p["p99_ms"] <= p99_ms and p["errors"] == 0
+        if p.scheduled or p.completed:
+            good = p.p99_ms is not None and p.p99_ms <= p99_ms and p.errors == 0
             start = (start if start is not None else previous) if good else None
-        previous = p["t"]
+        previous = p.t
     return None if start is None else start - overload_end
 
 

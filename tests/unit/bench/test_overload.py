@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from bench import overload
 from bench.overload import Counters, Step
 from contract.routes import PREDICT, PREDICT_BATCH
 from loadgen.__main__ import build_scenario, parser
+from loadgen.recorder import Point
 from loadgen.schedule import profile_length
 from service.observability import metrics as service_metrics
 
@@ -99,7 +101,8 @@ def test_the_capacity_is_bisected_below_the_ceiling() -> None:
 
 
 def point(t: float, p99: float | None, errors: int = 0, scheduled: int = 10) -> dict[str, Any]:
-    return {"t": t, "p99_ms": p99, "errors": errors, "scheduled": scheduled, "completed": scheduled}
+    """One second of a results.json's series."""
+    return asdict(Point(t, 100, scheduled, scheduled, 0, scheduled, errors, p99, p99, p99, p99, 0.1))
 
 
 def test_recovery_is_the_time_until_every_later_second_is_within_the_slo() -> None:
@@ -114,6 +117,9 @@ def test_recovery_is_the_time_until_every_later_second_is_within_the_slo() -> No
     stalled = [*quiet, *slow, *good[:2], point(10, None)]  # due requests, none answered
     assert overload.recovery_seconds(stalled, overload_end=3, end=10, p99_ms=100) is None
     assert overload.recovery_seconds(quiet, overload_end=3, end=10, p99_ms=100) is None
+    # The drain after the schedule (the requests of its last second finishing) is not a second of it.
+    drained = [*quiet, *slow, *good[:2], point(10, 500), point(10.3, 20)]
+    assert overload.recovery_seconds(drained, overload_end=3, end=10, p99_ms=100) is None
 
 
 def test_a_steps_figures() -> None:

@@ -14,8 +14,9 @@ other. --workers 2: this machine has two cores, so the two service workers and t
    no transport error or 5xx, and p99 within the strictest latency SLO of prometheus/slo.yaml.
 2. Each multiple of the capacity for --seconds: the answers by status as the client saw them and as the
    service counted them (its /metrics read before and after, once it has gone quiet), admitted (200) p99 and
-   503 p99 as the client saw them, client timeouts, goodput (200s a second), predictions made for clients that
-   left (the 200s the service answered minus those received), the service's abandoned count if it has one.
+   503 p99 as the client saw them, client timeouts, goodput (200s a second while the schedule ran), predictions
+   made for clients that left (the 200s the service answered minus those received), the service's abandoned
+   count if it has one.
 3. Recovery: a second generator process, started with the last step's, sends nothing while that step runs,
    then half the capacity for --recovery-seconds: the seconds from the overload's end until every later
    second's p99 is within the SLO threshold, with no failure.
@@ -210,8 +211,10 @@ class Layout:
 
 # --- capacity ---------------------------------------------------------------------------------------------------
 def goodput(results: Results) -> float:
-    """200s a second of the schedule."""
-    return float(results["outcomes"].get("200", 0)) / results["duration_s"]
+    """200s a second while the schedule ran: those that came in the drain after it (up to the client timeout
+    later) are left out, or a service that falls behind would look as fast as the schedule."""
+    seconds = whole_seconds([Point(**p) for p in results["series"]], results["duration_s"])
+    return sum(p.outcomes.get("200", 0) for p in seconds) / seconds[-1].t if seconds else 0.0
 
 
 def holds(results: Results, rate: float, p99_ms: float) -> bool:

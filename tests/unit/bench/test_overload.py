@@ -19,14 +19,18 @@ from loadgen.schedule import profile_length
 from service.observability import metrics as service_metrics
 
 
-def results(outcomes: dict[str, int], p99: float = 20.0, failed_p99: float = 2.0, seconds: float = 10.0,
-            **more: Any) -> dict[str, Any]:  # fmt: skip
-    """A loadgen results.json with what the bench reads."""
+def results(outcomes: dict[str, int], p99: float = 20.0, failed_p99: float = 2.0, seconds: int = 10,
+            drained: int = 0, **more: Any) -> dict[str, Any]:  # fmt: skip
+    """A loadgen results.json with what the bench reads: the outcomes spread evenly over the seconds of the
+    schedule, but `drained` of the 200s, which came after it."""
     errors = sum(n for k, n in outcomes.items() if not k[0].isdigit() or k[0] == "5")
     completed = sum(outcomes.values())
-    return {"outcomes": outcomes, "duration_s": seconds, "rps": completed / seconds, "errors": errors,
+    each = {k: (n - drained * (k == "200")) // seconds for k, n in outcomes.items()}
+    points = [Point(float(t), 0, 0, 0, 0, 0, 0, p99, p99, p99, p99, 0.1, each) for t in range(1, seconds + 1)]
+    points += [Point(seconds + 0.3, 0, 0, 0, 0, 0, 0, p99, p99, p99, p99, None, {"200": drained})] if drained else []
+    return {"outcomes": outcomes, "duration_s": float(seconds), "rps": completed / seconds, "errors": errors,
             "dropped": 0, "dropped_rate": 0.0, "latency_ms": {"p99": p99}, "failed_latency_ms": {"p99": failed_p99},
-            } | more  # fmt: skip
+            "series": [asdict(p) for p in points]} | more  # fmt: skip
 
 
 def step(multiple: float, outcomes: dict[str, int], service: dict[str, int] | None = None, **more: Any) -> Step:
@@ -135,6 +139,9 @@ def test_a_steps_figures() -> None:
     # The service answered 200 to 70 clients that had left (their requests timed out).
     left = step(3, {"200": 9_000, "timeout": 70}, service={"200": 9_070})
     assert (left.left, left.exact) == (70, False)
+    # Goodput counts the 200s that came while the schedule ran, not those of the drain after it.
+    behind = step(3, {"200": 15_000, "timeout": 3_000}, drained=5_000)
+    assert behind.goodput == 1_000
 
 
 def test_the_goals_over_a_run_that_meets_them() -> None:

@@ -551,9 +551,12 @@ def report(run: Overload, p99s: Mapping[str, Sequence[float]] | None, recovery: 
               f"{run.capacity:,.0f} req/s (/ ceiling {run.capacity / run.ceiling:.2f})")  # fmt: skip
     header = ["step", *(f"{s.multiple:g}x" for s in run.steps)]
     print(table(header, step_rows(run.steps, run.capacity)))
-    print(
-        f"(the {header[-1]} column's service counts include the recovery run's: {counts(run.recovery_run['outcomes'])})"
-    )
+    print(f"(the {header[-1]} column's service counts include the recovery run's: "
+          f"{counts(run.recovery_run['outcomes'])})")  # fmt: skip
+    for s in run.steps:
+        if s.results["dropped"]:
+            print(f"({s.multiple:g}x: the generator dropped {s.results['dropped']:,} requests, due while "
+                  "--max-in-flight were out: never sent, so neither answered nor timed out)")  # fmt: skip
     light = None
     if p99s is not None:
         light = light_ratio(p99s)

@@ -30,7 +30,9 @@ def _bytes(value: float) -> str:
 
 
 def _percent(value: float) -> str:
-    text = f"{value * 100:.4f}".rstrip("0").rstrip(".")  # 99.9%, 100%, 0.0123%: as exact as a ratio is read
+    """99.9%, 100%, 0.0123%: four decimals where SLIs live (an objective's nines), one from 100% on (-3728%)."""
+    pct = value * 100
+    text = f"{pct:.{1 if abs(pct) >= 100 else 4}f}".rstrip("0").rstrip(".")
     return f"{text}%"
 
 

@@ -147,6 +147,8 @@ def test_every_panel_type_of_the_generated_dashboards_has_a_renderer() -> None:
         (2.5, "s", "2.5 s"),
         (0.999, "percentunit", "99.9%"),
         (1.0, "percentunit", "100%"),
+        (0.99995, "percentunit", "99.995%"),
+        (-37.279987, "percentunit", "-3728%"),
         (12.34, "reqps", "12.3 req/s"),
         (13270.42, "currencyUSD", "$13,270"),
         (3 * 2**20, "bytes", "3 MiB"),

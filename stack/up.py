@@ -21,7 +21,7 @@ from slo.spec import Spec, load_spec
 from stack import procfile, report
 from stack.page import build
 from stack.processes import answers
-from stack.prometheus import Prometheus, PrometheusError
+from stack.prometheus import Prometheus
 from stack.settings import ROOT, StackSettings
 
 EXIT_OK, EXIT_BREACH, EXIT_FAILED = 0, 1, 2
@@ -149,6 +149,6 @@ def _supervise(
         run, data = settings.path(settings.run_dir), procfile.run_paths(settings)["prometheus_data"]
         page = build.write(prom, settings.path(settings.slo_spec), result, run, prometheus_data=data)
         print(f"page: {page}", flush=True)
-    except (OSError, PrometheusError) as exc:
-        print(f"stack: the page was not written: {exc}", file=sys.stderr)
+    except Exception as exc:  # whatever failed (Prometheus gone, a dashboard the spec cannot generate): say it
+        print(f"stack: the page was not written: {type(exc).__name__}: {exc}", file=sys.stderr)
     return EXIT_OK if result.ok else EXIT_BREACH

@@ -27,7 +27,7 @@ from stack.spans import Window
 MAX_POINTS = 400
 #: Prometheus's own default when its config sets no global scrape interval.
 DEFAULT_SCRAPE = 60.0
-#: Panel types drawn from a range query (the rest, e.g. bargauge, from instant queries when asked).
+#: An SLO panel's queries select its SLO by Sloth's label: the incidents shaded on it are that SLO's alerts'.
 _SLO_LABEL = re.compile(r'sloth_slo="([^"]+)"')
 _LEGEND = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 

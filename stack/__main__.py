@@ -97,7 +97,8 @@ def parser() -> argparse.ArgumentParser:
         "--compare",
         type=Path,
         metavar="OTHER_RUN",
-        help="with --html: lay this run beside another run folder (its run.json), figure by figure",
+        help="with --html: lay this run beside another run folder (its run.json), figure by figure; without "
+        "a window, compare the run already in DIR with it (DIR/compare.html, no Prometheus needed)",
     )
     v = sub.add_parser(
         "validate",
@@ -141,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "validate":
         return run_validate(args.spec or settings.path(settings.slo_spec), args.prometheus, args.lookback)
+    if args.html is not None and args.compare is not None and not windowed(args):
+        return run_compare(args.html, args.compare)
     prom = Prometheus(args.prometheus or settings.url(settings.prometheus_port))
     try:
         window = report_window(args, time.time())
@@ -158,6 +161,21 @@ def run(args: argparse.Namespace) -> int:
         path = build.write(prom, spec_path, result, args.html, other=args.compare)
         print(f"page: {path}", file=sys.stderr)
     return 0 if result.ok else 1
+
+
+def windowed(args: argparse.Namespace) -> bool:
+    return any(getattr(args, flag) is not None for flag in ("month", "start", "end", "window"))
+
+
+def run_compare(folder: Path, other: Path) -> int:
+    """Two runs already written, compared from their run.json alone; exit 1 if this one breached."""
+    try:
+        path = build.write_compare(folder, other)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return up.EXIT_FAILED
+    print(f"page: {path}", file=sys.stderr)
+    return 0 if compare.load_run(folder)["report"]["ok"] else 1
 
 
 def run_validate(spec_path: Path, prometheus: str | None, lookback: float) -> int:

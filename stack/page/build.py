@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from generators.grafana.render import render as render_dashboards
@@ -13,6 +14,7 @@ from stack.prometheus import Prometheus
 from stack.report import Report
 
 PAGE = "report.html"
+COMPARE_PAGE = "compare.html"
 
 
 def write(
@@ -38,4 +40,24 @@ def write(
     (folder / compare.RUN_FILE).write_text(json.dumps(record, indent=2) + "\n")
     path = folder / PAGE
     path.write_text(render.page(report, fetched, frame, record, against))
+    return path
+
+
+def _run_folder(path: Path) -> Path:
+    return path if path.is_dir() else path.parent
+
+
+def write_compare(folder: Path, other: Path) -> Path:
+    """Two runs already written, compared from their run.json alone (no Prometheus): folder/compare.html.
+
+    ValueError if either holds no run.
+    """
+    this_record, other_record = compare.load_run(folder), compare.load_run(other)
+    here, there = _run_folder(folder), _run_folder(other)
+    link = os.path.relpath(there / other_record.get("page", PAGE), here)
+    page = render.compare_page(
+        (here.resolve().name, this_record, this_record.get("page", PAGE)), (there.resolve().name, other_record, link)
+    )
+    path = here / COMPARE_PAGE
+    path.write_text(page)
     return path

@@ -1,7 +1,8 @@
 """A run's figures, kept in its run folder (run.json), and two runs side by side (`--compare OTHER_RUN`).
 
 run.json (format FORMAT) holds what a later comparison needs without the Prometheus that served the run:
-- `report`: the SLO report of the window, exactly as `python -m stack report --json` prints it;
+- `report`: the SLO report of the window, exactly as `python -m stack report --json` prints it; `text`: as the
+  terminal shows it;
 - `figures`: over the whole window, each SLI (the report's), client and service latency p50/p99 (from the
   histograms' increase over the window, the prediction routes only on the service's side) and the capacity
   figures as mean rates over the window (target, scheduled, sent, dropped, answered by the service, 5xx);
@@ -22,7 +23,7 @@ from contract.routes import prediction_routes_regex
 from stack.page.fetch import Frame
 from stack.page.units import fmt
 from stack.prometheus import Prometheus
-from stack.report import Report
+from stack.report import Report, render
 
 FORMAT = "slo-stack-run/1"
 RUN_FILE = "run.json"
@@ -83,6 +84,7 @@ def run_record(
             "rate_interval": frame.rate_interval,
         },
         "report": json.loads(report.to_json()),
+        "text": render(report),
         "figures": found,
     }
 

@@ -37,6 +37,7 @@ ul.legend{list-style:none;padding:0;margin:2px 0;font-size:11px}ul.legend li{dis
 ul.legend i{display:inline-block;width:10px;height:3px;margin:0 4px 3px 0}ul.legend span{color:#57606a}
 table.compare{border-collapse:collapse}table.compare td,table.compare th{border:1px solid #d0d7de;padding:3px 8px}
 table.compare td{text-align:right;font-variant-numeric:tabular-nums}table.compare th{text-align:left}
+.runs{display:flex;gap:8px}.runs>div{flex:1;min-width:0}
 """
 
 
@@ -115,8 +116,31 @@ def page(
         not_rendered(everything),
         *(dashboard_section(d, panels, frame, report) for d, panels in dashboards),
     ]
+    return _document(f"SLO soak report: {report.service} {iso(window.start)}", body)
+
+
+def _document(title: str, body: list[str]) -> str:
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
-        f"<title>SLO soak report: {escape(report.service)} {iso(window.start)}</title><style>{STYLE}</style></head>"
-        f"<body>{''.join(body)}</body></html>\n"
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n"
     )
+
+
+def compare_page(this: tuple[str, dict[str, Any], str], other: tuple[str, dict[str, Any], str]) -> str:
+    """Two runs already written (name, run.json, link to its page), side by side: figures, then text reports."""
+    name, record, _ = this
+    other_name, other_record, _ = other
+    said = record["text"].splitlines()[-1].removeprefix("verdict: ")
+    kind = "pass" if record["report"]["ok"] else "breach"
+    columns = [
+        f'<div><h3>{escape(n)}: <a href="{escape(href, quote=True)}">its page</a></h3>'
+        f"<pre>{escape(r['text'])}</pre></div>"
+        for n, r, href in (this, other)
+    ]
+    body = [
+        f"<h1>{escape(name)} against {escape(other_name)}</h1>",
+        f'<div id="verdict" class="{kind}">{escape(name)}: {escape(said)}</div>',
+        compare.table(record, other_record, other_name),
+        f'<div class="runs">{"".join(columns)}</div>',
+    ]
+    return _document(f"{name} against {other_name}", body)

@@ -166,6 +166,24 @@ def test_the_cli_writes_the_page_and_compares_with_an_earlier_run(
     assert "no run here" in capsys.readouterr().err and not (tmp_path / "c").exists()
 
 
+def test_two_runs_already_written_are_compared_without_prometheus(
+    canned_prometheus: CannedPrometheus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    canned_prometheus.paths["/api/v1/alerts"] = (200, {"status": "success", "data": {"alerts": []}})
+    window = ["--start", str(WINDOW.start), "--end", str(WINDOW.end), "--prometheus", canned_prometheus.url]
+    for run in ("current", "candidate"):
+        assert main(["report", *window, "--html", str(tmp_path / run)]) == 1
+    asked = len(canned_prometheus.seen)
+    assert main(["report", "--html", str(tmp_path / "candidate"), "--compare", str(tmp_path / "current")]) == 1
+    assert len(canned_prometheus.seen) == asked  # from the run folders alone
+    page = (tmp_path / "candidate" / "compare.html").read_text()
+    assert "<h1>candidate against current</h1>" in page and 'href="../current/report.html"' in page
+    assert page.count("<pre>SLO report for insurance-charges") == 2 and page.count('data-group="sli"') == 3
+    assert '<div id="verdict" class="breach">candidate: BREACH</div>' in page
+    assert main(["report", "--html", str(tmp_path / "none"), "--compare", str(tmp_path / "current")]) == 2
+    assert "no run here" in capsys.readouterr().err
+
+
 def test_a_bounded_soak_writes_its_page_into_the_run_folder(
     canned_prometheus: CannedPrometheus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -30,7 +30,7 @@ def write(
 
     `other`: a run folder (or its run.json) to compare this run with; ValueError if it holds no run.
     """
-    against = None if other is None else (other.name if other.is_dir() else other.parent.name, compare.load_run(other))
+    against = None if other is None else (_run_folder(other).resolve().name, compare.load_run(other))
     frame = Frame(report.window, scrape_interval(prom))
     dashboards = [json.loads(text) for text in render_dashboards(spec_path).values()]
     drawn = frozenset(RENDERERS)

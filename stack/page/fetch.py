@@ -23,7 +23,8 @@ from stack.dashboard_check import substitute
 from stack.prometheus import Prometheus, PrometheusError
 from stack.spans import Window
 
-#: Points per series on the page: enough to see a minute's incident in a day, small enough for a light page.
+#: Points per series on the page: about one per pixel of a plot's width (finer would not show; the incidents'
+#: shading comes from the report, at its own finer grid), and a page under a megabyte or so.
 MAX_POINTS = 400
 #: Prometheus's own default when its config sets no global scrape interval.
 DEFAULT_SCRAPE = 60.0

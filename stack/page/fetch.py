@@ -107,8 +107,13 @@ def _number(text: str) -> float | None:
     return None if math.isnan(value) or math.isinf(value) else value
 
 
-def _bucket(labels: dict[str, str]) -> float:
-    return float(labels.get("le", "nan").replace("+Inf", "inf"))
+def _bucket(labels: dict[str, str]) -> float | None:
+    """A bucket's upper bound from its `le` label; None when it has none that reads as a number."""
+    try:
+        bound = float(labels["le"].replace("+Inf", "inf"))
+    except (KeyError, ValueError):
+        return None
+    return None if math.isnan(bound) else bound
 
 
 def run_target(prom: Prometheus, target: dict[str, Any], expr: str, frame: Frame) -> list[Series]:
@@ -178,7 +183,8 @@ def fetch_dashboard(prom: Prometheus, dashboard: dict[str, Any], frame: Frame, d
 def bucket_order(series: list[Series]) -> list[Series]:
     """Histogram bucket series (label `le`) in bucket order, de-cumulated: each counts only its own bucket,
     as Grafana's "heatmap" query format shows them."""
-    ordered = sorted((s for s in series if "le" in s.labels), key=lambda s: _bucket(s.labels))
+    keyed = [(bound, s) for s in series if (bound := _bucket(s.labels)) is not None]
+    ordered = [s for _, s in sorted(keyed, key=lambda pair: pair[0])]
     result = []
     below: dict[float, float] = {}
     for s in ordered:

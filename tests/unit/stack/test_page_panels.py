@@ -168,3 +168,11 @@ def test_ticks_are_round_and_cover_the_range() -> None:
     assert units.nice_ticks(0, 1) == [0, 0.25, 0.5, 0.75, 1.0]
     assert units.nice_ticks(0.981, 1.0) == [0.985, 0.99, 0.995, 1.0]
     assert units.nice_ticks(5, 5) == [5]
+
+
+def test_label_values_cannot_inject_markup() -> None:
+    hostile = '<script>alert("x")</script>'
+    shown = [line(hostile, [1.0, 2.0]), Series(hostile, {"le": hostile}, [(T0, 1.0)])]
+    for kind in RENDERERS:
+        svg = RENDERERS[kind](panel(kind, shown, title=hostile), FRAME, [Shade(T0, T0 + 1, "incident", hostile)])
+        assert "<script" not in svg and "&lt;script&gt;" in svg, kind

@@ -27,6 +27,7 @@ from stack.processes import answers
 from stack.prometheus import Prometheus
 from stack.settings import ROOT, StackSettings
 from stack.status.model import Source, Watched
+from stack.status.render import shown
 from stack.status.screen import Screen
 from stack.supervisor import Supervisor
 
@@ -80,7 +81,7 @@ def where_to_look(settings: StackSettings, running: list[str]) -> str:
         "prometheus": f"prometheus    {settings.url(settings.prometheus_port)}  (targets: /targets, alerts: /alerts)",
         "alertmanager": f"alertmanager  {settings.url(settings.alertmanager_port)}",
     }
-    logs = f"logs          {procfile.run_paths(settings)['logs']}/NAME.log, one per process"
+    logs = f"logs          {shown(procfile.run_paths(settings)['logs'])}/NAME.log, one per process"
     return "\n".join(
         ["the stack is up:", *(f"  {lines[name]}" for name in running), f"  {logs}", "Ctrl-C stops everything."]
     )
@@ -144,7 +145,8 @@ def up(
     def on_signal(signum: int, _frame: object) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # SIGHUP too: a closed terminal (or tmux session) stops the stack as Ctrl-C does, never orphaning a process
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     streaming = threading.Event()
     follower: threading.Thread | None = None
     code = EXIT_OK
@@ -153,7 +155,7 @@ def up(
         if logs:
             follower = logtail.follow({n: processes.log(n) for n in running}, sys.stdout, streaming)
         else:
-            print(f"stack: starting {', '.join(running)} (their output: {processes.logs}/NAME.log)", flush=True)
+            print(f"stack: starting {', '.join(running)} (their output: {shown(processes.logs)}/NAME.log)", flush=True)
         code = _supervise(settings, processes, stop, running, duration, spec, screen)
     finally:
         processes.stop()
@@ -201,7 +203,8 @@ def _supervise(
             return EXIT_FAILED
         pending = {name: url for name, url in pending.items() if not answers(url)}
         time.sleep(0.25)
-    print(where_to_look(settings, running), flush=True)
+    if screen is None or not screen.live:  # on a terminal the live screen says where to look
+        print(where_to_look(settings, running), flush=True)
     started = time.monotonic()
     gone = None
     with showing(screen):

@@ -40,6 +40,7 @@ SETTLE_SECONDS = 30
 #: The bound on the whole wait, for a loaded 2-core CI machine running two e2e files at once.
 DEADLINE_SECONDS = 180
 SCREENSHOT = ROOT / "docs" / "status-screen.png"
+EXITED = "stack exited with status "
 SLOS = [slo.name for spec in load_specs(ROOT / "prometheus" / "slo.yaml") for slo in spec.slos]
 
 
@@ -49,7 +50,7 @@ class Pane:
     def __init__(self, folder: Path) -> None:
         self.socket = folder / "tmux.sock"
         self.config = folder / "tmux.conf"
-        self.config.write_text("set -g remain-on-exit on\nset -g history-limit 0\n")
+        self.config.write_text("set -g remain-on-exit on\nset -g history-limit 2000\n")
 
     def tmux(self, *args: str) -> str:
         done = subprocess.run(
@@ -62,21 +63,32 @@ class Pane:
         return done.stdout
 
     def start(self, command: list[str], cwd: Path) -> None:
+        """Run the command under sh, which says how it ended: tmux's own pane_dead_status is not to be relied on
+        (seen: the pane closed, its process never reaped by the server, its status never known)."""
         size = ["-x", str(WIDTH), "-y", str(HEIGHT)]
-        self.tmux("new-session", "-d", *size, "-s", "stack", "-c", str(cwd), shlex.join(command))
+        shell = f'{shlex.join(command)}; echo "{EXITED}$?"'
+        self.tmux("new-session", "-d", *size, "-s", "stack", "-c", str(cwd), shell)
 
     def screen(self, colours: bool = False) -> str:
         return self.tmux("capture-pane", "-p", *(["-e"] if colours else []), "-t", "stack")
 
-    def dead(self) -> tuple[bool, str]:
-        """(the command has ended, its exit status)"""
-        dead, status = (
-            self.tmux("display-message", "-p", "-t", "stack", "#{pane_dead} #{pane_dead_status}") + " "
-        ).split(" ", 1)
-        return dead == "1", status.strip()
+    def exit_status(self) -> int | None:
+        """The command's exit status once it has ended (sh says it on the screen), else None."""
+        found = re.search(rf"^{EXITED}(\d+)$", self.screen(), flags=re.MULTILINE)
+        return None if found is None else int(found[1])
 
-    def pid(self) -> int:
-        return int(self.tmux("display-message", "-p", "-t", "stack", "#{pane_pid}"))
+    def stack_pid(self) -> int | None:
+        """The command's pid: the pane's shell's child."""
+        shell = int(self.tmux("display-message", "-p", "-t", "stack", "#{pane_pid}"))
+        with contextlib.suppress(OSError, ValueError):
+            return int(Path(f"/proc/{shell}/task/{shell}/children").read_text().split()[0])
+        return None
+
+    def wait_exit(self, timeout: float) -> int | None:
+        deadline = time.monotonic() + timeout
+        while (status := self.exit_status()) is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return status
 
 
 @contextlib.contextmanager
@@ -87,12 +99,10 @@ def tmux_pane() -> Iterator[Pane]:
     try:
         yield pane
     finally:
-        with contextlib.suppress(subprocess.SubprocessError, ValueError, ProcessLookupError):
-            if not pane.dead()[0]:
-                os.kill(pane.pid(), signal.SIGTERM)  # the stack stops its processes, as on Ctrl-C
-                deadline = time.monotonic() + 60
-                while not pane.dead()[0] and time.monotonic() < deadline:
-                    time.sleep(0.5)
+        with contextlib.suppress(subprocess.SubprocessError, ProcessLookupError):
+            if pane.exit_status() is None and (pid := pane.stack_pid()) is not None:
+                os.kill(pid, signal.SIGTERM)  # the stack stops its processes, as on Ctrl-C
+                pane.wait_exit(60)
         with contextlib.suppress(subprocess.SubprocessError):
             pane.tmux("kill-server")
         shutil.rmtree(folder, ignore_errors=True)
@@ -143,6 +153,19 @@ def judged(screen: str) -> list[str]:
     return lacks
 
 
+def why_not_stopped(pane: Pane, pid: int | None) -> str:
+    """The process's state and threads, then (faulthandler, on SIGABRT) their Python stacks, and the screen."""
+    state, threads = "gone", []
+    with contextlib.suppress(OSError, TypeError):
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        for task in sorted(Path(f"/proc/{pid}/task").glob("*")):
+            threads.append(f"{task.name} {(task / 'comm').read_text().strip()} {(task / 'wchan').read_text()}")
+        os.kill(pid, signal.SIGABRT)  # type: ignore[arg-type]
+        time.sleep(2)
+    history = pane.tmux("capture-pane", "-p", "-S", "-", "-t", "stack")
+    return f"pid {pid} state {state} threads {threads}\n{history}"
+
+
 def alive(pid: int) -> bool:
     try:
         return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
@@ -184,6 +207,7 @@ def test_stack_up_in_a_terminal_shows_the_stack_keeps_the_logs_in_files_and_ctrl
         "STACK_PROMETHEUS_BIN": prom.binary("prometheus"),
         "STACK_ALERTMANAGER_BIN": prom.binary("prometheus-alertmanager"),
         "STACK_STATUS_REFRESH": "1",
+        "PYTHONFAULTHANDLER": "1",  # a stack that will not stop prints every thread's stack on SIGABRT
     }
     command = ["env", "-u", "COLUMNS", "-u", "LINES", *(f"{k}={v}" for k, v in env.items()),
                sys.executable, "-m", "stack", "up"]  # fmt: skip
@@ -192,7 +216,7 @@ def test_stack_up_in_a_terminal_shows_the_stack_keeps_the_logs_in_files_and_ctrl
         deadline = time.monotonic() + DEADLINE_SECONDS
         screen = pane.screen()
         while judged(screen):
-            assert not pane.dead()[0], f"the stack stopped:\n{screen}"
+            assert pane.exit_status() is None, f"the stack stopped:\n{screen}"
             assert time.monotonic() < deadline, (
                 f"after {DEADLINE_SECONDS} s the screen lacks {judged(screen)}:\n{screen}"
             )
@@ -212,12 +236,12 @@ def test_stack_up_in_a_terminal_shows_the_stack_keeps_the_logs_in_files_and_ctrl
         assert len(requests) > 10 and all(r["route"] and r["status_code"] for r in requests)
         assert "request_id" not in screen  # the screen shows the stack, not its logs
 
+        stack_pid = pane.stack_pid()
         pane.tmux("send-keys", "-t", "stack", "C-c")
-        deadline = time.monotonic() + 60
-        while not pane.dead()[0]:
-            assert time.monotonic() < deadline, f"Ctrl-C did not stop the stack:\n{pane.screen()}"
-            time.sleep(0.5)
-        assert pane.dead() == (True, "0"), pane.screen()
+        status = pane.wait_exit(60)
+        if status is None:
+            pytest.fail(f"Ctrl-C did not stop the stack: {why_not_stopped(pane, stack_pid)}")
+        assert status == 0, pane.screen()
         assert "stack: stopped" in pane.screen()
     assert not [pid for pid in pids if alive(pid)], "a process of the run is still alive"
     assert_all_stopped(env, str(tmp_path))

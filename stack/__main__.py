@@ -60,19 +60,23 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m stack",
         description="The whole stack on this machine without Docker: the service, the loadgen daemon, "
-        "Prometheus and Alertmanager on loopback, run by honcho. Settings come from STACK_* variables.",
+        "Prometheus and Alertmanager on loopback, each writing to run/logs/NAME.log. Settings come from STACK_* "
+        "variables.",
     )
     sub = p.add_subparsers(dest="command", required=True)
     u = sub.add_parser(
         "up",
         help="start everything; Ctrl-C stops it all",
-        description="Start the stack and print where to look. Without --duration it runs until Ctrl-C; with "
+        description="Start the stack, say where to look and keep a live status on the terminal (one summary line "
+        "per interval off a terminal); each process's output goes to run/logs/NAME.log. Without --duration it runs "
+        "until Ctrl-C; with "
         "--duration it is a bounded soak: it runs that long, prints the SLO report read from Prometheus, stops "
         "everything, and exits 1 on a breach (2 if the stack failed).",
     )
     u.add_argument("--duration", type=duration, help="bounded soak: run this long (90, 90s, 10m, 2h), then report")
     u.add_argument("--without", type=processes, default=frozenset(), help="comma-separated processes not to start")
-    sub.add_parser("procfile", help="print the Procfile honcho runs (from the settings)")
+    u.add_argument("--logs", action="store_true", help="stream every process's log (NAME | line) instead of the status")
+    sub.add_parser("procfile", help="print the Procfile of the stack's processes (from the settings)")
     r = sub.add_parser(
         "report",
         help="print the SLO report of a window from a running Prometheus",
@@ -136,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         return 0 if up.wait_for(args.url, args.timeout) else 1
     settings = StackSettings()
     if args.command == "up":
-        return up.up(settings, args.duration, args.without)
+        return up.up(settings, args.duration, args.without, logs=args.logs)
     if args.command == "procfile":
         print(procfile.render(settings), end="")
         return 0

@@ -1,8 +1,9 @@
-"""The Procfile honcho runs: one line per process, every address and path taken from the settings.
+"""The Procfile: one line per process, every address and path taken from the settings.
 
-Each line `exec`s its program so that honcho's SIGTERM (sent to the line's process group) reaches the
-program itself. The loadgen line first waits for the service's /readyz: start order by health, as in
-compose.
+`python -m stack up` runs these lines itself (stack/supervisor.py); the file is also a Procfile any runner
+(honcho, foreman) can start by hand. Each line `exec`s its program so that a SIGTERM sent to the line's
+process group reaches the program itself. The loadgen line first waits for the service's /readyz: start
+order by health, as in compose.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def run_paths(settings: StackSettings) -> dict[str, Path]:
         "prometheus_config": run / "prometheus" / "prometheus.yml",
         "prometheus_data": run / "prometheus" / "data",
         "alertmanager_data": run / "alertmanager",
+        "logs": run / "logs",
     }
 
 
@@ -76,8 +78,13 @@ def commands(settings: StackSettings) -> dict[str, str]:
     }
 
 
-def render(settings: StackSettings, without: frozenset[str] = frozenset()) -> str:
+def chosen(settings: StackSettings, without: frozenset[str] = frozenset()) -> dict[str, str]:
+    """The commands of every process but those `without` names (an unknown name is refused)."""
     unknown = without - set(PROCESSES)
     if unknown:
         raise ValueError(f"unknown process(es) {sorted(unknown)}; the stack has {list(PROCESSES)}")
-    return "".join(f"{name}: {cmd}\n" for name, cmd in commands(settings).items() if name not in without)
+    return {name: cmd for name, cmd in commands(settings).items() if name not in without}
+
+
+def render(settings: StackSettings, without: frozenset[str] = frozenset()) -> str:
+    return "".join(f"{name}: {cmd}\n" for name, cmd in chosen(settings, without).items())

@@ -11,6 +11,9 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contract.durations import parse_duration
+from slo.windows import prom_duration
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -38,6 +41,18 @@ class StackSettings(BaseSettings):
     slo_spec: Path = Field(Path("prometheus/slo.yaml"), description="SLO spec (Sloth format) the report reads.")
     run_dir: Path = Field(Path("run"), description="Rendered configs and data folders (git-ignored).")
     ready_timeout: float = Field(90.0, gt=0, description="Seconds to wait for every process to be ready.")
+    status_refresh: float = Field(
+        2.0, gt=0, description="Seconds between two refreshes of the live status (on a terminal)."
+    )
+    status_interval: float = Field(
+        10.0, gt=0, description="Seconds between two status summary lines off a terminal (a file, a pipe)."
+    )
+
+    @field_validator("scrape_interval")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        prom_duration(parse_duration(value))  # a Prometheus duration of whole milliseconds, or a clear error
+        return value
 
     @field_validator("host")
     @classmethod
@@ -49,6 +64,12 @@ class StackSettings(BaseSettings):
     def path(self, value: Path) -> Path:
         """A setting's path made absolute against the repository root (the processes run from there)."""
         return value if value.is_absolute() else ROOT / value
+
+    def rate_windows(self) -> tuple[float, float]:
+        """The status's rate window (a minute, or four scrapes when they are further apart) and the shortest
+        it may shrink to while the stack is younger than that (two scrapes: a rate needs two samples)."""
+        scrape = parse_duration(self.scrape_interval)
+        return max(60.0, 4 * scrape), 2 * scrape
 
     def url(self, port: int) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host

@@ -1,31 +1,40 @@
-"""Bring the local stack up under honcho, say where to look, and stop it cleanly.
+"""Bring the local stack up, show it while it runs, and stop it cleanly.
 
-honcho (an existing process manager) runs the Procfile: it starts each line in its own process group and,
-on Ctrl-C or SIGTERM, sends SIGTERM to every group, then SIGKILL to what is left after 5 s. This module
-only renders the configs, waits for readiness, prints the URLs and, in bounded soak mode, stops honcho
-after the duration and prints the SLO report.
+stack/supervisor.py runs the Procfile's lines (each in its own process group, its output in run/logs/NAME.log)
+and stops them all on Ctrl-C or SIGTERM: SIGTERM to every group, SIGKILL to what is left after 5 s. This module
+renders the configs, waits for readiness, says where to look, then keeps the live status on the terminal
+(stack/status/; with --logs, the processes' logs instead) and, in bounded soak mode, prints the SLO report
+after the duration. A process that stops on its own stops the stack: one line names it and its log.
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
-import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+from rich.console import Console
 
 from generators.prometheus.config import PrometheusTargets, prometheus_config
 from generators.yamlout import dump
-from slo.spec import Spec, load_spec
-from stack import procfile, report
+from slo.spec import Spec, load_spec, load_specs
+from stack import logtail, procfile, report
 from stack.page import build
 from stack.processes import answers
 from stack.prometheus import Prometheus
 from stack.settings import ROOT, StackSettings
+from stack.status.model import Source, Watched
+from stack.status.render import shown
+from stack.status.screen import Screen
+from stack.supervisor import Supervisor
 
 EXIT_OK, EXIT_BREACH, EXIT_FAILED = 0, 1, 2
-STOP_TIMEOUT = 30.0  # honcho SIGKILLs after 5 s; this is the bound on waiting for honcho itself
+#: Seconds a status query may take: the screen shows "n/a" rather than wait on a stuck Prometheus.
+STATUS_TIMEOUT = 2.0
 
 
 def wait_for(url: str, timeout: float) -> bool:
@@ -38,14 +47,32 @@ def wait_for(url: str, timeout: float) -> bool:
     return False
 
 
-def ready_urls(settings: StackSettings, running: list[str]) -> dict[str, str]:
-    urls = {
-        "service": f"{settings.url(settings.service_port)}/readyz",
-        "loadgen": f"{settings.url(settings.loadgen_port)}/metrics",
-        "prometheus": f"{settings.url(settings.prometheus_port)}/-/ready",
-        "alertmanager": f"{settings.url(settings.alertmanager_port)}/-/ready",
+def addresses(settings: StackSettings) -> dict[str, str]:
+    """Process name -> its base URL."""
+    ports = {
+        "service": settings.service_port,
+        "loadgen": settings.loadgen_port,
+        "prometheus": settings.prometheus_port,
+        "alertmanager": settings.alertmanager_port,
     }
-    return {name: url for name, url in urls.items() if name in running}
+    return {name: settings.url(port) for name, port in ports.items()}
+
+
+def ready_urls(settings: StackSettings, running: list[str]) -> dict[str, str]:
+    paths = {"service": "/readyz", "loadgen": "/metrics", "prometheus": "/-/ready", "alertmanager": "/-/ready"}
+    return {name: f"{url}{paths[name]}" for name, url in addresses(settings).items() if name in running}
+
+
+def links(settings: StackSettings, running: list[str]) -> dict[str, str]:
+    """What to open, for the status screen: the service's docs, Prometheus and its alerts, Alertmanager."""
+    url = addresses(settings)
+    found = {
+        "docs": ("service", f"{url['service']}/docs"),
+        "prometheus": ("prometheus", url["prometheus"]),
+        "alerts": ("prometheus", f"{url['prometheus']}/alerts"),
+        "alertmanager": ("alertmanager", url["alertmanager"]),
+    }
+    return {what: link for what, (name, link) in found.items() if name in running}
 
 
 def where_to_look(settings: StackSettings, running: list[str]) -> str:
@@ -55,13 +82,16 @@ def where_to_look(settings: StackSettings, running: list[str]) -> str:
         "prometheus": f"prometheus    {settings.url(settings.prometheus_port)}  (targets: /targets, alerts: /alerts)",
         "alertmanager": f"alertmanager  {settings.url(settings.alertmanager_port)}",
     }
-    return "\n".join(["the stack is up:", *(f"  {lines[name]}" for name in running), "Ctrl-C stops everything."])
+    logs = f"logs          {shown(procfile.run_paths(settings)['logs'])}/NAME.log, one per process"
+    return "\n".join(
+        ["the stack is up:", *(f"  {lines[name]}" for name in running), f"  {logs}", "Ctrl-C stops everything."]
+    )
 
 
 def prepare(settings: StackSettings, without: frozenset[str]) -> Path:
     """Render the run's Procfile and Prometheus config under the run folder; returns the Procfile."""
     paths = procfile.run_paths(settings)
-    for key in ("prometheus_data", "alertmanager_data"):
+    for key in ("prometheus_data", "alertmanager_data", "logs"):
         paths[key].mkdir(parents=True, exist_ok=True)
     targets = PrometheusTargets(
         service=(f"{settings.host}:{settings.service_port}",),
@@ -77,67 +107,116 @@ def prepare(settings: StackSettings, without: frozenset[str]) -> Path:
     return paths["procfile"]
 
 
-def up(settings: StackSettings, duration: float | None = None, without: frozenset[str] = frozenset()) -> int:
-    """Run the stack until Ctrl-C/SIGTERM, or for `duration` seconds then report. Returns the exit code."""
+def status_screen(settings: StackSettings, processes: Supervisor, running: list[str], console: Console) -> Screen:
+    """The live status of this run: its Prometheus, its spec, its processes."""
+    url = addresses(settings)
+    ready = ready_urls(settings, running)
+    window, shortest = settings.rate_windows()
+    source = Source(
+        prometheus=Prometheus(url["prometheus"], timeout=STATUS_TIMEOUT),
+        specs=load_specs(settings.path(settings.slo_spec)),
+        watched=[Watched(name, url[name], ready[name], processes.log(name)) for name in running],
+        pid=processes.pid,
+        window=window,
+        shortest=shortest,
+        links=links(settings, running),
+        logs=processes.logs,
+    )
+    return Screen(source, console, settings.status_refresh, settings.status_interval)
+
+
+def up(
+    settings: StackSettings,
+    duration: float | None = None,
+    without: frozenset[str] = frozenset(),
+    logs: bool = False,
+    console: Console | None = None,
+) -> int:
+    """Run the stack until Ctrl-C/SIGTERM, or for `duration` seconds then report. Returns the exit code.
+
+    The status shows on `console` (a terminal: live; elsewhere: a line per interval); with `logs`, the
+    processes' output streams to stdout instead."""
     running = [name for name in procfile.PROCESSES if name not in without]
     spec = load_spec(settings.path(settings.slo_spec)) if duration is not None else None
-    procfile_path = prepare(settings, without)
+    prepare(settings, without)
+    processes = Supervisor(procfile.chosen(settings, without), procfile.run_paths(settings)["logs"], ROOT)
+    screen = None if logs else status_screen(settings, processes, running, console or Console())
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    honcho = subprocess.Popen(
-        [sys.executable, "-m", "honcho", "--no-colour", "-f", str(procfile_path), "-d", str(ROOT), "start"],
-        cwd=ROOT,
-    )
+    # SIGHUP too: a closed terminal (or tmux session) stops the stack as Ctrl-C does, never orphaning a process
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    streaming = threading.Event()
+    follower: threading.Thread | None = None
     code = EXIT_OK
     try:
-        code = _supervise(settings, honcho, stop, running, duration, spec)
+        processes.start()
+        if logs:
+            follower = logtail.follow({n: processes.log(n) for n in running}, sys.stdout, streaming)
+        else:
+            print(f"stack: starting {', '.join(running)} (their output: {shown(processes.logs)}/NAME.log)", flush=True)
+        code = _supervise(settings, processes, stop, running, duration, spec, screen)
     finally:
-        if honcho.poll() is None:
-            honcho.send_signal(signal.SIGTERM)
-        try:
-            honcho.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            honcho.kill()
-            honcho.wait()
+        processes.stop()
+        if follower is not None:
+            streaming.set()
+            follower.join(5)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print("stack: stopped", flush=True)
     return code
 
 
+@contextlib.contextmanager
+def showing(screen: Screen | None) -> Iterator[None]:
+    """The status screen on for the block (none with --logs); off before anything else is printed."""
+    if screen is not None:
+        screen.start()
+    try:
+        yield
+    finally:
+        if screen is not None:
+            screen.stop()
+
+
 def _supervise(
     settings: StackSettings,
-    honcho: subprocess.Popen[bytes],
+    processes: Supervisor,
     stop: threading.Event,
     running: list[str],
     duration: float | None,
     spec: Spec | None,
+    screen: Screen | None = None,
 ) -> int:
     pending = ready_urls(settings, running)
     deadline = time.monotonic() + settings.ready_timeout
     while pending:
         if stop.is_set():
             return EXIT_OK
-        if honcho.poll() is not None:
-            print("stack: a process stopped before the stack was ready (see its output above)", file=sys.stderr)
+        if (gone := processes.exited()) is not None:
+            print(f"stack: {gone.describe()}; it stopped before the stack was ready", file=sys.stderr)
             return EXIT_FAILED
         if time.monotonic() > deadline:
-            print(f"stack: not ready after {settings.ready_timeout}s: {sorted(pending)}", file=sys.stderr)
+            logs = ", ".join(str(processes.log(name)) for name in sorted(pending))
+            print(f"stack: not ready after {settings.ready_timeout}s: {sorted(pending)} (see {logs})", file=sys.stderr)
             return EXIT_FAILED
         pending = {name: url for name, url in pending.items() if not answers(url)}
         time.sleep(0.25)
-    print(where_to_look(settings, running), flush=True)
+    if screen is None or not screen.live:  # on a terminal the live screen says where to look
+        print(where_to_look(settings, running), flush=True)
     started = time.monotonic()
-    while not stop.wait(0.25):
-        if honcho.poll() is not None:
-            print("stack: a process stopped (see its output above); the stack is down", file=sys.stderr)
-            return EXIT_FAILED
-        if duration is not None and time.monotonic() - started >= duration:
-            break
+    gone = None
+    with showing(screen):
+        while not stop.wait(0.25):
+            if (gone := processes.exited()) is not None:
+                break
+            if duration is not None and time.monotonic() - started >= duration:
+                break
+    if gone is not None:
+        print(f"stack: {gone.describe()}; the stack is down", file=sys.stderr)
+        return EXIT_FAILED
     if duration is None or spec is None or stop.is_set():
         return EXIT_OK
     window = max(1, round(time.monotonic() - started))

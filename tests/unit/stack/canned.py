@@ -50,6 +50,10 @@ class CannedPrometheus:
         return self.paths.get(path, (404, "404 page not found"))
 
 
+class Server(ThreadingHTTPServer):
+    request_queue_size = 64  # the status asks several questions at once: a backlog of 5 drops SYNs (1 s retries)
+
+
 @contextmanager
 def serving() -> Iterator[CannedPrometheus]:
     canned = CannedPrometheus("")
@@ -68,7 +72,7 @@ def serving() -> Iterator[CannedPrometheus]:
         def log_message(self, format: str, *args: Any) -> None:  # quiet: the test output is the report
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     canned.url = f"http://127.0.0.1:{server.server_address[1]}"

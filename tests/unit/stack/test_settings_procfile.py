@@ -22,7 +22,7 @@ def test_procfile_has_every_process_on_loopback_with_the_settings_ports(monkeypa
     assert lines["loadgen"].index("/readyz") < lines["loadgen"].index("-m loadgen daemon")  # waits for the service
     assert "--enable-feature=exemplar-storage" in lines["prometheus"]
     assert "--cluster.listen-address=" in lines["alertmanager"]
-    assert all(line.split(" && ")[-1].startswith("exec ") for line in lines.values())  # honcho's SIGTERM reaches it
+    assert all(line.split(" && ")[-1].startswith("exec ") for line in lines.values())  # SIGTERM to its group reaches it
 
 
 def test_procfile_leaves_out_what_is_asked_and_refuses_unknown_processes() -> None:
@@ -52,3 +52,12 @@ def test_urls_and_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.path(Path("run")) == ROOT / "run" and settings.path(Path("/x")) == Path("/x")
     monkeypatch.setenv("STACK_HOST", "localhost")
     assert StackSettings().url(1) == "http://localhost:1"
+
+
+def test_the_status_rate_window_follows_the_scrape_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert StackSettings().rate_windows() == (60.0, 30.0)  # 15s scrapes
+    monkeypatch.setenv("STACK_SCRAPE_INTERVAL", "1m")
+    assert StackSettings().rate_windows() == (240.0, 120.0)
+    monkeypatch.setenv("STACK_SCRAPE_INTERVAL", "soon")
+    with pytest.raises(ValueError, match="not a duration"):
+        StackSettings()

@@ -2,7 +2,7 @@
 
 Shared by the tests (tests/processes.py) and the benches, which must not import tests: standard library only, so
 any deployable can use it. Each process runs in its own process group, so stopping it stops its children too
-(uvicorn's workers, honcho's processes).
+(uvicorn's workers, the stack's processes).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""The local stack (python -m stack) under honcho with a real Prometheus and Alertmanager: a bounded soak
-that breaches, the real stack up with every target and rule, Ctrl-C leaving no process behind, and a clean
-bounded soak of the real stack. (Its arguments, Procfile, settings and report are the fast tier's:
-tests/unit/stack/.)
+"""The local stack (python -m stack) under its supervisor (stack/supervisor.py) with a real Prometheus and
+Alertmanager: a bounded soak that breaches, the real stack up with every target and rule, Ctrl-C leaving no
+process behind, and a clean bounded soak of the real stack. (Its arguments, Procfile, settings and report are
+the fast tier's: tests/unit/stack/.)
 
 The breaching soak runs without the loadgen, against an SLO spec and rules over Prometheus's own request
-counter: an SLO that cannot be met, through the same code paths (render, honcho, readiness, Prometheus
+counter: an SLO that cannot be met, through the same code paths (render, supervisor, readiness, Prometheus
 API, report, stop) as the real soak.
 """
 

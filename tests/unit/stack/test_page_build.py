@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from stack.page.fetch import Frame, fetch_dashboard, legend, scrape_interval
 from stack.prometheus import Prometheus
 from stack.settings import StackSettings
 from stack.spans import Window
+from stack.supervisor import Supervisor
 from tests.unit.stack.canned import CannedPrometheus, matrix, vector
 
 END = 1_700_000_060.0  # 2023-11-14T22:14:20Z: in the past, as a report's window must be
@@ -197,12 +197,12 @@ def test_a_bounded_soak_writes_its_page_into_the_run_folder(
     canned_prometheus.paths["/api/v1/alerts"] = (200, {"status": "success", "data": {"alerts": []}})
     settings = StackSettings()
     up.prepare(settings, frozenset())
-    honcho = subprocess.Popen(["sleep", "30"])
+    processes = Supervisor({"sleeper": "exec sleep 30"}, tmp_path / "logs", tmp_path)
+    processes.start()
     try:
-        code = up._supervise(settings, honcho, threading.Event(), list(procfile.PROCESSES), 0.3, load_spec(SPEC))
+        code = up._supervise(settings, processes, threading.Event(), list(procfile.PROCESSES), 0.3, load_spec(SPEC))
     finally:
-        honcho.kill()
-        honcho.wait()
+        processes.stop()
     assert code == up.EXIT_BREACH
     record = compare.load_run(tmp_path / "run")
     assert record["prometheus_data"] == str(tmp_path / "run" / "prometheus" / "data")

@@ -25,7 +25,6 @@ from service.observability import logging, metrics, tracing
 from service.observability.middleware import ObservabilityMiddleware
 from service.observability.telemetry import Telemetry
 from service.settings import ServiceSettings
-from service.shedding import LoadSheddingMiddleware
 
 
 def load_and_warm(settings: ServiceSettings) -> Model:
@@ -112,13 +111,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             instrument=settings.instrumentation,
             tracing_on=provider is not None,
         ),
-        # Too many predictions in progress -> 503 + Retry-After at once, before anything else is spent on it.
-        Middleware(
-            LoadSheddingMiddleware,
-            max_in_progress=settings.max_concurrent_predictions,
-            retry_after_seconds=settings.retry_after_seconds,
-        ),
-        # Drills: latency and 500s on chosen routes; a shed request is never faulted, a delayed one holds its slot.
+        # Admission by time (shedding) happens before all of this, in the protocol and the Gate
+        # (service/protocol.py, service/admission.py): a shed request never enters this chain.
+        # Drills: latency and 500s on chosen routes.
         Middleware(FaultInjectionMiddleware, faults=app.state.faults),
         # Oversized bodies -> 413 before anything parses them.
         Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),

@@ -29,6 +29,7 @@ from starlette.routing import Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contract.routes import UNMATCHED
+from service import admission
 from service.observability import log_fields, metrics, tracing
 from service.observability.logging import logger
 from service.observability.routes import static_paths
@@ -76,7 +77,9 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        start = time.perf_counter()
+        # From the request's arrival in the worker (service/protocol.py), so its wait in the queue is counted.
+        arrival = admission.timing(scope)
+        start = arrival.arrival if arrival is not None else time.perf_counter()
         path = scope["path"]
         static = self._static if self._static is not None else self._templates()
         route = path if path in static else None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import Field, create_model
 
 from contract import routes
@@ -51,9 +52,21 @@ def refuse_if_abandoned(request: Request) -> None:
     """Just before model work: a request whose client left or whose deadline passed is not predicted."""
     reason = admission.abandoned(request.scope)
     if reason is not None:
-        metrics.ABANDONED.labels(request.scope["path"], reason).inc()
-        log_fields.bind(abandoned=reason)
-        raise HTTPException(ABANDONED_STATUS[reason], f"not predicted: {reason}")
+        raise HTTPException(abandon(request, reason), f"not predicted: {reason}")
+
+
+def abandon(request: Request, reason: str) -> int:
+    """Count and log a request given up for `reason`; its status."""
+    path = request.scope["path"]
+    if request.app.state.telemetry.record and path in routes.PREDICTION_ROUTES:  # bounded labels
+        metrics.ABANDONED.labels(path, reason).inc()
+    log_fields.bind(abandoned=reason)
+    return ABANDONED_STATUS[reason]
+
+
+async def client_disconnect_handler(request: Request, exc: Exception) -> Response:
+    """The client left before its body was read (Starlette raises ClientDisconnect): not a 500, a 499."""
+    return JSONResponse({"detail": "not predicted: disconnect"}, abandon(request, "disconnect"))
 
 
 def bounded_batch(max_batch_size: int) -> type[BatchRequest]:

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect
 
 from contract.routes import MODEL_NAME
 from contract.schemas import EXAMPLE_RECORD, BatchRequest, InsuranceRecord
@@ -95,6 +96,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(faults.router)
     app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(ClientDisconnect, api.client_disconnect_handler)
     provider = tracing.setup(app, redact=not settings.trace_request_details) if settings.instrumentation else None
     app.state.tracer_provider = provider
     app.state.telemetry = Telemetry(

@@ -123,6 +123,8 @@ class Recorder:
         self.record = record
         self._children: dict[Any, Any] = {}
         self._metrics: Any = None
+        self._log: Any = None  # bound at the first answer: logging is configured by then
+        self._sheds: dict[str, tuple[int, float]] = {}
 
     @property
     def metrics(self) -> Any:
@@ -136,8 +138,10 @@ class Recorder:
         if not self.record:
             return
         self.metrics.request_duration(method, route, status).observe(seconds)
+        if self._log is None:
+            self._log = logger()
         level = "warning" if status < 500 else "error"
-        getattr(logger(), level)(
+        getattr(self._log, level)(
             "request",
             method=method if method in METHODS else "other",
             route=route,
@@ -146,9 +150,27 @@ class Recorder:
             **fields,
         )
 
-    def shed(self, route: str) -> None:
-        if self.record:
-            self._child("shed", route).inc()
+    def shed(self, method: str, route: str, seconds: float) -> None:
+        """A shed request: counted and timed each, logged in a summary line per route and second (`flush_sheds`).
+
+        A line each would be the most expensive part of a shed (bench/shed_cost.py), paid exactly when the
+        worker has no time to spare."""
+        if not self.record:
+            return
+        self._child("shed", route).inc()
+        self.metrics.request_duration(method, route, 503).observe(seconds)
+        count, slowest = self._sheds.get(route, (0, 0.0))
+        self._sheds[route] = (count + 1, max(slowest, seconds))
+
+    def flush_sheds(self) -> None:
+        """One line per route with sheds since the last flush (the worker's sweeper calls it every few 100 ms)."""
+        if not self._sheds:
+            return
+        sheds, self._sheds = self._sheds, {}
+        if self._log is None:
+            self._log = logger()
+        for route, (count, slowest) in sheds.items():
+            self._log.warning("shed", route=route, status_code=503, count=count, slowest_ms=round(slowest * 1000, 3))
 
     def queue_delay(self, route: str, seconds: float) -> None:
         if self.record:
@@ -217,5 +239,4 @@ class Gate:
         ]
         await send({"type": "http.response.start", "status": 503, "headers": headers})
         await send({"type": "http.response.body", "body": SHED_DETAIL})
-        self.recorder.shed(route)
-        self.recorder.answer(scope["method"], route, 503, time.perf_counter() - t.arrival, shed=True)
+        self.recorder.shed(scope["method"], route, time.perf_counter() - t.arrival)

@@ -7,10 +7,11 @@ On top of service/http_limits.py (414, 431 while the head arrives), per connecti
   protocol at the end of the body. A slow body holds no task, no admission slot and no model work, and a
   body over SERVICE_MAX_BODY_BYTES is refused (413) while it arrives;
 - admission (service/admission.py): a prediction predicted to wait over the bound is answered 503 with
-  canned bytes right here, and counted; the others get their task behind the `Gate`;
+  canned bytes right here, and counted; the others get their task behind the `Gate`. Sheds are logged in
+  one summary line per route every sweep (`Recorder.flush_sheds`), not a line each;
 - time limits: a head must arrive within SERVICE_HEADER_TIMEOUT_SECONDS (from the connect, for the first
   request), a body within SERVICE_BODY_TIMEOUT_SECONDS of its head; else 408, counted, connection closed.
-  One timer per worker checks every connection a few times a second (no timer per request);
+  One timer per worker (the sweeper) checks every connection a few times a second (no timer per request);
 - at most SERVICE_MAX_CONNECTIONS connections per worker: one more is closed when accepted;
 - `X-Request-Timeout: <duration>` (seconds, or e.g. `250ms`) sets the request's deadline; a malformed one is
   refused (400). A client that closes (or half-closes) its connection marks its request abandoned;
@@ -208,10 +209,7 @@ class ServiceProtocol(LimitedHttpToolsProtocol):
         keep_alive = cycle.keep_alive
         self.transport.write(shed_response(self._guards.retry_after, keep_alive))
         cycle.response_started = cycle.response_complete = True
-        recorder = self._guards.recorder
-        if recorder.record:
-            recorder.shed(path)
-            recorder.answer(scope["method"], path, 503, time.perf_counter() - t.arrival, shed=True)
+        self._guards.recorder.shed(scope["method"], path, time.perf_counter() - t.arrival)
         if not keep_alive:
             self.transport.close()
         self._phase = IDLE
@@ -265,4 +263,5 @@ def _sweep(loop: asyncio.AbstractEventLoop, connections: set[Any], guards: Guard
     for connection in list(connections):
         if isinstance(connection, ServiceProtocol):
             connection.check_time(now)
+    guards.recorder.flush_sheds()
     loop.call_later(guards.sweep_every, _sweep, loop, connections, guards)

@@ -78,7 +78,7 @@ class ServiceSettings(BaseSettings):
         1000, ge=1, description="Open connections per worker; one more is closed as soon as it is accepted."
     )
     backlog: int = Field(
-        512, ge=1, description="Connections the kernel holds for a worker until it accepts them (listen backlog)."
+        1024, ge=1, description="Connections the kernel holds for a worker until it accepts them (listen backlog)."
     )
     drain_seconds: float = Field(
         0.0, ge=0, description="After SIGTERM, serve on this long with /readyz answering 503, then shut down."

@@ -56,7 +56,7 @@ def test_one_worker_serves_with_uvicorn_as_configured(trained: Trained, monkeypa
         False,
         main_module.HTTP_PROTOCOL,
     )
-    assert (config.backlog, config.timeout_graceful_shutdown) == (512, 10)
+    assert (config.backlog, config.timeout_graceful_shutdown) == (1024, 10)
     assert main_module.MULTIPROC_ENV not in os.environ  # one worker: in-process metrics, with exemplars
 
 

@@ -52,6 +52,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         raise RuntimeError(f"cannot load model {settings.model_version!r} from {settings.model_dir}: {exc}") from exc
     app.state.predictor = api.Predictor(model, app.state.telemetry)
     metrics.SIGNALS.min_count = settings.model_signal_min_count
+    metrics.ADMISSION_LIMIT.set(settings.queue_delay_limit_seconds)  # the bound service/protocol.py holds to
     metrics.set_model(model.metadata.get("name", MODEL_NAME), model.version)
     # Everything allocated so far (modules, the app, the model) lives as long as the process:
     # out of the collector's sight, full collections stop rescanning it (a few ms each).

@@ -73,8 +73,6 @@ class Guards:
         gate = self.gates.get(id(app))
         if gate is None:
             gate = self.gates[id(app)] = Gate(app, self.admission, self.recorder, self.retry_after)
-            if self.recorder.record:
-                self.recorder.metrics.ADMISSION_LIMIT.set(self.admission.limit)
         return gate
 
     @property

@@ -17,7 +17,7 @@ from contract import routes
 from service import draining
 from service.app import create_app
 from service.settings import ServiceSettings
-from tests.unit.service.conftest import Trained
+from tests.unit.service.conftest import Serve, Trained
 
 pytestmark = pytest.mark.anyio
 K8S = Path(__file__).resolve().parents[3] / "deploy" / "k8s" / "service.yaml"
@@ -85,3 +85,10 @@ def test_kubernetes_gives_the_stop_time_enough() -> None:
     assert command[0] == "sleep"
     budget = float(command[1]) + settings.drain_seconds + settings.graceful_shutdown_seconds
     assert budget + 5 <= pod["terminationGracePeriodSeconds"]
+
+
+async def test_the_admission_bound_is_exported_at_start(serve: Serve) -> None:
+    async with serve(max_queue_delay_ms=20):
+        assert REGISTRY.get_sample_value("http_server_admission_max_queue_delay_seconds") == 0.02
+    async with serve():
+        assert REGISTRY.get_sample_value("http_server_admission_max_queue_delay_seconds") == 0.05

@@ -122,6 +122,7 @@ class ServiceProtocol(LimitedHttpToolsProtocol):
         super().eof_received()
 
     def shutdown(self) -> None:
+        self._guards.recorder.flush_sheds()  # the last summary line, before the sweeper stops with the loop
         cycle = self.cycle
         if self._phase in (HEAD, BODY) and (cycle is None or cycle.response_complete or self._waiting(cycle)):
             self.transport.close()  # still sending its request: nothing started, nothing to wait for

@@ -173,6 +173,7 @@ def test_a_burst_far_above_capacity_is_shed_fast_and_counted_exactly(tmp_path: P
     with processes.service(tmp_path, max_queue_delay_ms="50", max_body_bytes="131072") as base:
         port = int(base.rsplit(":", 1)[1])
         heads = asyncio.run(burst(port, 300, body))
+        time.sleep(1.0)  # the sweeper writes the sheds' summary lines every 0.5 s
         samples = scrape(base)
     statuses = [head.split(b" ", 2)[1] for head in heads]
     shed = [head for head in heads if head.startswith(b"HTTP/1.1 503")]

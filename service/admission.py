@@ -88,16 +88,20 @@ class Admission:
 
     #: Weight of a new measurement in the running mean of the time per request.
     ALPHA = 0.05
+    #: The share of the bound a predicted wait may take: the rest of the turn's reading (and sheds) comes on top
+    #: of the requests queued ahead, and a request the prediction admits but the Gate sheds costs a task.
+    PREDICTED_SHARE = 0.8
 
     def __init__(self, limit: float) -> None:
         self.limit = limit  #: seconds; 0: never shed
         self.pending = 0
         self.cost = 0.0
         self._last_start = 0.0
+        self._last_shed = False  # the previous start was shed by the Gate (its gap is a shed's, not a request's)
 
     def admit(self, sheddable: bool) -> bool:
         """At arrival: False if the request would wait over the bound (it is then answered 503, never queued)."""
-        if sheddable and self.limit and self.pending * self.cost > self.limit:
+        if sheddable and self.limit and self.pending * self.cost > self.limit * self.PREDICTED_SHARE:
             return False
         self.pending += 1
         return True
@@ -108,9 +112,15 @@ class Admission:
             self.pending -= 1
         # Waiting since before the previous start: the loop was busy all that time, so the gap is what one
         # request costs it (an idle gap would make the loop look slower than it is).
-        if ready <= self._last_start:
+        # A gap after a Gate shed is a shed's cost: learnt, it would make the queue look cheaper, admit more, and
+        # have more shed at their start (which feeds on itself).
+        if ready <= self._last_start and not self._last_shed:
             self.cost += (now - self._last_start - self.cost) * self.ALPHA
         self._last_start = now
+        self._last_shed = False
+
+    def shed_at_start(self) -> None:
+        self._last_shed = True
 
     def over(self, wait: float) -> bool:
         return bool(self.limit) and wait > self.limit
@@ -228,6 +238,7 @@ class Gate:
         route = route_of(path)
         self.recorder.queue_delay(route, wait)
         if path in SHEDDABLE and self.admission.over(wait):
+            self.admission.shed_at_start()
             return self._shed(scope, send, route, t)
         return self.app(scope, receive, send)
 

@@ -186,9 +186,12 @@ def test_the_loop_time_per_request_is_learnt_from_busy_starts_only() -> None:
     queue.start(10.01, ready=9.0)  # queued behind it: the loop spent 10 ms on the first
     assert queue.cost == pytest.approx(0.01 * Admission.ALPHA)
     assert queue.pending == 0
+    queue.shed_at_start()
+    queue.start(10.02, ready=9.0)  # after a shed at the start: a shed's gap, not learnt
+    assert queue.cost == pytest.approx(0.01 * Admission.ALPHA)
     queue.cost = 0.01
-    assert all(queue.admit(True) for _ in range(6))  # 6 x 10 ms: 60 ms over the bound only for the 7th
-    assert not queue.admit(True) and queue.admit(False)
+    assert all(queue.admit(True) for _ in range(5))  # 0 to 40 ms ahead: within 80% of the bound
+    assert not queue.admit(True) and queue.admit(False)  # 50 ms ahead: over it (other routes: never shed)
     assert not Admission(0).over(99.0) and Admission(0).admit(True)
 
 

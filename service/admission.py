@@ -91,11 +91,14 @@ class Admission:
     #: The share of the bound a predicted wait may take: the rest of the turn's reading (and sheds) comes on top
     #: of the requests queued ahead, and a request the prediction admits but the Gate sheds costs a task.
     PREDICTED_SHARE = 0.8
+    #: The time per request assumed before any is measured: pessimistic (a few times a prediction's), so the
+    #: first burst a worker meets admits a few dozen, not all of it, while the real figure is learnt.
+    FIRST_COST = 0.002
 
     def __init__(self, limit: float) -> None:
         self.limit = limit  #: seconds; 0: never shed
         self.pending = 0
-        self.cost = 0.0
+        self.cost = self.FIRST_COST
         self._last_start = 0.0
         self._last_shed = False  # the previous start was shed by the Gate (its gap is a shed's, not a request's)
 

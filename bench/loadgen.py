@@ -4,14 +4,17 @@
 
 Part 1, one core for the generator (taskset), nginx (one worker process, fixed JSON) on the other:
   1. loadgen --workers 1 asked far more than it can send: what it finishes per second bounds its maximum;
-  2. its sustained maximum, found by bisection below that bound: a rate is sustained when at least 99% of
+  2. its sustained maximum, found by bisection below that bound (--probe-seconds runs) and confirmed by a run
+     of --seconds (stepping down 5% until one holds, at most 3 tries): a rate is sustained when at least 99% of
      it is achieved and at most 0.1% of the schedule is dropped (open loop: a generator that finishes many
      requests while dropping most of its schedule is not holding any rate);
   3. hey (Debian's, closed loop: it never drops) with GOMAXPROCS=1 and Locust FastHttpUser (no wait time),
      each on the same core against the same sink: their completed rates;
   4. loadgen at 80% of its maximum for --seconds: schedule lag p99.
-Part 2, generator and sink sharing both cores (this machine has two; nginx with two worker processes):
-  5. the sustained maximum of --workers 1 and of --workers 2, and hey with GOMAXPROCS=2.
+Part 2, generator and sink sharing both cores (this machine has two; nginx with two worker processes, each
+with its own listening socket (`reuseport`) so the kernel deals connections evenly between them):
+  5. the sustained maximum of --workers 1 and of --workers 2 (bisected and confirmed as in 2), and hey with
+     GOMAXPROCS=2, on the same cores and sink.
 Goals (printed with the ratios): one worker >= 0.75 of hey's rate on one core and >= 1.5x Locust's;
 --workers 2 above --workers 1 on both cores and >= 0.75 of hey's with GOMAXPROCS=2; schedule lag p99 <= 2 ms
 at 80% of the maximum. Needs Locust (`.venv/bin/pip install -r requirements/bench.txt`), nginx and hey
@@ -54,7 +57,7 @@ http {{
   keepalive_requests 10000000;
   keepalive_timeout 120s;
   server {{
-    listen 127.0.0.1:{port};
+    listen 127.0.0.1:{port} reuseport;
     location / {{ default_type application/json; return 200 '{body}'; }}
   }}
 }}
@@ -118,8 +121,8 @@ def taskset(cpus: str) -> list[str]:
     return ["taskset", "-c", cpus]
 
 
-def loadgen(cpus: str, target: str, rate: float, seconds: float, tmp: Path, name: str, in_flight: int,
-            workers: int = 1) -> dict:  # fmt: skip
+def loadgen(cpus: str, target: str, tmp: Path, in_flight: int, workers: int, rate: float, seconds: float,
+            name: str) -> dict:  # fmt: skip
     out = tmp / name
     cmd = [*taskset(cpus), sys.executable, "-m", "loadgen", "run", "--quiet", "--target", target, "--rate", str(rate),
            "--duration", f"{seconds}s", "--max-in-flight", str(in_flight), "--workers", str(workers),
@@ -154,9 +157,8 @@ def locust(cpus: str, target: str, seconds: float, users: int, tmp: Path) -> flo
     return float(row["Requests/s"])
 
 
-def shared_run(cpus: str, target: str, seconds: float, tmp: Path, in_flight: int, workers: int, rate: float,
-               name: str) -> dict:  # fmt: skip
-    return loadgen(cpus, target, rate, seconds, tmp, name, in_flight, workers)
+#: Runs of --seconds that confirm a bisected maximum (each 5% below the last that did not hold).
+CONFIRMATIONS = 3
 
 
 def ratio(a: float, b: float) -> float:
@@ -168,20 +170,39 @@ def sustains(result: dict, rate: float) -> bool:
     return result["rps"] >= 0.99 * rate and result["dropped_rate"] <= 0.001
 
 
-def sustained_max(run: Callable[[float, str], dict], name: str, steps: int) -> tuple[float, dict]:
-    """(the highest rate `run` sustains, the overloaded run): bisect between a quarter of what it finishes when
-    asked 100,000 req/s and that."""
-    saturated = run(100_000, f"{name}-saturated")
+Run = Callable[[float, float, str], dict]  # (rate, seconds, name) -> results.json
+
+
+def probe(run: Run, rate: float, seconds: float, name: str, what: str) -> bool:
+    result = run(rate, seconds, name)
+    held = sustains(result, rate)
+    print(f"  {what} {rate:8,.0f} req/s for {seconds:g} s: achieved {result['rps'] / rate:.4f}, dropped "
+          f"{result['dropped']:,}, lag p99 {result['lag_ms']['p99']:.2f} ms -> {'held' if held else 'not held'}",
+          flush=True)  # fmt: skip
+    return held
+
+
+def sustained_max(run: Run, name: str, steps: int, probe_seconds: float, seconds: float) -> tuple[float, dict]:
+    """(the highest rate `run` sustains, the overloaded run): bisect with `probe_seconds` runs between a quarter
+    of what it finishes when asked 100,000 req/s and that, then confirm the result with a run as long as the
+    ones that count (`seconds`), stepping down 5% at a time until one holds.
+
+    A short probe can hold a rate a longer run does not: a stall of the machine or the generator is the more
+    likely the longer the run. The 80% run is `seconds` long, so its maximum is confirmed at that length."""
+    saturated = run(100_000, probe_seconds, f"{name}-saturated")
     print(f"{name}: asked 100,000 req/s, finishes {saturated['rps']:,.0f} req/s; bisecting below", flush=True)
     low, high = 0.25 * saturated["rps"], saturated["rps"]
     for step in range(steps):
         rate = round((low + high) / 2)
-        result = run(rate, f"{name}-probe{step}")
-        held = sustains(result, rate)
-        print(f"  probe {rate:8,} req/s: achieved {result['rps'] / rate:.4f}, dropped {result['dropped']:,}"
-              f" -> {'held' if held else 'not held'}", flush=True)  # fmt: skip
+        held = probe(run, rate, probe_seconds, f"{name}-probe{step}", "probe")
         low, high = (rate, high) if held else (low, rate)
-    return low, saturated
+    rate = round(low)
+    for attempt in range(CONFIRMATIONS):
+        if probe(run, rate, seconds, f"{name}-confirm{attempt}", "confirm"):
+            return rate, saturated
+        rate = round(rate * 0.95)
+    print(f"  {name}: no rate confirmed in {CONFIRMATIONS} tries; reading {rate:,} req/s, unconfirmed", flush=True)
+    return rate, saturated
 
 
 def main() -> int:
@@ -204,22 +225,21 @@ def main() -> int:
         print(f"needs {' and '.join(missing)}: apt-get install -y nginx-light hey", file=sys.stderr)
         return 2
     gen, sink, both = cores()
-    probe, steps, flight = args.probe_seconds, args.steps, args.max_in_flight
+    steps, flight, seconds = args.steps, args.max_in_flight, args.seconds
     with tempfile.TemporaryDirectory(prefix="bench-loadgen-") as d:
         tmp = Path(d)
         with nginx(tmp, sink, 1) as target:  # part 1: one core each
-            one, saturated = sustained_max(
-                lambda r, name: loadgen(gen, target, r, probe, tmp, name, flight), "1 core, --workers 1", steps
-            )
+            run = functools.partial(loadgen, gen, target, tmp, flight, 1)
+            one, saturated = sustained_max(run, "1 core, --workers 1", steps, args.probe_seconds, seconds)
             hey_one = hey(gen, 1, target, args.seconds, args.connections)
             locust_rps = locust(gen, target, args.seconds, args.users, tmp)
             rate = round(0.8 * one)
-            held = loadgen(gen, target, rate, args.seconds, tmp, "at80", flight)
+            held = run(rate, seconds, "at80")
         with nginx(tmp, both, len(both.split(","))) as target:  # part 2: generator and sink share every core
             shared: dict[int, float] = {}
             for w in (1, 2):
-                run = functools.partial(shared_run, both, target, probe, tmp, flight, w)
-                shared[w] = sustained_max(run, f"cores {both}, --workers {w}", steps)[0]
+                run = functools.partial(loadgen, both, target, tmp, flight, w)
+                shared[w] = sustained_max(run, f"cores {both}, --workers {w}", steps, args.probe_seconds, seconds)[0]
             hey_both = hey(both, len(both.split(",")), target, args.seconds, args.connections)
     lag_p99 = held["lag_ms"]["p99"]
     print(f"\npart 1: generator on cpu {gen}, nginx (1 worker) on cpu {sink}; part 2: both on cpus {both}")

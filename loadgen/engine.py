@@ -9,9 +9,11 @@ is recorded so a generator that cannot keep up shows it.
 Due requests are sent from two places: the schedule's own loop, and the callback of every finished
 response, so that a burst of responses, which keeps the event loop busy for a while, does not hold
 the schedule back. The loop sleeps until the next request is due; when that is under a millisecond
-away (the loop's timer resolution) a `precise` engine (a load test) just yields to I/O and looks again,
-keeping the schedule to tens of µs at the price of a busy core, while a daemon's engine sleeps that
-millisecond anyway (above 1,000 req/s the responses it waits for send what falls due meanwhile).
+away (the loop's timer resolution) a `precise` engine (a load test) sleeps on an `Alarm` (a timerfd: to
+tens of µs, the core free meanwhile for a target or another worker sharing it), or just yields to I/O and
+looks again where there is none or the wait is shorter than the alarm's precision (a busy core); a
+daemon's engine sleeps that millisecond anyway (above 1,000 req/s the responses it waits for send what
+falls due meanwhile).
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 
+from loadgen.alarm import Alarm
 from loadgen.client import Client
 from loadgen.payloads import Payloads
 from loadgen.recorder import Recorder
-from loadgen.schedule import Arrivals
+from loadgen.schedule import Arrivals, peak_rate
 
 clock = time.perf_counter
 
@@ -36,8 +39,15 @@ def _wake_up(future: asyncio.Future[None]) -> None:
 
 
 class Engine:
-    #: Connections opened before the first request (more are opened on demand).
+    #: Connections opened before the first request (more are opened on demand): at least WARM_CONNECTIONS, and
+    #: enough for the requests due in WARM_SECONDS at the schedule's peak rate. A hiccup of the loop (a GC pass,
+    #: the scheduler) leaves that many due at once; opening connections for them then, at ~100 µs of the
+    #: loop's time each, would stretch the hiccup into a stall.
     WARM_CONNECTIONS = 16
+    WARM_SECONDS = 0.005
+    #: A wait shorter than this is spent yielding to I/O: the alarm's own precision (the kernel's timer
+    #: slack) is about as long.
+    SPIN_SECONDS = 50e-6
 
     def __init__(
         self,
@@ -71,6 +81,12 @@ class Engine:
         self._begun = asyncio.Event()
         self._idle: asyncio.Event | None = None
         self._wake: asyncio.Future[None] | None = None
+        self._alarm: Alarm | None = None
+
+    def warm_connections(self) -> int:
+        arrivals = self.arrivals  # (its rate is this worker's share of the schedule's)
+        peak = peak_rate(arrivals.profile) * arrivals.scale / arrivals.share[1]
+        return min(self.max_in_flight, max(self.WARM_CONNECTIONS, math.ceil(peak * self.WARM_SECONDS)))
 
     def elapsed(self) -> float:
         return clock() - self.started if self.started else 0.0
@@ -98,7 +114,7 @@ class Engine:
         `start`, once the connections are warm, gives the clock() instant the schedule starts at (worker
         processes share one); by default it starts at once."""
         loop = asyncio.get_running_loop()
-        await self.client.warm(min(self.max_in_flight, self.WARM_CONNECTIONS))
+        await self.client.warm(self.warm_connections())
         self._idle = asyncio.Event()
         self._idle.set()
         self._end = math.inf if duration is None else duration
@@ -109,6 +125,22 @@ class Engine:
         gc.freeze()
         self.started = clock() if start is None else await start()
         self._begun.set()
+        self._alarm = Alarm.open(loop, self._rang) if self.precise else None
+        try:
+            await self._schedule(loop)
+        finally:
+            if self._alarm is not None:
+                self._alarm.close()
+                self._alarm = None
+        self.window = max(0.0, min(self.elapsed(), self._end))
+        self._stopping = True
+        try:
+            await asyncio.wait_for(self._idle.wait(), drain)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         while not self._stopping:
             self._fire()
             if self.scheduled >= self._limit:
@@ -119,28 +151,39 @@ class Engine:
                     await self._sleep(loop, self._end - self.elapsed())
                 break
             await self._sleep(loop, self._due - self.elapsed())
-        self.window = max(0.0, min(self.elapsed(), self._end))
-        self._stopping = True
-        try:
-            await asyncio.wait_for(self._idle.wait(), drain)
-        except TimeoutError:
-            return False
-        return True
 
     async def _sleep(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
-        """Sleep until the next arrival; long sleeps can be cut short by stop()."""
+        """Sleep until the next arrival (a response's callback may send it first); stop() cuts a sleep short."""
+        alarm = None
         if seconds <= 0.001:  # below the loop's timer resolution
-            if self.precise:  # just let I/O run, then look again
-                await asyncio.sleep(0)
-                return
-            seconds = 0.001
+            if self.precise:
+                if self._alarm is None or seconds < self.SPIN_SECONDS:  # just let I/O run, then look again
+                    await asyncio.sleep(0)
+                    return
+                alarm = self._alarm
+            else:
+                seconds = 0.001
         self._wake = loop.create_future()
+        if alarm is not None:
+            alarm.set(seconds)
+            await self._wait()
+            return
         handle = loop.call_later(seconds, _wake_up, self._wake)
         try:
-            await self._wake
+            await self._wait()
         finally:
             handle.cancel()
+
+    async def _wait(self) -> None:
+        try:
+            await self._wake  # type: ignore[misc]
+        finally:
             self._wake = None
+
+    def _rang(self) -> None:
+        """The alarm: the next request is due (unless a response's callback has sent it already)."""
+        if self._wake is not None:
+            _wake_up(self._wake)
 
     def _fire(self) -> None:
         """Send every request that is due (several at high rates, or to catch up after a stall).

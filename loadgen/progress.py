@@ -70,7 +70,9 @@ class Progress:
             return
         self._window.append(point)
         if self.seconds % self.interval == 0:
-            self.console.print(fit(self.interval_line(), self.console.width), highlight=False, markup=False)
+            # emoji=False: rich's emoji table is imported on first use, 25 ms of the event loop's time.
+            line = fit(self.interval_line(), self.console.width)
+            self.console.print(line, highlight=False, markup=False, emoji=False)
             self._window.clear()
 
     def now(self, point: Point) -> str:

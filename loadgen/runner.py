@@ -155,7 +155,9 @@ async def execute(
         report.write_json(out / "results.json", summary, recorder.series, settings)
         report.write_csv(out / "results.csv", recorder.series)
         report.write_html(out / "report.html", summary, recorder.series, settings)
-        console.print(f"results: {out / 'results.json'}, {out / 'results.csv'}, {out / 'report.html'}")
+        console.print(
+            f"results: {out / 'results.json'}, {out / 'results.csv'}, {out / 'report.html'}", soft_wrap=True
+        )  # paths stay copyable
     if stopper.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if summary.passed else EXIT_THRESHOLDS

@@ -8,11 +8,11 @@ https://github.com/slok/sloth/tree/main/pkg/prometheus/api/v1. Three checks go b
   answers "how many under X" exactly at a boundary), written exactly as the Prometheus client
   writes it (`le="1.0"`, not `le="1"`: label matching is on strings). No extension field is needed,
   so the file stays a plain Sloth spec.
-- every selector of the service's request histogram counts exactly the prediction routes of the
-  contract: `route=~"<contract.routes.prediction_routes_regex()>"`. The spec states that regex in
-  full, because Sloth's only template variable is {{.window}} (a placeholder of ours would reach
-  Sloth as a wrong selector) and YAML cannot splice one string into another; the check makes the
-  spelled-out copies the contract's, and names the SLO and the field that differ.
+- every selector of the service's request histogram (and of the load generator's routed series) counts
+  exactly the prediction routes of the contract: `route=~"<contract.routes.prediction_routes_regex()>"`.
+  The spec states that regex in full, because Sloth's only template variable is {{.window}} (a
+  placeholder of ours would reach Sloth as a wrong selector) and YAML cannot splice one string into
+  another; the check makes the spelled-out copies the contract's, and names the SLO and the field that differ.
 - names are unique; names, objectives ((0, 100]) and the `{{ .window }}` variable follow Sloth's own rules.
 
 Every valid Sloth `prometheus/v1` spec reads (Sloth's examples are the tests): disabled alerts, SLOs
@@ -47,8 +47,15 @@ HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
     metrics.INFERENCE_DURATION.name: buckets.INFERENCE_SECONDS,
 }
 
-#: The series of the service's request histogram: an SLI reading them counts the prediction routes.
-ROUTED_SERIES = frozenset(f"{metrics.REQUEST_DURATION.name}{suffix}" for suffix in ("_count", "_bucket", "_sum"))
+#: The routed series of the service's and the load generator's request metrics: an SLI reading them counts the
+#: prediction routes. (`loadgen_dropped_total` has no route: a request dropped before it was sent has none.)
+ROUTED_SERIES = frozenset(
+    {
+        *(f"{h.name}{suffix}" for h in (metrics.REQUEST_DURATION, metrics.LOADGEN_REQUEST_DURATION)
+          for suffix in ("_count", "_bucket", "_sum")),
+        metrics.LOADGEN_REQUESTS.name,
+    }
+)  # fmt: skip
 
 #: Sloth's name rule (pkg/common/conventions): service and SLO names, hence sloth_id.
 _NAME = r"^[A-Za-z0-9][-A-Za-z0-9_.]*[A-Za-z0-9]$"
@@ -219,7 +226,7 @@ class SLOSpec(_Strict):
         return float(found.pop()) if found else None
 
     def _check_routes(self) -> None:
-        """Every read of the service's request histogram selects exactly the contract's prediction routes."""
+        """Every read of a routed series (ROUTED_SERIES) selects exactly the contract's prediction routes."""
         expected = Matcher("route", "=~", prediction_routes_regex())
         for field, selector in self.series_selectors():
             if selector.metric in ROUTED_SERIES and selector.on("route") != [expected]:

@@ -11,6 +11,7 @@ from contract.durations import parse_duration
 from slo import validate
 from slo.spec import SpecError, load_spec, load_specs
 from stack import procfile, report, up
+from stack.page import build, compare
 from stack.prometheus import Prometheus, PrometheusError
 from stack.settings import StackSettings
 from stack.spans import Window, parse_time
@@ -85,6 +86,20 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--month", help="a calendar month in UTC, YYYY-MM (cut at now if still running)")
     r.add_argument("--prometheus", help="Prometheus base URL (default: the local stack's)")
     r.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    r.add_argument(
+        "--html",
+        type=Path,
+        metavar="DIR",
+        help="also write the window's page (every dashboard panel, the report on top) to DIR/report.html, "
+        "and DIR/run.json for a later --compare",
+    )
+    r.add_argument(
+        "--compare",
+        type=Path,
+        metavar="OTHER_RUN",
+        help="with --html: lay this run beside another run folder (its run.json), figure by figure; without "
+        "a window, compare the run already in DIR with it (DIR/compare.html, no Prometheus needed)",
+    )
     v = sub.add_parser(
         "validate",
         help="check what an SLO spec means, offline and against a live Prometheus",
@@ -127,15 +142,40 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "validate":
         return run_validate(args.spec or settings.path(settings.slo_spec), args.prometheus, args.lookback)
+    if args.html is not None and args.compare is not None and not windowed(args):
+        return run_compare(args.html, args.compare)
     prom = Prometheus(args.prometheus or settings.url(settings.prometheus_port))
     try:
         window = report_window(args, time.time())
+        if args.compare is not None and args.html is None:
+            raise ValueError("--compare lays this run beside another on the page: give --html DIR too")
+        if args.compare is not None:
+            compare.load_run(args.compare)  # refuse a folder without a run before querying anything
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return up.EXIT_FAILED
-    result = report.build_window(prom, load_spec(settings.path(settings.slo_spec)), window)
+    spec_path = settings.path(settings.slo_spec)
+    result = report.build_window(prom, load_spec(spec_path), window)
     print(result.to_json() if args.json else report.render(result))
+    if args.html is not None:
+        path = build.write(prom, spec_path, result, args.html, other=args.compare)
+        print(f"page: {path}", file=sys.stderr)
     return 0 if result.ok else 1
+
+
+def windowed(args: argparse.Namespace) -> bool:
+    return any(getattr(args, flag) is not None for flag in ("month", "start", "end", "window"))
+
+
+def run_compare(folder: Path, other: Path) -> int:
+    """Two runs already written, compared from their run.json alone; exit 1 if this one breached."""
+    try:
+        path = build.write_compare(folder, other)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return up.EXIT_FAILED
+    print(f"page: {path}", file=sys.stderr)
+    return 0 if compare.load_run(folder)["report"]["ok"] else 1
 
 
 def run_validate(spec_path: Path, prometheus: str | None, lookback: float) -> int:

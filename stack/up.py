@@ -19,6 +19,7 @@ from generators.prometheus.config import PrometheusTargets, prometheus_config
 from generators.yamlout import dump
 from slo.spec import Spec, load_spec
 from stack import procfile, report
+from stack.page import build
 from stack.processes import answers
 from stack.prometheus import Prometheus
 from stack.settings import ROOT, StackSettings
@@ -140,7 +141,14 @@ def _supervise(
     if duration is None or spec is None or stop.is_set():
         return EXIT_OK
     window = max(1, round(time.monotonic() - started))
-    result = report.build(Prometheus(settings.url(settings.prometheus_port)), spec, window)
+    prom = Prometheus(settings.url(settings.prometheus_port))
+    result = report.build(prom, spec, window)
     print(report.render(result), flush=True)
     (settings.path(settings.run_dir) / "slo-report.json").write_text(result.to_json())
+    try:  # the soak's page (stack/page/): a page that cannot be drawn must not hide the verdict
+        run, data = settings.path(settings.run_dir), procfile.run_paths(settings)["prometheus_data"]
+        page = build.write(prom, settings.path(settings.slo_spec), result, run, prometheus_data=data)
+        print(f"page: {page}", flush=True)
+    except Exception as exc:  # whatever failed (Prometheus gone, a dashboard the spec cannot generate): say it
+        print(f"stack: the page was not written: {type(exc).__name__}: {exc}", file=sys.stderr)
     return EXIT_OK if result.ok else EXIT_BREACH

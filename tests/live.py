@@ -7,7 +7,7 @@ optionally shrunk for drills) and optionally Alertmanager, wired together as in 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,12 +57,20 @@ def stack(
     rate: float = 20.0,
     invalid_fraction: float = 0.01,
     alertmanager_config: Path | None = None,
+    service_settings: Mapping[str, str] | None = None,
+    loadgen_scenario: Callable[[str], Path] | None = None,
 ) -> Iterator[Stack]:
-    """Service, loadgen daemon, Prometheus (and Alertmanager); rules from the spec, `shrink`x shorter windows."""
+    """Service, loadgen daemon, Prometheus (and Alertmanager); rules from the spec, `shrink`x shorter windows.
+
+    `service_settings` are more SERVICE_* settings (lower-case names, without the prefix); `loadgen_scenario`,
+    called with the service's URL once it is ready, gives the daemon's scenario file (which then sets the load:
+    `rate` and `invalid_fraction` are not used)."""
     with ExitStack() as stack:
         am = stack.enter_context(alertmanager(tmp, alertmanager_config)) if with_alertmanager else None
         service = stack.enter_context(
-            processes.service(tmp, workers=str(workers), admin_token=ADMIN_TOKEN, log_inputs="false")
+            processes.service(
+                tmp, workers=str(workers), admin_token=ADMIN_TOKEN, log_inputs="false", **(service_settings or {})
+            )
         )
         loadgen_port = processes.free_port()
         loadgen_log = tmp / "loadgen.log"
@@ -72,6 +80,8 @@ def stack(
             "LOADGEN_RATE": str(rate),
             "LOADGEN_INVALID_FRACTION": str(invalid_fraction),
         }
+        if loadgen_scenario is not None:
+            loadgen_env["LOADGEN_SCENARIO"] = str(loadgen_scenario(service))
         loadgen_url = f"http://127.0.0.1:{loadgen_port}"
         loadgen = stack.enter_context(
             processes.running(

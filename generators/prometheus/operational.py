@@ -11,8 +11,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contract.metrics import LOADGEN_DROPPED, LOADGEN_JOB, LOADGEN_SCHEDULED, LOADGEN_SENT, READY, SERVICE_JOB, SHED
+from contract.metrics import (
+    LOADGEN_DROPPED,
+    LOADGEN_JOB,
+    LOADGEN_REQUEST_DURATION,
+    LOADGEN_SCHEDULED,
+    LOADGEN_SENT,
+    READY,
+    REQUEST_DURATION,
+    SERVICE_JOB,
+    SHED,
+    le_text,
+)
+from contract.routes import prediction_routes_regex
 from generators.prometheus.slo_rules import RUNBOOK, Group, Rule
+from slo.spec import DEFAULT_MIN_EVENTS
 from slo.windows import MINUTE, Windows, prom_duration
 
 
@@ -26,6 +39,10 @@ class OperationalAlert:
     summary: str
 
 
+#: PromQL placeholders of OperationalAlert.expr: a rate range, and that range's length in seconds.
+WINDOW, WINDOW_SECONDS = "{window}", "{window_seconds}"
+
+
 #: Range of the rates the operational alerts read.
 RATE_WINDOW = 5 * MINUTE
 #: Share of scheduled requests the loadgen may drop before it is an alert.
@@ -33,6 +50,32 @@ LOADGEN_DROP_RATIO = 0.01
 
 LG = f'job="{LOADGEN_JOB}"'
 SVC = f'job="{SERVICE_JOB}"'
+
+#: The client's and the service's views of a route disagree when the client's p99 is over RATIO x the service's
+#: and over FLOOR (a bucket boundary: 2 x 3 ms is not worth a look), with MIN_EVENTS client answers in the window.
+DISAGREE_QUANTILE = 0.99
+DISAGREE_RATIO = 2
+DISAGREE_FLOOR_SECONDS = 0.05
+DISAGREE_MIN_EVENTS = DEFAULT_MIN_EVENTS
+_ROUTES = f'route=~"{prediction_routes_regex()}"'
+
+
+def _p99(histogram: str, matchers: str) -> str:
+    rate = f"rate({histogram}_bucket{{{matchers}}}[{WINDOW}])"
+    return f"histogram_quantile({DISAGREE_QUANTILE:g}, sum by (route, le) ({rate}))"
+
+
+#: Client p99 per route (the load generator's histogram: answers below 500 only, from the scheduled start) against
+#: the service's p99 of the same routes and the same answers (5xx left out on both sides). Both name the route
+#: template `route`; the joins are on it alone. The value is the client's p99.
+_CLIENT_P99 = _p99(LOADGEN_REQUEST_DURATION.name, f"{LG}, {_ROUTES}")
+_SERVICE_P99 = _p99(REQUEST_DURATION.name, f'{SVC}, {_ROUTES}, status_code!~"5.."')
+_CLIENT_ANSWERS = f"sum by (route) (rate({LOADGEN_REQUEST_DURATION.name}_count{{{LG}, {_ROUTES}}}[{WINDOW}]))"
+DISAGREE_EXPR = (
+    f"(\n  {_CLIENT_P99}\n  > {le_text(DISAGREE_FLOOR_SECONDS)}\n)\n"
+    f"> on(route)\n  {DISAGREE_RATIO} * {_SERVICE_P99}\n"
+    f"and on(route)\n  {_CLIENT_ANSWERS} * {WINDOW_SECONDS} >= {DISAGREE_MIN_EVENTS}\n"
+)
 
 ALERTS: tuple[OperationalAlert, ...] = (
     OperationalAlert(
@@ -72,13 +115,24 @@ ALERTS: tuple[OperationalAlert, ...] = (
         severity="warning",
         summary="The prediction service sheds load (answers 503): it is over capacity.",
     ),
+    OperationalAlert(
+        name="RequestsWaitBeforeService",
+        expr=DISAGREE_EXPR,
+        for_seconds=10 * MINUTE,
+        severity="warning",
+        summary=f"On a prediction route the synthetic clients' p99 is over {DISAGREE_RATIO}x the service's own "
+        f"(and over {DISAGREE_FLOOR_SECONDS * 1000:g} ms): requests wait before the service sees them (accept "
+        "backlog, socket buffers, a saturated worker, the network). The service's latency SLIs miss that wait.",
+    ),
 )
 
 
 def operational_rule(alert: OperationalAlert, windows: Windows) -> Rule:
     return {
         "alert": alert.name,
-        "expr": alert.expr.replace("{window}", windows.range(RATE_WINDOW)),
+        "expr": alert.expr.replace(WINDOW, windows.range(RATE_WINDOW)).replace(
+            WINDOW_SECONDS, f"{windows.actual(RATE_WINDOW):g}"
+        ),
         "for": prom_duration(alert.for_seconds),
         "labels": {"severity": alert.severity, "category": "operational"},
         "annotations": {"summary": alert.summary, "runbook_url": f"{RUNBOOK}#{alert.name.lower()}"},

@@ -5,7 +5,9 @@
 - spiky traffic (busy hours with few errors, quiet hours with many): the period burn rate is the event-weighted
   one, within 1% (a time average of the 5m ratios would read it many times higher);
 - a gap without requests: no period rule is NaN during or after it, and `slo:sli_no_data:bool` says so;
-- a fast 5xx is a bad latency event (a latency SLI only);
+- a fast 5xx is a bad latency event (a latency SLI only); for a synthetic SLO, a fast transport error is;
+- a synthetic SLO counts every failure kind the load generator reports, 5xx and dropped requests as bad, and
+  its 4xx answers as good;
 - the min-events guard holds the page at low traffic and lets it fire at normal traffic;
 - the absent alert fires for a selector that matches nothing, not after a restart.
 
@@ -22,6 +24,10 @@ from contract import metrics, routes
 from generators.prometheus.promtool_tests import (
     BASE_LABELS,
     HISTOGRAM,
+    LOADGEN_DROPPED,
+    LOADGEN_HISTOGRAM,
+    LOADGEN_LABELS,
+    LOADGEN_REQUESTS,
     PAGE_STEP,
     Scenario,
     Segment,
@@ -29,6 +35,8 @@ from generators.prometheus.promtool_tests import (
     close_to,
     fires,
     input_series,
+    job_of,
+    reads_loadgen,
 )
 from generators.prometheus.slo_rules import (
     ABSENT_ALERT,
@@ -36,6 +44,7 @@ from generators.prometheus.slo_rules import (
     ABSENT_RANGE,
     ERROR_EVENTS,
     NO_DATA,
+    TOTAL_EVENTS,
     absent_alert,
     enabled_severities,
     events_metric,
@@ -48,6 +57,10 @@ from slo.windows import HOUR, MINUTE, PERIOD_SECONDS, POLICY, SLI_WINDOWS, prom_
 Test = dict[str, Any]
 #: Within this share of the event-weighted burn, the period burn rate is right.
 WEIGHTED_WITHIN = Fraction(1, 100)
+#: The load generator's transport error kinds (loadgen/http/errors.py, which the generators may not import: a
+#: unit test checks this is the same set). Test data: the spec itself names none (its bad outcomes are every
+#: outcome that is not a status under 500).
+LOADGEN_ERROR_KINDS = ("connect", "timeout", "closed", "reset", "protocol", "other")
 PERIOD_RULES = ("slo:sli_error:ratio_rate30d", "slo:period_burn_rate:ratio", "slo:period_error_budget_remaining:ratio")
 
 
@@ -161,20 +174,32 @@ def gap_test(spec: Spec, slo: SLOSpec) -> Test:
 
 
 def fast_failures_test(spec: Spec, slo: SLOSpec) -> Test | None:
-    """Every answer within the threshold, 1 in 20 a 5xx (shed 503s): the latency SLI counts them as bad."""
+    """Every answer within the threshold, 1 in 20 a fast failure: the latency SLI counts them as bad. On the
+    service, 5xx answers in the histogram (shed 503s); on the load generator, refused connections (in no bucket)."""
     le = slo.latency_threshold_seconds
     if le is None:
         return None
     scenario = Scenario([Segment(20, Fraction(1, 20))], MINUTE)
     good, bad = (f'route="{r}"' for r in routes.PREDICTION_ROUTES[:2])
     bucket = f'le="{metrics.le_text(le)}"'
-    ok, shed = 'status_code="200"', 'status_code="503"'
-    inputs = [
-        {"series": f"{HISTOGRAM}_count{{{BASE_LABELS}, {good}, {ok}}}", "values": scenario.values("good")},
-        {"series": f"{HISTOGRAM}_bucket{{{BASE_LABELS}, {good}, {ok}, {bucket}}}", "values": scenario.values("good")},
-        {"series": f"{HISTOGRAM}_count{{{BASE_LABELS}, {bad}, {shed}}}", "values": scenario.values("bad")},
-        {"series": f"{HISTOGRAM}_bucket{{{BASE_LABELS}, {bad}, {shed}, {bucket}}}", "values": scenario.values("bad")},
-    ]  # fmt: skip
+    g, b = scenario.values("good"), scenario.values("bad")
+    if reads_loadgen(slo):
+        what = "refused connections (outcome connect)"
+        inputs = [
+            {"series": f'{LOADGEN_REQUESTS}{{{LOADGEN_LABELS}, {good}, outcome="200"}}', "values": g},
+            {"series": f"{LOADGEN_HISTOGRAM}_bucket{{{LOADGEN_LABELS}, {good}, {bucket}}}", "values": g},
+            {"series": f'{LOADGEN_REQUESTS}{{{LOADGEN_LABELS}, {bad}, outcome="connect"}}', "values": b},
+            {"series": f"{LOADGEN_DROPPED}{{{LOADGEN_LABELS}}}", "values": f"0+0x{scenario.steps}"},
+        ]
+    else:
+        what = "503s"
+        ok, shed = 'status_code="200"', 'status_code="503"'
+        inputs = [
+            {"series": f"{HISTOGRAM}_count{{{BASE_LABELS}, {good}, {ok}}}", "values": g},
+            {"series": f"{HISTOGRAM}_bucket{{{BASE_LABELS}, {good}, {ok}, {bucket}}}", "values": g},
+            {"series": f"{HISTOGRAM}_count{{{BASE_LABELS}, {bad}, {shed}}}", "values": b},
+            {"series": f"{HISTOGRAM}_bucket{{{BASE_LABELS}, {bad}, {shed}, {bucket}}}", "values": b},
+        ]
     t = scenario.steps
     ratio = scenario.ratio(t, SLI_WINDOWS[0])
     errors = scenario.rate(t, SLI_WINDOWS[0], errors=True)
@@ -182,7 +207,8 @@ def fast_failures_test(spec: Spec, slo: SLOSpec) -> Test | None:
     flt = _flt(spec, slo)
     window = {"sloth_window": prom_duration(SLI_WINDOWS[0])}
     return _test(
-        f"{slo.name}: 5% of the answers are 503s within {le:g}s: each is a bad latency event (SLI 5m error ratio 0.05)",
+        f"{slo.name}: 5% of the requests are {what} within {le:g}s: each is a bad latency event "
+        "(SLI 5m error ratio 0.05)",
         scenario,
         inputs,
         promql_expr_test=[
@@ -192,6 +218,56 @@ def fast_failures_test(spec: Spec, slo: SLOSpec) -> Test | None:
                 "exp_samples": [{"labels": _labels(spec, slo, **window), "value": 1}],
             }
             for expr, value in ((sli_error_metric(SLI_WINDOWS[0]), ratio), (events_metric(ERROR_EVENTS), errors))
+        ],
+    )
+
+
+def client_failures_test(spec: Spec, slo: SLOSpec) -> Test | None:
+    """A synthetic SLO, each minute: 880 answers 200 and 20 answer 422 (within any threshold), 10 answer 503,
+    10 end in each transport error kind, 30 are dropped. Bad: the 5xx, every kind and every drop, 100 in 1000,
+    for availability and latency alike (the failed and dropped requests are in no bucket)."""
+    if not reads_loadgen(slo):
+        return None
+    steps = 20
+    route = f'route="{routes.PREDICTION_ROUTES[0]}"'
+    per_minute = {"200": 880, "422": 20, "503": 10, **dict.fromkeys(LOADGEN_ERROR_KINDS, 10)}
+    dropped = 30
+    inputs = [
+        {"series": f'{LOADGEN_REQUESTS}{{{LOADGEN_LABELS}, {route}, outcome="{outcome}"}}', "values": f"0+{n}x{steps}"}
+        for outcome, n in per_minute.items()
+    ]
+    inputs.append({"series": f"{LOADGEN_DROPPED}{{{LOADGEN_LABELS}}}", "values": f"0+{dropped}x{steps}"})
+    le = slo.latency_threshold_seconds
+    if le is not None:
+        good = per_minute["200"] + per_minute["422"]
+        inputs.append(
+            {
+                "series": f'{LOADGEN_HISTOGRAM}_bucket{{{LOADGEN_LABELS}, {route}, le="{metrics.le_text(le)}"}}',
+                "values": f"0+{good}x{steps}",
+            }
+        )
+    total = sum(per_minute.values()) + dropped
+    bad = total - per_minute["200"] - per_minute["422"]
+    scenario = Scenario([Segment(steps, Fraction(0))], MINUTE)
+    flt = _flt(spec, slo)
+    window = {"sloth_window": prom_duration(SLI_WINDOWS[0])}
+    expected = (
+        (sli_error_metric(SLI_WINDOWS[0]), Fraction(bad, total)),
+        (events_metric(ERROR_EVENTS), Fraction(bad, MINUTE)),
+        (events_metric(TOTAL_EVENTS), Fraction(total, MINUTE)),
+    )
+    return _test(
+        f"{slo.name}: per minute 880 x 200 and 20 x 422 (good), 10 x 503, 10 of each transport error kind "
+        f"({', '.join(LOADGEN_ERROR_KINDS)}) and {dropped} dropped (bad): SLI 5m error ratio {bad}/{total}",
+        scenario,
+        inputs,
+        promql_expr_test=[
+            {
+                "expr": close_to(f"{expr}{flt}", value),
+                "eval_time": scenario.time(steps),
+                "exp_samples": [{"labels": _labels(spec, slo, **window), "value": 1}],
+            }
+            for expr, value in expected
         ],
     )
 
@@ -222,7 +298,9 @@ def absent_tests(spec: Spec, slo: SLOSpec) -> list[Test]:
     steps = (ABSENT_RANGE + ABSENT_FOR) // MINUTE + 10
     scenario = Scenario([Segment(steps, Fraction(0))], MINUTE)
     series = input_series(slo, scenario)
-    wrong = [{**s, "series": s["series"].replace(f'job="{metrics.SERVICE_JOB}"', 'job="servce"')} for s in series]
+    job = job_of(slo)
+    typo = job[:-2] + job[-1]  # "servce", "loadgn": a job one letter off
+    wrong = [{**s, "series": s["series"].replace(f'job="{job}"', f'job="{typo}"')} for s in series]
     fire_at = ABSENT_FOR // MINUTE
 
     def check(t: int, alerts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -241,14 +319,14 @@ def absent_tests(spec: Spec, slo: SLOSpec) -> list[Test]:
     gone_at = 10 + (ABSENT_RANGE + ABSENT_FOR) // MINUTE
     return [
         _test(
-            f"{slo.name}: the SLO's selectors match nothing (job servce): {ABSENT_ALERT} fires "
+            f"{slo.name}: the SLO's selectors match nothing (job {typo}): {ABSENT_ALERT} fires "
             f"{prom_duration(ABSENT_FOR)} after start",
             scenario,
             wrong,
             alert_rule_test=[check(fire_at - 1, []), check(fire_at + 1, expected), check(steps, expected)],
         ),
         _test(
-            f"{slo.name}: the service restarts (no series for 3 minutes, counters from 0 again): no {ABSENT_ALERT}",
+            f"{slo.name}: the {job} restarts (no series for 3 minutes, counters from 0 again): no {ABSENT_ALERT}",
             scenario,
             restart,
             alert_rule_test=[check(t, []) for t in (fire_at + 1, half + 2, half + 5, steps)],
@@ -275,6 +353,7 @@ def edge_tests(spec: Spec, slo: SLOSpec) -> tuple[list[Test], list[str]]:
     optional = {
         "one-incident test (needs a page whose quick condition 50x the budget reaches)": incident_test(spec, slo),
         "fast-failure test (a latency SLI's)": fast_failures_test(spec, slo),
+        "client-failures test (a synthetic SLO's)": client_failures_test(spec, slo),
         "min-events test (needs an enabled page and an events SLI with x-min-events > 0)": min_events_test(spec, slo),
     }
     notes = [f"{name}: does not apply" for name, t in optional.items() if t is None]

@@ -13,10 +13,12 @@ which must stay silent (the alerts compare with `>`). Request rates are whole nu
 that a ratio exactly at the budget is exactly representable as a float (otherwise it rounds by one
 ulp either way, and "exactly at the budget" becomes a coin toss).
 
-The input series follow the service's metric contract (contract/metrics.py, contract/routes.py), plus
-noise the SLIs must ignore (a non-prediction route failing and slow all along). They spread over the
-contract's prediction routes (an availability SLO's good answers on one, its errors on another, a latency
-SLO's requests on the third), so a route selector that misses one of them fails a test.
+The input series follow the metric contract (contract/metrics.py, contract/routes.py) of the side the SLO
+reads: the service's request histogram, or the load generator's requests by outcome, its histogram of the
+requests that did not fail and its dropped counter (a synthetic SLO). They carry noise the SLIs must ignore
+(a non-prediction route failing and slow all along) and spread over the contract's prediction routes (an
+availability SLO's good answers on one, its errors on another, a latency SLO's requests on the third), so a
+route selector that misses one of them fails a test.
 """
 
 from __future__ import annotations
@@ -67,6 +69,11 @@ RECORDS_STEP = 5 * MINUTE
 SLOW_STEP = 15 * MINUTE
 HISTOGRAM = metrics.REQUEST_DURATION.name
 BASE_LABELS = f'job="{metrics.SERVICE_JOB}", instance="127.0.0.1:8000", method="POST"'
+#: The load generator's series (a synthetic SLO's inputs).
+LOADGEN_LABELS = f'job="{metrics.LOADGEN_JOB}", instance="127.0.0.1:9100"'
+LOADGEN_HISTOGRAM = metrics.LOADGEN_REQUEST_DURATION.name
+LOADGEN_REQUESTS = metrics.LOADGEN_REQUESTS.name
+LOADGEN_DROPPED = metrics.LOADGEN_DROPPED.name
 
 
 @dataclass(frozen=True)
@@ -174,7 +181,54 @@ class Scenario:
         return prom_duration(t * self.step)
 
 
+def reads_loadgen(slo: SLOSpec) -> bool:
+    """Whether the SLO reads the load generator's metrics (a synthetic, client-side SLO)."""
+    return any(selector.metric.startswith("loadgen_") for _, selector in slo.series_selectors())
+
+
+def job_of(slo: SLOSpec) -> str:
+    """The `job` of the series the SLO reads."""
+    return metrics.LOADGEN_JOB if reads_loadgen(slo) else metrics.SERVICE_JOB
+
+
 def input_series(slo: SLOSpec, scenario: Scenario) -> list[dict[str, str]]:
+    """The scenario's requests as the series the SLO reads: the service's, or the load generator's."""
+    return loadgen_series(slo, scenario) if reads_loadgen(slo) else service_series(slo, scenario)
+
+
+def loadgen_series(slo: SLOSpec, scenario: Scenario) -> list[dict[str, str]]:
+    """The load generator's view: bad availability events are timeouts (every failure kind and the drops are the
+    edge tests'), nothing dropped; a latency SLO's good events are the histogram's bucket."""
+    good_route, bad_route, slow_route = (f'route="{r}"' for r in routes.PREDICTION_ROUTES)
+    le = slo.latency_threshold_seconds
+    noise_all = scenario.values("all")
+    dropped = {"series": f"{LOADGEN_DROPPED}{{{LOADGEN_LABELS}}}", "values": f"0+0x{scenario.steps}"}
+    if le is None:
+        return [
+            {"series": f'{LOADGEN_REQUESTS}{{{LOADGEN_LABELS}, {good_route}, outcome="200"}}',
+             "values": scenario.values("good")},
+            {"series": f'{LOADGEN_REQUESTS}{{{LOADGEN_LABELS}, {bad_route}, outcome="timeout"}}',
+             "values": scenario.values("bad")},
+            dropped,
+            # Not a prediction route: its failures are not the SLO's.
+            {"series": f'{LOADGEN_REQUESTS}{{{LOADGEN_LABELS}, route="{routes.MODEL_INFO}", outcome="connect"}}',
+             "values": noise_all},
+        ]  # fmt: skip
+    bucket = f'le="{metrics.le_text(le)}"'
+    return [
+        {"series": f'{LOADGEN_REQUESTS}{{{LOADGEN_LABELS}, {slow_route}, outcome="200"}}', "values": noise_all},
+        {"series": f"{LOADGEN_HISTOGRAM}_bucket{{{LOADGEN_LABELS}, {slow_route}, {bucket}}}",
+         "values": scenario.values("good")},
+        dropped,
+        # Not a prediction route: its slowness is not the SLO's.
+        {"series": f'{LOADGEN_REQUESTS}{{{LOADGEN_LABELS}, route="{routes.MODEL_INFO}", outcome="200"}}',
+         "values": noise_all},
+        {"series": f'{LOADGEN_HISTOGRAM}_bucket{{{LOADGEN_LABELS}, route="{routes.MODEL_INFO}", {bucket}}}',
+         "values": f"0+0x{scenario.steps}"},
+    ]  # fmt: skip
+
+
+def service_series(slo: SLOSpec, scenario: Scenario) -> list[dict[str, str]]:
     good_route, bad_route, slow_route = (f'route="{r}"' for r in routes.PREDICTION_ROUTES)
     le = slo.latency_threshold_seconds
     noise_all = scenario.values("all")

@@ -2,7 +2,7 @@
 
 A small aiohttp server answers, goes away for some seconds (stops listening and drops its connections), then
 answers again; `python -m loadgen run` (a real process, off a terminal) loads it. Chromium, driven over the
-DevTools protocol (aiohttp's websocket client, no new dependency), loads the report: no console message or
+DevTools protocol (tests/browser.py), loads the report: no console message or
 exception, every chart has marks, the latency line breaks at the outage, and a screenshot is saved
 (tmp dir; also to $LOADGEN_REPORT_SCREENSHOT when set, which is how docs/loadgen-report.png is made:
 `LOADGEN_REPORT_SCREENSHOT=docs/loadgen-report.png .venv/bin/python -m pytest tests/e2e/test_loadgen_report.py`).
@@ -11,15 +11,11 @@ exception, every chart has marks, the latency line breaks at the outage, and a s
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
-import itertools
 import json
 import os
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -28,20 +24,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from stack.processes import answers
 from tests import processes
+from tests.browser import inspect
 from tests.prom import binary
 
 UP_SECONDS, OUTAGE_SECONDS, RUN_SECONDS, RATE = 5.0, 4.0, 15, 40
-CHROMIUM = shutil.which("chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-                  "--remote-debugging-port=0", "--remote-allow-origins=*", "--window-size=1000,900"]  # fmt: skip
 
 
 @dataclass
@@ -104,85 +95,6 @@ def flaky_server() -> Iterator[Flaky]:
         loop.close()
 
 
-# --- Chromium over the DevTools protocol ------------------------------------------------------------------
-
-#: Per chart: its title, its marks (lines, dots, bars) and the extent of its data group, as rendered.
-CHARTS_JS = """Array.from(document.querySelectorAll('svg.chart')).map(svg => {
-  const g = svg.querySelector('g.data'), box = g.getBBox();
-  return {title: svg.getAttribute('aria-label'), lines: g.querySelectorAll('polyline').length,
-          marks: g.querySelectorAll('polyline, circle, rect').length, width: box.width, height: box.height};
-})"""
-
-
-@dataclass
-class Devtools:
-    ws: aiohttp.ClientWebSocketResponse
-    events: list[dict[str, Any]] = field(default_factory=list)
-    ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-
-    async def call(self, method: str, **params: Any) -> dict[str, Any]:
-        n = next(self.ids)
-        await self.ws.send_json({"id": n, "method": method, "params": params})
-        while True:
-            message = await self.next()
-            if message.get("id") == n:
-                assert "error" not in message, message
-                return dict(message["result"])
-
-    async def loaded(self, url: str) -> None:
-        """Wait until the page at `url` has loaded (not a load event of the blank page before it)."""
-        check = f"document.readyState === 'complete' && location.href === {json.dumps(url)}"
-        deadline = time.monotonic() + 30
-        while not (await self.call("Runtime.evaluate", expression=check, returnByValue=True))["result"]["value"]:
-            assert time.monotonic() < deadline, f"{url} did not load"
-            await asyncio.sleep(0.1)
-
-    async def next(self) -> dict[str, Any]:
-        message: dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.receive_str(), 30))
-        if "method" in message:
-            self.events.append(message)
-        return message
-
-
-async def inspect(page: Path, screenshot: Path, profile: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(chart facts, console messages and exceptions) of `page` in headless Chromium; a full-page PNG."""
-    assert CHROMIUM is not None, "chromium is not installed"
-    log = (profile.parent / "chromium.log").open("wb")
-    proc = subprocess.Popen([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                            stdout=log, stderr=log, start_new_session=True)  # fmt: skip
-    try:
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not port_file.exists() or not port_file.read_text().strip():
-            assert time.monotonic() < deadline and proc.poll() is None, "chromium did not start"
-            await asyncio.sleep(0.1)
-        port = int(port_file.read_text().split()[0])
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{port}/json/list") as r:
-                target = next(t for t in await r.json() if t["type"] == "page")
-            async with http.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0) as ws:
-                cdp = Devtools(ws)
-                for domain in ("Page", "Runtime", "Log"):
-                    await cdp.call(f"{domain}.enable")
-                await cdp.call("Page.navigate", url=page.as_uri())
-                await cdp.loaded(page.as_uri())
-                found = await cdp.call("Runtime.evaluate", expression=CHARTS_JS, returnByValue=True)
-                size = (await cdp.call("Page.getLayoutMetrics"))["cssContentSize"]
-                await cdp.call("Emulation.setDeviceMetricsOverride", width=1000, height=int(size["height"]) + 20,
-                               deviceScaleFactor=1, mobile=False)  # fmt: skip
-                shot = await cdp.call("Page.captureScreenshot", format="png")
-                screenshot.write_bytes(base64.b64decode(shot["data"]))
-                await asyncio.sleep(0.2)  # late console messages
-                await cdp.call("Runtime.evaluate", expression="1")
-        noise = ("Runtime.consoleAPICalled", "Runtime.exceptionThrown", "Log.entryAdded")
-        return found["result"]["value"], [e for e in cdp.events if e["method"] in noise]
-    finally:
-        with contextlib.suppress(ProcessLookupError):  # (its own process group: chromium and its helpers)
-            os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-        log.close()
-
-
 # --- the test ---------------------------------------------------------------------------------------------
 
 
@@ -220,7 +132,8 @@ def test_a_run_with_an_outage_reads_true_in_a_browser(tmp_path: Path) -> None:
     assert "connect" in page and "/v1/predict/batch" in page
 
     screenshot = tmp_path / "report.png"
-    found, noise = asyncio.run(inspect(out / "report.html", screenshot, tmp_path / "chromium"))
+    seen = asyncio.run(inspect(out / "report.html", screenshot, tmp_path / "chromium"))
+    found, noise = seen.value, seen.noise
     assert noise == [], noise
     assert len(found) == 5 and all(c["marks"] > 0 and c["width"] > 0 for c in found), found
     latency = next(c for c in found if c["title"].startswith("Latency"))

@@ -30,15 +30,18 @@ def test_promtool_check_config_and_rules() -> None:
     result = prom.promtool("check", "rules", *rules)
     assert result.returncode == 0, result.stdout + result.stderr
     # Per SLO: 8 SLI windows, 4 request rates, the error rate and no-data; 7 meta recordings; page and ticket
-    # alerts and the absent alert. Then the 5 operational alerts.
+    # alerts and the absent alert; the same for the synthetic (client-side) SLOs. Then the 6 operational alerts.
     assert [p.name for p in rules] == [
         "operational.yml",
         "slo-requests-availability.yml",
         "slo-requests-latency-100ms.yml",
         "slo-requests-latency-500ms.yml",
+        "slo-synthetic-availability.yml",
+        "slo-synthetic-latency-100ms.yml",
+        "slo-synthetic-latency-500ms.yml",
     ]
     counts = [line.split()[1] for line in result.stdout.splitlines() if "SUCCESS" in line]
-    assert counts == ["5", "24", "24", "24"], result.stdout
+    assert counts == ["6", *["24"] * 6], result.stdout
 
 
 def test_shrunk_rules_pass_promtool(tmp_path: Path) -> None:
@@ -51,7 +54,7 @@ def test_shrunk_rules_pass_promtool(tmp_path: Path) -> None:
 def test_promtool_unit_tests() -> None:
     """Every alert: fires at its threshold in time, silent at/below budget, resolves; recording values."""
     files = [*sorted((GENERATED / "tests").glob("*.test.yml")), PROMETHEUS / "operational.test.yml"]
-    assert len(files) == 13
+    assert len(files) == 6 * 4 + 1
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda f: prom.promtool("test", "rules", f.name, cwd=f.parent), files))
     failed = {f.name: r.stdout + r.stderr for f, r in zip(files, results, strict=True) if r.returncode != 0}
@@ -149,6 +152,25 @@ def test_a_latency_sli_that_counts_fast_failures_as_good_fails(tmp_path: Path) -
 def test_without_the_min_events_guard_the_low_traffic_page_fires(tmp_path: Path) -> None:
     out = mutated_rules_fail(tmp_path, replacing("* 300 >= 100)", "* 300 >= 0)"), "0.05 rps")
     assert "0.05 rps" in out
+
+
+def test_a_synthetic_sli_that_counts_only_5xx_as_bad_fails_the_client_failures_test(tmp_path: Path) -> None:
+    out = mutated_rules_fail(
+        tmp_path, replacing('outcome!~"[1-4].."', 'outcome=~"5.."'), "transport error kind", "synthetic-availability"
+    )
+    assert "abs(slo:sli_error:ratio_rate5m" in out
+
+
+def test_a_synthetic_sli_that_leaves_dropped_requests_out_fails_the_client_failures_test(tmp_path: Path) -> None:
+    dropped = '(sum(rate(loadgen_dropped_total{job="loadgen"}[5m])) or on() vector(0))'
+
+    def errors_without_drops(rule: dict[str, Any]) -> None:
+        # the error part comes first in the error ratio and the error events recordings
+        if rule.get("record", "").startswith("slo:sli_error"):
+            rule["expr"] = rule["expr"].replace(dropped, "vector(0)", 1)
+
+    out = mutated_rules_fail(tmp_path, errors_without_drops, "transport error kind", "synthetic-latency-100ms")
+    assert "abs(slo:sli_error:ratio_rate5m" in out
 
 
 def test_alertmanager_accepts_its_config(tmp_path: Path) -> None:

@@ -208,7 +208,7 @@ def _prometheus_shows_the_stack_working(prometheus: Prometheus) -> bool:
     except (PrometheusError, OSError):  # not listening yet, or not ready
         return False
     jobs_up = {t["labels"]["job"] for t in targets if t["health"] == "up"}
-    return jobs_up == {"service", "loadgen", "prometheus"} and len(rules) == 3
+    return jobs_up == {"service", "loadgen", "prometheus"} and len(rules) == 6  # 3 server-side SLOs, 3 synthetic
 
 
 def test_the_real_stack_comes_up_every_target_up_rules_evaluating_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
@@ -242,6 +242,9 @@ def test_a_clean_bounded_soak_of_the_real_stack_meets_every_slo(tmp_path: Path) 
         "requests-availability",
         "requests-latency-500ms",
         "requests-latency-100ms",
+        "synthetic-availability",
+        "synthetic-latency-500ms",
+        "synthetic-latency-100ms",
     ]
     assert all(s["requests"] > 0 for s in saved["slos"]) and saved["ok"] is True
     assert_all_stopped(env, str(tmp_path))

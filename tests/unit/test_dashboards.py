@@ -74,7 +74,7 @@ def test_slo_overview_has_a_row_per_objective_with_the_alert_thresholds() -> Non
     ("name", "title"), [("service.json", "Latency percentiles"), ("load.json", "Latency: client vs server")]
 )
 def test_latency_panels_draw_the_specs_latency_thresholds(name: str, title: str) -> None:
-    thresholds = sorted(t for s in load_spec(SPEC).slos if (t := s.latency_threshold_seconds) is not None)
+    thresholds = sorted({t for s in load_spec(SPEC).slos if (t := s.latency_threshold_seconds) is not None})
     (panel,) = [p for p in json.loads(RENDERED[name])["panels"] if p["title"] == title]
     steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
     assert [s["value"] for s in steps if s["value"] is not None] == thresholds

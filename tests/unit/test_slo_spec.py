@@ -16,7 +16,7 @@ from contract.durations import parse_duration
 from contract.metrics import le_text
 from contract.routes import prediction_routes_regex
 from slo.selectors import Matcher, Selector, selectors
-from slo.spec import SpecError, load_spec, load_specs
+from slo.spec import ROUTED_SERIES, SpecError, load_spec, load_specs
 from slo.thresholds import k6_thresholds
 from slo.windows import DAY, HOUR, MINUTE, POLICY, SLI_WINDOWS, BurnCondition, Windows, prom_duration
 from tests.processes import ROOT
@@ -43,6 +43,10 @@ def test_default_spec_holds_the_three_objectives() -> None:
         "requests-availability": (99.9, None),
         "requests-latency-500ms": (90, 0.5),
         "requests-latency-100ms": (99, 0.1),
+        # the same objectives seen from the client (the load generator's metrics)
+        "synthetic-availability": (99.9, None),
+        "synthetic-latency-500ms": (90, 0.5),
+        "synthetic-latency-100ms": (99, 0.1),
     }
     assert str(spec.slos[0].error_budget) == "0.001"
 
@@ -106,7 +110,7 @@ def test_the_shipped_spec_selects_exactly_the_contracts_routes() -> None:
     expected = f'route=~"{prediction_routes_regex()}"'
     for slo in load_spec(SPEC).slos:
         for query in slo.sli.queries.values():
-            routed = [s for s in selectors(query) if s.metric.startswith(metrics.REQUEST_DURATION.name)]
+            routed = [s for s in selectors(query) if s.metric in ROUTED_SERIES]
             assert routed and all([str(m) for m in s.on("route")] == [expected] for s in routed)
 
 
@@ -354,3 +358,17 @@ def test_burn_conditions_know_whether_they_can_fire() -> None:
     assert quick.can_fire(Decimal("0.001")) and not quick.can_fire(Decimal("0.1"))
     assert slow.can_fire(Decimal("0.1")) and not slow.can_fire(Decimal("0.2"))
     assert not BurnCondition(2, HOUR, MINUTE).can_fire(Decimal("0.5"))  # "ratio > 1" never holds either
+
+
+def test_a_load_generator_series_without_the_contracts_routes_is_refused(tmp_path: Path) -> None:
+    data = yaml.safe_load(SPEC.read_text())
+    (synthetic,) = [s for s in data["slos"] if s["name"] == "synthetic-availability"]
+    routed = f'job="loadgen",route=~"{prediction_routes_regex()}"'
+    assert routed in synthetic["sli"]["events"]["total_query"]
+    synthetic["sli"]["events"]["total_query"] = synthetic["sli"]["events"]["total_query"].replace(
+        routed, 'job="loadgen"'
+    )
+    path = tmp_path / "slo.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(SpecError, match=r"synthetic-availability, sli\.events\.total_query: loadgen_requests_total "):
+        load_spec(path)

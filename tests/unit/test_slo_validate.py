@@ -21,12 +21,15 @@ def with_changes(**changes: object) -> Spec:
 
 
 def test_the_shipped_spec_is_valid_with_one_dead_condition_noted() -> None:
-    (finding,) = check(load_spec(SPEC))
-    assert finding == Finding(
-        "warning",
-        "insurance-charges/requests-latency-500ms",
-        "the page alert's condition 14.4x over 1h/5m needs a ratio > 1.44: it never fires",
-    )
+    findings = check(load_spec(SPEC))
+    assert findings == [
+        Finding(
+            "warning",
+            f"insurance-charges/{name}",
+            "the page alert's condition 14.4x over 1h/5m needs a ratio > 1.44: it never fires",
+        )
+        for name in ("requests-latency-500ms", "synthetic-latency-500ms")  # the server's and the client's view
+    ]
 
 
 def test_an_alert_none_of_whose_conditions_can_fire_is_refused_unless_disabled() -> None:
@@ -38,7 +41,8 @@ def test_an_alert_none_of_whose_conditions_can_fire_is_refused_unless_disabled()
     ]
     alerting = {"name": "X", "page_alert": {"disable": True}}
     disabled = check(with_changes(objective=80, alerting=alerting))
-    assert [f.where for f in disabled] == ["insurance-charges/requests-latency-500ms"]  # the shipped note alone
+    # the shipped notes alone
+    assert [f.where for f in disabled] == [f"insurance-charges/{s}-latency-500ms" for s in ("requests", "synthetic")]
     # 50%: the ticket's 3x condition is dead too, its 1x one lives.
     assert "ticket alert's condition 3x over 1d/2h" in " ".join(map(str, check(with_changes(objective=50))))
 
@@ -67,9 +71,10 @@ def test_live_every_selector_must_match_a_series_each_asked_once() -> None:
         return 0 if 'le="0.1"' in selector else 3
 
     findings = check_live(spec, count)
-    assert len(asked) == len(set(asked)) == 4  # errors, total, and one bucket per latency SLO
-    (finding,) = findings
-    assert (
-        finding.level == "error" and finding.where == "insurance-charges/requests-latency-100ms, sli.events.error_query"
-    )
-    assert 'le="0.1"' in finding.message and "matches no series" in finding.message
+    # per side: errors, total (the client's: finished and dropped), and one bucket per latency SLO
+    assert len(asked) == len(set(asked)) == 4 + 5
+    assert [(f.level, f.where) for f in findings] == [
+        ("error", f"insurance-charges/{side}-latency-100ms, sli.events.error_query")
+        for side in ("requests", "synthetic")
+    ]
+    assert all('le="0.1"' in f.message and "matches no series" in f.message for f in findings)

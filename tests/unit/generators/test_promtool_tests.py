@@ -6,8 +6,9 @@ from fractions import Fraction
 
 import pytest
 
-from contract import routes
+from contract import metrics, routes
 from generators.paths import SPEC
+from generators.prometheus.promtool_edges import LOADGEN_ERROR_KINDS
 from generators.prometheus.promtool_tests import (
     Scenario,
     Segment,
@@ -15,13 +16,16 @@ from generators.prometheus.promtool_tests import (
     close_to,
     fires,
     input_series,
+    job_of,
+    reads_loadgen,
     slo_test_files,
 )
+from loadgen.http.errors import ERROR_KINDS
 from slo.spec import load_spec
 from slo.windows import MINUTE
 
 LOADED = load_spec(SPEC)
-AVAILABILITY, LATENCY_500MS, _ = LOADED.slos
+AVAILABILITY, LATENCY_500MS, *_ = LOADED.slos
 
 
 def test_scenario_counts_whole_requests_and_averages_over_what_exists() -> None:
@@ -105,3 +109,29 @@ def test_a_100_percent_objective_gets_no_burn_tests_but_a_note() -> None:
         name: ([], ["objective 100%: no error budget, so no burn rate to test"])
         for name in ("edges", "page", "records", "ticket")
     }
+
+
+SYNTHETIC = {slo.name: slo for slo in LOADED.slos if reads_loadgen(slo)}
+
+
+def test_synthetic_slos_read_the_load_generators_series_on_every_route() -> None:
+    assert sorted(SYNTHETIC) == ["synthetic-availability", "synthetic-latency-100ms", "synthetic-latency-500ms"]
+    assert not reads_loadgen(AVAILABILITY) and job_of(AVAILABILITY) == metrics.SERVICE_JOB
+    scenario = Scenario([Segment(3, Fraction(1, 10))], step=MINUTE)
+    series = [s["series"] for slo in SYNTHETIC.values() for s in input_series(slo, scenario)]
+    assert all(s.startswith("loadgen_") and f'job="{metrics.LOADGEN_JOB}"' in s for s in series)
+    text = " ".join(series)
+    assert all(f'route="{r}"' in text for r in routes.PREDICTION_ROUTES) and f'route="{routes.MODEL_INFO}"' in text
+    assert metrics.LOADGEN_DROPPED.name in text and 'le="0.1"' in text and 'outcome="timeout"' in text
+
+
+def test_the_client_failures_test_covers_every_transport_error_kind_of_the_load_generator() -> None:
+    # The generators may not import loadgen: their copy of the kinds is checked here.
+    assert LOADGEN_ERROR_KINDS == ERROR_KINDS
+    edges, _ = slo_test_files(LOADED, SYNTHETIC["synthetic-availability"], "../rules/x.yml")["edges"]
+    (test,) = [t for t in edges["tests"] if "transport error kind" in t["name"]]
+    text = " ".join(s["series"] for s in test["input_series"])
+    assert all(f'outcome="{kind}"' in text for kind in ERROR_KINDS) and 'outcome="503"' in text
+    server_edges, notes = slo_test_files(LOADED, AVAILABILITY, "../rules/x.yml")["edges"]
+    assert not any("transport error kind" in t["name"] for t in server_edges["tests"])
+    assert any(n.startswith("client-failures test") for n in notes)

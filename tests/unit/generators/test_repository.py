@@ -51,7 +51,7 @@ def test_write_then_check_a_copy(tmp_path: Path) -> None:
 
 def test_shrunk_output_is_rules_only_with_shorter_ranges(tmp_path: Path) -> None:
     files = generate(SPEC, tmp_path, shrink=60)
-    assert sorted(p.relative_to(tmp_path).parts[0] for p in files) == ["rules"] * 4
+    assert sorted(p.relative_to(tmp_path).parts[0] for p in files) == ["rules"] * 7
     text = (tmp_path / "rules" / "slo-requests-availability.yml").read_text()
     assert "[5s]" in text and "[5m]" not in text and "windows shrunk 60x" in text
     records = [r["record"] for r in yaml.safe_load(text)["groups"][0]["rules"]]

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from contract import metrics
+from contract.routes import prediction_routes_regex
 from generators import k8s
 from generators.paths import SPEC
 from generators.prometheus import operational
@@ -115,7 +116,22 @@ def test_operational_alerts_read_the_contracts_metrics_and_shrink() -> None:
     # Rate windows shrink; `for` waits out real time (a service starting): a shrunk one pages at every start.
     assert shrunk["ServiceTargetDown"]["for"] == "2m" and "[5s]" in shrunk["LoadgenDroppingRequests"]["expr"]
     named = set(re.findall(r"\b([a-z_]+)\{", "".join(r["expr"] for r in rules.values()))) - {"up"}
+    named = {re.sub(r"_(bucket|count)$", "", n) for n in named}  # a histogram's series
     assert named <= {m.name for m in vars(metrics).values() if isinstance(m, metrics.Metric)}
+
+
+def test_the_disagreement_alert_joins_both_views_on_the_route_and_its_guard_shrinks() -> None:
+    rule = {r["alert"]: r for r in operational.operational_groups()[0]["rules"]}["RequestsWaitBeforeService"]
+    expr = rule["expr"]
+    assert rule["for"] == "10m" and expr.count("on(route)") == 2 and "sum by (route, le)" in expr
+    assert metrics.LOADGEN_REQUEST_DURATION.labels == ("route",) and "route" in metrics.REQUEST_DURATION.labels
+    assert f'route=~"{prediction_routes_regex()}"' in expr and 'status_code!~"5.."' in expr
+    assert "* 300 >= 100" in expr and "> 0.05" in expr and "2 * histogram_quantile(0.99" in expr
+    shrunk = {r["alert"]: r for r in operational.operational_groups(Windows(60))[0]["rules"]}
+    assert (
+        "* 5 >= 100" in shrunk["RequestsWaitBeforeService"]["expr"]
+        and "[5s]" in shrunk["RequestsWaitBeforeService"]["expr"]
+    )
 
 
 def test_the_prometheus_rule_holds_every_group_and_the_config_maps_every_dashboard() -> None:

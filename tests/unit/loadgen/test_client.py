@@ -4,7 +4,9 @@ retirement, timeouts, connection errors, and the choice between the clients."""
 from __future__ import annotations
 
 import asyncio
+import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 import uvloop
 
 from loadgen.client import AiohttpClient, FastClient, make_client
+from loadgen.http import fast
 from loadgen.http.errors import CLOSED, CONNECT, OTHER, TIMEOUT
 from loadgen.http.fast import IDLE_SECONDS, _Connection, _keep_alive_timeout
 from tests import processes
@@ -183,6 +186,32 @@ def test_warm_connections_are_the_ones_used() -> None:
 
     server, opened = asyncio.run(go())
     assert opened == 3 and server.connections == 3
+
+
+def test_every_pooled_connection_stays_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request takes a pooled connection at random: at a steady rate none idles into retirement, so the pool
+    keeps the reserve the busiest moment opened (a burst of due requests finds connections instead of opening
+    them), and their request counts spread apart (a server closing each after N requests closes them one by
+    one, not all in one round). 300 requests over 3 connections, seeded: each carries about 100, not exactly."""
+    monkeypatch.setattr(fast, "random", random.Random(13).random)
+    per_connection: Counter[int] = Counter()
+
+    async def counting(reader: Reader, writer: Writer, server: RawServer) -> None:
+        me = server.connections
+        while await read_request(reader, server):
+            per_connection[me] += 1
+            writer.write(OK)
+            await writer.drain()
+
+    async def go() -> None:
+        async with raw_server(counting) as server, FastClient(server.url, timeout=5) as client:
+            await client.warm(3)
+            assert [await post(client) for _ in range(300)] == ["200"] * 300
+            assert server.connections == 3
+
+    asyncio.run(go())
+    counts = sorted(per_connection.values())
+    assert len(counts) == 3 and counts[0] >= 50 and counts[-1] - counts[0] >= 5, counts
 
 
 def test_closed_is_reported_after_the_one_retry_also_fails() -> None:

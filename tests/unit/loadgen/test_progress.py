@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
+from pathlib import Path
 
 from rich.console import Console
 
 from loadgen import progress
 from loadgen.recorder import Point
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def point(t: float, *, completed: int = 50, p99: float | None = 4.2, dropped: int = 0) -> Point:
@@ -57,3 +62,25 @@ def test_units() -> None:
         "-", "0.42 ms", "12.3 ms", "1.23 s", "123 s"
     ]  # fmt: skip
     assert [progress.rate(v) for v in (4.25, 17_877.4)] == ["4.2", "17,877"]
+
+
+def test_an_interval_line_imports_nothing() -> None:
+    """The line is printed from the event loop: a module imported on the way (rich's emoji table, 25 ms) is
+    a stall of the schedule. In a fresh interpreter, so another test's imports cannot hide one."""
+    code = """
+import io, sys
+from rich.console import Console
+from loadgen import progress
+from loadgen.recorder import Point
+shown = progress.Progress(Console(file=io.StringIO(), width=80))
+point = Point(t=1, target_rps=5, scheduled=5, sent=5, dropped=0, completed=5, errors=0, p50_ms=1.0, p90_ms=1.0,
+              p99_ms=1.0, max_ms=1.0, lag_p99_ms=0.1)
+for _ in range(shown.interval - 1):
+    shown.show(point)
+before = set(sys.modules)
+shown.show(point)
+assert shown.console.file.getvalue().count("\\n") == 1
+print(sorted(set(sys.modules) - before))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert done.stdout.strip() == "[]", done.stdout

@@ -23,7 +23,7 @@ from tests.unit.stack.canned import CannedPrometheus, closed_port_url, matrix, v
 
 SPEC_PATH = Path(__file__).resolve().parents[3] / "prometheus" / "slo.yaml"
 SPEC = load_spec(SPEC_PATH)
-AVAILABILITY, LATENCY_500MS, _ = SPEC.slos
+AVAILABILITY, LATENCY_500MS, *_ = SPEC.slos
 AVAILABILITY_IDS = '{sloth_service="insurance-charges", sloth_slo="requests-availability"}'
 RECORDINGS = '{__name__=~"slo:sli_error:ratio_rate5m|slo:objective:ratio|sloth_slo_info", '
 NOT_EVALUATING = "Sloth recording rules not evaluating (no slo:... recording of this SLO in the window)"
@@ -224,8 +224,11 @@ def test_a_months_report_weights_by_requests_and_lists_gaps_and_one_incident(
     (incident,) = result.incidents
     assert incident.start == window.start + 300 * step and incident.end == window.start + 302 * step
     assert first.alert_fired and first.problems == ["alert InsuranceChargesAvailabilitySLO fired"]
-    # Every SLO counts the same requests; the canned Prometheus has no errors nor recordings for the others.
-    assert [(s.sli, s.no_data, s.problems) for s in others] == [(1.0, None, [NOT_EVALUATING])] * 2
+    # Every server-side SLO counts the same requests; the canned Prometheus has no errors nor recordings for the
+    # others, and no synthetic (client-side) request at all.
+    assert [(s.sli, s.no_data, s.problems) for s in others] == [(1.0, None, [NOT_EVALUATING])] * 2 + [
+        (None, None, ["no traffic in the window", NOT_EVALUATING])
+    ] * 3
     text = render(result)
     assert text.splitlines()[0] == (
         "SLO report for insurance-charges, 2026-11-01T00:00:00Z to 2026-12-01T00:00:00Z "
@@ -312,7 +315,7 @@ def test_validate_command_checks_the_spec_and_its_selectors_live(
     assert main(["validate"]) == 0  # the shipped spec, offline: one warning (a 90% SLO cannot burn 14.4x)
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("warning: insurance-charges/requests-latency-500ms: the page alert's condition 14.4x")
-    assert out[-1].startswith("valid: 3 SLO(s) of 1 spec(s) in ")
+    assert out[-1].startswith("valid: 6 SLO(s) of 1 spec(s) in ")
     # Live: the canned Prometheus knows the 5xx selector only, so every other selector matches nothing.
     errors = next(iter(AVAILABILITY.series_selectors()))[1].text
     canned_prometheus.queries = {f"count(last_over_time({errors}[3600s]))": vector(2)}

@@ -14,6 +14,10 @@ LATENCY_SECONDS: tuple[float, ...] = (
     0.5, 0.55, 0.6, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0,
 )  # fmt: skip
 
+#: Queue delay before a request starts, seconds: well under a millisecond when the worker keeps up,
+#: up to the admission bound (service/admission.py) and beyond it when it does not.
+QUEUE_DELAY_SECONDS: tuple[float, ...] = (0.0001, 0.00025, 0.0005, *LATENCY_SECONDS)
+
 #: Model inference, seconds: microseconds for one row, up to milliseconds for a full batch.
 INFERENCE_SECONDS: tuple[float, ...] = (
     0.000005, 0.00001, 0.00002, 0.00003, 0.00005, 0.000075, 0.0001, 0.00025, 0.0005,

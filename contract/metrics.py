@@ -37,6 +37,16 @@ def le_text(bound: float) -> str:
 REQUEST_DURATION = Metric("http_server_request_duration_seconds", ("method", "route", "status_code"))
 IN_FLIGHT = Metric("http_server_requests_in_flight")
 SHED = Metric("http_server_shed_requests_total", ("route",))
+#: Admission by time (service/admission.py): each admitted request's wait between its arrival in the worker
+#: and its start, the bound it is held to, the requests not predicted because their client left or their
+#: deadline passed, and the requests whose head or body did not arrive in time (408).
+QUEUE_DELAY = Metric("http_server_queue_delay_seconds", ("route",))
+ADMISSION_LIMIT = Metric("http_server_admission_max_queue_delay_seconds")
+ABANDONED = Metric("http_server_abandoned_requests_total", ("route", "reason"))
+READ_TIMEOUTS = Metric("http_server_read_timeouts_total", ("phase",))
+#: `reason` values of ABANDONED, and `phase` values of READ_TIMEOUTS.
+ABANDONED_REASONS = ("disconnect", "deadline")
+READ_PHASES = ("head", "body")
 INFERENCE_DURATION = Metric("model_inference_duration_seconds", ("kind",))
 BATCH_SIZE = Metric("model_batch_size")
 PREDICTED_CHARGES = Metric("model_predicted_charges_dollars")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from generators import k8s, paths
 from generators.grafana.render import render as render_dashboards
+from generators.grafana.service import check_admission_default
 from generators.prometheus.config import COMPOSE, prometheus_config
 from generators.prometheus.operational import operational_groups
 from generators.prometheus.promtool_tests import slo_test_files
@@ -57,6 +58,7 @@ a test fails when a file here differs from what the generators write.
 
 def repository_files(spec_path: Path) -> dict[str, str]:
     """Path relative to the repository -> content, for every file generated from the spec."""
+    check_admission_default(load_spec(spec_path))  # the service's default admission bound follows the spec
     files = {f"{paths.PROMETHEUS}/{rel}": text for rel, text in rendered(spec_path).items()}
     dashboards = render_dashboards(spec_path)
     files.update({f"{paths.DASHBOARDS}/{name}": text for name, text in dashboards.items()})

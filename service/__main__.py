@@ -5,8 +5,8 @@ are aggregated by prometheus-client's multiprocess mode in a folder this process
 (service/metrics_dir.py: locked, wiped, checked, exported as PROMETHEUS_MULTIPROC_DIR, which the workers
 inherit; it must not import prometheus-client itself before that). Either way a start that fails exits
 non-zero with one line on stderr, `error: ...`. uvicorn's access log is off (the request middleware
-writes one JSON line per request instead) and uvicorn's own lines are JSON as well. Request heads go
-through service/http_limits.py (414 and 431).
+writes one JSON line per request instead) and uvicorn's own lines are JSON as well. Connections are
+served by service/protocol.py (head limits, admission by time, read timeouts).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ import sys
 import uvicorn
 from pydantic import ValidationError
 
-from service import metrics_dir, supervisor
+from service import draining, metrics_dir, supervisor
 from service.model import ModelNotFoundError, resolve
 from service.observability.logging import stdlib_config
 from service.settings import ServiceSettings
 
 MULTIPROC_ENV = metrics_dir.MULTIPROC_ENV
-#: uvicorn's httptools protocol with the request-head limits.
-HTTP_PROTOCOL = "service.http_limits:LimitedHttpToolsProtocol"
+#: uvicorn's httptools protocol with the request-head limits, admission and the slow-client guards.
+HTTP_PROTOCOL = "service.protocol:ServiceProtocol"
 
 
 def uvicorn_config(settings: ServiceSettings) -> uvicorn.Config:
@@ -39,6 +39,8 @@ def uvicorn_config(settings: ServiceSettings) -> uvicorn.Config:
         log_config=stdlib_config(settings.log_level),
         access_log=False,
         http=HTTP_PROTOCOL,
+        backlog=settings.backlog,
+        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
     )
 
 
@@ -67,7 +69,7 @@ def serve_one(settings: ServiceSettings) -> str | None:
     config = uvicorn_config(settings)
     last_error = supervisor.LastError()
     supervisor.log.addHandler(last_error)
-    server = uvicorn.Server(config)
+    server = draining.Server(config, settings.drain_seconds)
     try:
         server.run()
     except SystemExit as exc:

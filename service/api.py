@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import Field, create_model
 
 from contract import routes
@@ -20,6 +21,7 @@ from contract.schemas import (
     LegacyPrediction,
     Prediction,
 )
+from service import admission, draining
 from service.fast_route import JSONBodyRoute
 from service.model import Model
 from service.observability import log_fields, metrics, tracing
@@ -31,12 +33,40 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorMessage, "description": "Request body (or batch) too large."},
     503: {
         "model": ErrorMessage,
-        "description": "Too many predictions in progress (SERVICE_MAX_CONCURRENT_PREDICTIONS): retry after "
-        "the Retry-After header's seconds.",
+        "description": "Overloaded: the request would have waited in the service longer than "
+        "SERVICE_MAX_QUEUE_DELAY_MS; retry after the Retry-After header's seconds.",
+    },
+    504: {
+        "model": ErrorMessage,
+        "description": "The request's deadline (its X-Request-Timeout header) passed before it was predicted.",
     },
 }
+#: The status of a request not predicted because its client left (nginx's: nobody reads it, the log and
+#: the metrics do) or its deadline passed.
+ABANDONED_STATUS = {"disconnect": 499, "deadline": 504}
 
 router = APIRouter(route_class=JSONBodyRoute)
+
+
+def refuse_if_abandoned(request: Request) -> None:
+    """Just before model work: a request whose client left or whose deadline passed is not predicted."""
+    reason = admission.abandoned(request.scope)
+    if reason is not None:
+        raise HTTPException(abandon(request, reason), f"not predicted: {reason}")
+
+
+def abandon(request: Request, reason: str) -> int:
+    """Count and log a request given up for `reason`; its status."""
+    path = request.scope["path"]
+    if request.app.state.telemetry.record and path in routes.PREDICTION_ROUTES:  # bounded labels
+        metrics.ABANDONED.labels(path, reason).inc()
+    log_fields.bind(abandoned=reason)
+    return ABANDONED_STATUS[reason]
+
+
+async def client_disconnect_handler(request: Request, exc: Exception) -> Response:
+    """The client left before its body was read (Starlette raises ClientDisconnect): not a 500, a 499."""
+    return JSONResponse({"detail": "not predicted: disconnect"}, abandon(request, "disconnect"))
 
 
 def bounded_batch(max_batch_size: int) -> type[BatchRequest]:
@@ -85,6 +115,7 @@ class Predictor:
 @router.post(routes.PREDICT, response_model=Prediction, responses=ERRORS, tags=["v1"])
 async def predict(record: InsuranceRecord, request: Request) -> dict[str, Any]:
     """Predict one person's yearly medical charges."""
+    refuse_if_abandoned(request)
     predictor: Predictor = request.app.state.predictor
     (charges,) = predictor.predict([record])
     return {"charges": charges, "model_version": predictor.model.version}
@@ -95,6 +126,7 @@ async def predict_batch(batch: BatchRequest, request: Request) -> dict[str, Any]
     """Predict for up to SERVICE_MAX_BATCH_SIZE records; results come back in the records' order.
 
     A longer batch is refused (413) while it is parsed (`bounded_batch`, service/errors.py)."""
+    refuse_if_abandoned(request)
     predictor: Predictor = request.app.state.predictor
     version = predictor.model.version
     charges = predictor.predict(batch.records, batch=True)
@@ -109,6 +141,7 @@ async def predict_batch(batch: BatchRequest, request: Request) -> dict[str, Any]
 )
 async def predict_original(record: InsuranceRecord, request: Request) -> dict[str, float]:
     """The original service's route and response, kept so its clients and Locust file work as-is."""
+    refuse_if_abandoned(request)
     predictor: Predictor = request.app.state.predictor
     (charges,) = predictor.predict([record])
     return {"charges": round(charges, 2)}
@@ -129,7 +162,10 @@ async def healthz() -> dict[str, str]:
 
 @router.get(routes.READYZ, response_model=Health, tags=["probes"], responses={503: {"model": Health}})
 async def readyz(request: Request, response: Response) -> dict[str, str]:
-    """Readiness: the model is loaded and a warm-up prediction succeeded."""
+    """Readiness: the model is loaded and a warm-up prediction succeeded, and the service is not shutting down."""
+    if draining.DRAINING.is_set():
+        response.status_code = 503
+        return {"status": "draining"}
     if not request.app.state.ready:
         response.status_code = 503
         return {"status": "loading"}

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect
 
 from contract.routes import MODEL_NAME
 from contract.schemas import EXAMPLE_RECORD, BatchRequest, InsuranceRecord
@@ -25,7 +26,6 @@ from service.observability import logging, metrics, tracing
 from service.observability.middleware import ObservabilityMiddleware
 from service.observability.telemetry import Telemetry
 from service.settings import ServiceSettings
-from service.shedding import LoadSheddingMiddleware
 
 
 def load_and_warm(settings: ServiceSettings) -> Model:
@@ -52,6 +52,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         raise RuntimeError(f"cannot load model {settings.model_version!r} from {settings.model_dir}: {exc}") from exc
     app.state.predictor = api.Predictor(model, app.state.telemetry)
     metrics.SIGNALS.min_count = settings.model_signal_min_count
+    metrics.ADMISSION_LIMIT.set(settings.queue_delay_limit_seconds)  # the bound service/protocol.py holds to
     metrics.set_model(model.metadata.get("name", MODEL_NAME), model.version)
     # Everything allocated so far (modules, the app, the model) lives as long as the process:
     # out of the collector's sight, full collections stop rescanning it (a few ms each).
@@ -96,6 +97,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(faults.router)
     app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(ClientDisconnect, api.client_disconnect_handler)
     provider = tracing.setup(app, redact=not settings.trace_request_details) if settings.instrumentation else None
     app.state.tracer_provider = provider
     app.state.telemetry = Telemetry(
@@ -112,13 +114,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             instrument=settings.instrumentation,
             tracing_on=provider is not None,
         ),
-        # Too many predictions in progress -> 503 + Retry-After at once, before anything else is spent on it.
-        Middleware(
-            LoadSheddingMiddleware,
-            max_in_progress=settings.max_concurrent_predictions,
-            retry_after_seconds=settings.retry_after_seconds,
-        ),
-        # Drills: latency and 500s on chosen routes; a shed request is never faulted, a delayed one holds its slot.
+        # Admission by time (shedding) happens before all of this, in the protocol and the Gate
+        # (service/protocol.py, service/admission.py): a shed request never enters this chain.
+        # Drills: latency and 500s on chosen routes.
         Middleware(FaultInjectionMiddleware, faults=app.state.faults),
         # Oversized bodies -> 413 before anything parses them.
         Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),

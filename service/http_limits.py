@@ -29,7 +29,13 @@ from service.observability.logging import logger
 from service.observability.routes import METHODS
 from service.settings import ServiceSettings
 
-REASONS = {414: b"URI Too Long", 431: b"Request Header Fields Too Large"}
+REASONS = {
+    400: b"Bad Request",
+    408: b"Request Timeout",
+    413: b"Content Too Large",
+    414: b"URI Too Long",
+    431: b"Request Header Fields Too Large",
+}
 
 
 @dataclass(frozen=True, slots=True)

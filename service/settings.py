@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contract.admission import default_max_queue_delay_ms
 from contract.routes import MODEL_NAME
 from service.faults import FaultConfig
 
@@ -61,8 +62,32 @@ class ServiceSettings(BaseSettings):
         le=65535,
         description="Serve /metrics on this port (same host) instead of the API's; unset: on the API port.",
     )
-    max_concurrent_predictions: int = Field(
-        64, ge=1, description="Predictions in progress per worker; over it, 503 with Retry-After at once."
+    max_queue_delay_ms: float | None = Field(
+        None,
+        ge=0,
+        description="Longest a prediction may wait in a worker before it starts; over it, 503 with Retry-After at "
+        "once. Unset: half the strictest latency SLO threshold (50 ms); 0: no shedding by time.",
+    )
+    header_timeout_seconds: float = Field(
+        5.0, gt=0, description="Time a connection has to send a request head (first request: from the connect); 408."
+    )
+    body_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time a request's body has to arrive after its head; 408 (it is not admitted before)."
+    )
+    max_connections: int = Field(
+        1000, ge=1, description="Open connections per worker; one more is closed as soon as it is accepted."
+    )
+    backlog: int = Field(
+        1024, ge=1, description="Connections the kernel holds for a worker until it accepts them (listen backlog)."
+    )
+    drain_seconds: float = Field(
+        0.0, ge=0, description="After SIGTERM, serve on this long with /readyz answering 503, then shut down."
+    )
+    graceful_shutdown_seconds: int = Field(
+        10,
+        ge=0,
+        description="Then wait this long at most for requests in progress; connections still "
+        "sending a request are closed at once.",
     )
     retry_after_seconds: int = Field(1, ge=0, description="Retry-After of a shed (503) response, seconds.")
     admin_token: str = Field(
@@ -80,6 +105,12 @@ class ServiceSettings(BaseSettings):
         description="Multiprocess metrics folder when workers > 1 (locked, wiped at start); unset: a temporary one, "
         "removed at exit.",
     )
+
+    @property
+    def queue_delay_limit_seconds(self) -> float:
+        """The admission bound in seconds, 0 for none (the default derived from the SLO when unset)."""
+        ms = default_max_queue_delay_ms() if self.max_queue_delay_ms is None else self.max_queue_delay_ms
+        return ms / 1000
 
     @model_validator(mode="after")
     def _token_from_file(self) -> ServiceSettings:

@@ -34,7 +34,8 @@ from typing import Any
 
 import uvicorn
 
-from service import metrics_dir
+from service import draining, metrics_dir
+from service.settings import ServiceSettings
 
 #: How long a worker may take to become ready (load and warm the model) before the service gives up.
 START_TIMEOUT_SECONDS = 60.0
@@ -92,7 +93,7 @@ def worker(config: uvicorn.Config, sock: socket.socket, report: Connection, pare
     config.configure_logging()
     last_error = LastError()
     logging.getLogger("uvicorn.error").addHandler(last_error)
-    server = uvicorn.Server(config)
+    server = draining.Server(config, ServiceSettings().drain_seconds)
 
     def report_ready() -> None:
         while not server.started and not server.should_exit:

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
 
+from contract import admission
 from contract import metrics as m
 from generators.grafana import panels as p
 from generators.grafana.panels import RATE
-from slo.spec import Spec
+from slo.spec import Spec, SpecError
 
 SVC = f'job="{m.SERVICE_JOB}"'
 SEL = f'{SVC}, instance=~"$instance", route=~"$route"'
 REQ = m.REQUEST_DURATION.name
+
+
+def check_admission_default(spec: Spec) -> None:
+    """The service's default admission bound is derived from contract/admission.py's copy of the strictest
+    latency threshold (the service may not read the spec): refuse a spec whose strictest threshold differs."""
+    found = [s.latency_threshold_seconds for s in spec.slos if s.latency_threshold_seconds is not None]
+    if found and min(found) != admission.STRICTEST_LATENCY_SLO_SECONDS:
+        raise SpecError(
+            f"the strictest latency SLO threshold is {min(found):g} s but contract/admission.py's "
+            f"STRICTEST_LATENCY_SLO_SECONDS is {admission.STRICTEST_LATENCY_SLO_SECONDS:g}: update it"
+        )
 
 
 def build(spec: Spec) -> db.Dashboard:
@@ -82,7 +94,8 @@ def build(spec: Spec) -> db.Dashboard:
         .with_panel(
             p.timeseries_panel(
                 "Shed requests",
-                "Requests refused with 503 by the overload protection, per second. Zero is the normal state.",
+                "Predictions answered 503 at once because they would have waited over the admission bound, per "
+                "second. Zero is the normal state.",
                 [(f"sum(rate({m.SHED.name}{{{proc}}}[{RATE}])) or on() vector(0)", "shed")],
                 "reqps",
                 width=8,
@@ -97,6 +110,54 @@ def build(spec: Spec) -> db.Dashboard:
                     (
                         f"sum by (kind) (rate({m.FAULTS_INJECTED.name}{{{proc}}}[{RATE}])) or on() vector(0)",
                         "{{kind}}",
+                    )
+                ],
+                "reqps",
+                width=8,
+                minimum=0,
+            )
+        )
+        .with_row(p.row("Overload"))
+        .with_panel(
+            p.timeseries_panel(
+                "Queue delay",
+                "p50 and p99 of the wait between a request's arrival in a worker and its start, and the admission "
+                "bound (SERVICE_MAX_QUEUE_DELAY_MS): a prediction predicted to wait longer is shed (503). Near zero "
+                "is the normal state; a p99 at the bound means the worker is overloaded and shedding.",
+                [
+                    *[(p.quantile(q, m.QUEUE_DELAY.name, SEL), f"p{round(q * 100)}") for q in (0.5, 0.99)],
+                    (f"max({m.ADMISSION_LIMIT.name}{{{proc}}})", "bound"),
+                ],
+                "s",
+                width=8,
+                minimum=0,
+            )
+        )
+        .with_panel(
+            p.timeseries_panel(
+                "Not predicted: client gone or deadline passed",
+                "Requests not predicted because the client disconnected (499) or its X-Request-Timeout passed (504), "
+                "per second, by reason. Work the service did not do for nobody.",
+                [
+                    (
+                        f"sum by (reason) (rate({m.ABANDONED.name}{{{SEL}}}[{RATE}])) or on() vector(0)",
+                        "{{reason}}",
+                    )
+                ],
+                "reqps",
+                width=8,
+                minimum=0,
+            )
+        )
+        .with_panel(
+            p.timeseries_panel(
+                "Read timeouts (408)",
+                "Requests whose head or body did not arrive in time (SERVICE_HEADER_TIMEOUT_SECONDS, "
+                "SERVICE_BODY_TIMEOUT_SECONDS), per second, by phase: slow or stalled clients.",
+                [
+                    (
+                        f"sum by (phase) (rate({m.READ_TIMEOUTS.name}{{{proc}}}[{RATE}])) or on() vector(0)",
+                        "{{phase}}",
                     )
                 ],
                 "reqps",

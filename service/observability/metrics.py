@@ -52,8 +52,29 @@ REQUEST_DURATION = Histogram(
 IN_FLIGHT = Gauge(names.IN_FLIGHT.name, "Requests being served right now.", multiprocess_mode="livesum")
 SHED = Counter(
     names.SHED.name,
-    "Requests answered 503 at once because too many predictions were in progress.",
+    "Predictions answered 503 at once because they would have waited longer than the admission bound.",
     names.SHED.labels,
+)
+QUEUE_DELAY = Histogram(
+    names.QUEUE_DELAY.name,
+    "Time from a request's arrival (its body complete) to its start in the worker, by route template.",
+    names.QUEUE_DELAY.labels,
+    buckets=buckets.QUEUE_DELAY_SECONDS,
+)
+ADMISSION_LIMIT = Gauge(
+    names.ADMISSION_LIMIT.name,
+    "The admission bound: longest queue delay a prediction may have before it is shed; 0: no shedding by time.",
+    multiprocess_mode="livemax",
+)
+ABANDONED = Counter(
+    names.ABANDONED.name,
+    "Requests not predicted because their client disconnected or their deadline (X-Request-Timeout) passed.",
+    names.ABANDONED.labels,
+)
+READ_TIMEOUTS = Counter(
+    names.READ_TIMEOUTS.name,
+    "Requests answered 408 because their head or body did not arrive in time.",
+    names.READ_TIMEOUTS.labels,
 )
 
 # --- model ------------------------------------------------------------------------------------------
@@ -95,6 +116,9 @@ FAULTS_INJECTED = Counter(
 # Series that must exist from the start (at 0), so that rates and ratios have something to divide.
 for _route in PREDICTION_ROUTES:
     SHED.labels(_route)
+    QUEUE_DELAY.labels(_route)
+    for _reason in names.ABANDONED_REASONS:
+        ABANDONED.labels(_route, _reason)
     for _kind in ("latency", "error"):
         FAULTS_INJECTED.labels(_route, _kind)
 for _field in (*RECORD_FIELDS, *names.VALIDATION_FIELDS_EXTRA):
@@ -105,6 +129,8 @@ _CATEGORY = {
     (feature, value): INPUT_CATEGORY.labels(feature, value) for feature, vs in CATEGORIES.items() for value in vs
 }
 READY.set(0)
+for _phase in names.READ_PHASES:
+    READ_TIMEOUTS.labels(_phase)
 
 # --- hot-path helpers -------------------------------------------------------------------------------
 _duration_children: dict[tuple[str, str, int], Histogram] = {}

@@ -76,6 +76,10 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # From the application's start, as before admission by time: the wait in the worker's queue before it is
+        # http_server_queue_delay_seconds (service/admission.py). Counting it here too would make the server-side
+        # latency SLO see the in-worker queue; the overload drill shows the client-side SLO seeing what the
+        # server-side ones cannot, and a one-line change (the Timing's arrival) would move that line.
         start = time.perf_counter()
         path = scope["path"]
         static = self._static if self._static is not None else self._templates()

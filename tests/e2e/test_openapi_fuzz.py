@@ -26,7 +26,6 @@ LIMITS = (
     "max_url_bytes",
     "max_header_bytes",
     "max_headers",
-    "max_concurrent_predictions",
 )
 
 

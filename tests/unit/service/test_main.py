@@ -37,7 +37,7 @@ def test_one_worker_serves_with_uvicorn_as_configured(trained: Trained, monkeypa
     class Server:
         started = True
 
-        def __init__(self, config: uvicorn.Config) -> None:
+        def __init__(self, config: uvicorn.Config, drain_seconds: float) -> None:
             configs.append(config)
 
         def run(self) -> None:
@@ -46,7 +46,7 @@ def test_one_worker_serves_with_uvicorn_as_configured(trained: Trained, monkeypa
     monkeypatch.setenv("SERVICE_MODEL_DIR", str(trained.model_dir))
     monkeypatch.setenv("SERVICE_PORT", "8123")
     monkeypatch.setenv(main_module.MULTIPROC_ENV, "/elsewhere")
-    monkeypatch.setattr(main_module.uvicorn, "Server", Server)
+    monkeypatch.setattr(main_module.draining, "Server", Server)
     assert main_module.main([]) == 0
     (config,) = configs
     assert (config.app, config.factory, config.port, config.access_log, config.http) == (
@@ -56,6 +56,7 @@ def test_one_worker_serves_with_uvicorn_as_configured(trained: Trained, monkeypa
         False,
         main_module.HTTP_PROTOCOL,
     )
+    assert (config.backlog, config.timeout_graceful_shutdown) == (1024, 10)
     assert main_module.MULTIPROC_ENV not in os.environ  # one worker: in-process metrics, with exemplars
 
 
@@ -65,7 +66,7 @@ def test_a_worker_that_cannot_start_is_exit_1_with_one_line(
     class Server:
         started = False
 
-        def __init__(self, config: uvicorn.Config) -> None:
+        def __init__(self, config: uvicorn.Config, drain_seconds: float) -> None:
             pass
 
         def run(self) -> None:
@@ -73,7 +74,7 @@ def test_a_worker_that_cannot_start_is_exit_1_with_one_line(
             raise SystemExit(3)
 
     monkeypatch.setenv("SERVICE_MODEL_DIR", str(trained.model_dir))
-    monkeypatch.setattr(main_module.uvicorn, "Server", Server)
+    monkeypatch.setattr(main_module.draining, "Server", Server)
     assert main_module.main([]) == 1
     assert capsys.readouterr().err == "error: RuntimeError: cannot load model 'latest'\n"
 

@@ -1,4 +1,4 @@
-"""The request path in-process: the middleware order, the log line and its fields, metrics, shedding, faults."""
+"""The request path in-process: the middleware order, the log line and its fields, metrics, faults."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from service.observability import log_fields, metrics
 from service.observability import logging as service_logging
 from service.observability.middleware import ObservabilityMiddleware
 from service.settings import ServiceSettings
-from service.shedding import LoadSheddingMiddleware
 from tests.unit.service.conftest import LogCapture, Serve, Trained
 
 pytestmark = pytest.mark.anyio
@@ -39,7 +38,7 @@ def requests_counted(route: str, status: int, method: str = "POST") -> float:
 def test_the_middleware_order_is_the_request_order(trained: Trained, log: LogCapture) -> None:
     app = create_app(ServiceSettings(model_dir=trained.model_dir))
     order = [m.cls for m in app.user_middleware]
-    assert order[:3] == [ObservabilityMiddleware, LoadSheddingMiddleware, FaultInjectionMiddleware]
+    assert order[:2] == [ObservabilityMiddleware, FaultInjectionMiddleware]
     stack = app.build_middleware_stack()
     layers = []
     while hasattr(stack, "app"):
@@ -208,37 +207,6 @@ async def test_fault_injection(serve: Serve, log: LogCapture) -> None:
     assert sum(line["event"] == "faults set" for line in log.lines()) == 3
 
 
-async def test_shedding_comes_before_faults_and_both_are_counted(serve: Serve, log: LogCapture) -> None:
-    """Two slots, six concurrent predictions delayed by a fault: two served late, four shed at once, unfaulted."""
-    slow = {"routes": {routes.PREDICT: {"latency_rate": 1.0, "latency_seconds": 0.2}}}
-    settings = {"faults": slow, "max_concurrent_predictions": 2, "retry_after_seconds": 3}
-    shed_before = sample("http_server_shed_requests_total", route=routes.PREDICT)
-    latency_before = sample("service_faults_injected_total", route=routes.PREDICT, kind="latency")
-    async with serve(**settings) as c:
-        results = await asyncio.gather(*(c.post(routes.PREDICT, json=RECORD) for _ in range(6)))
-        assert (await c.get(routes.HEALTHZ)).status_code == 200  # probes are never shed
-    statuses = sorted(r.status_code for r in results)
-    assert statuses == [200, 200, 503, 503, 503, 503]
-    shed = [r for r in results if r.status_code == 503]
-    assert all(r.headers["retry-after"] == "3" and "overloaded" in r.json()["detail"] for r in shed)
-    assert sample("http_server_shed_requests_total", route=routes.PREDICT) - shed_before == 4
-    assert sample("service_faults_injected_total", route=routes.PREDICT, kind="latency") - latency_before == 2
-    lines = {line["request_id"]: line for line in log.requests()}
-    for r in shed:
-        line = lines[r.headers["x-request-id"]]
-        assert (line["status_code"], line.get("shed"), line.get("fault")) == (503, True, None)
-    for r in results:
-        if r.status_code == 200:
-            assert lines[r.headers["x-request-id"]]["fault"] == "latency"
-
-
-async def test_shed_slots_are_given_back(serve: Serve, log: LogCapture) -> None:
-    async with serve(max_concurrent_predictions=1) as c:
-        for _ in range(3):  # one at a time: never over the limit
-            assert (await c.post(routes.PREDICT, json=RECORD)).status_code == 200
-            assert (await c.post(routes.PREDICT, json={**RECORD, "age": 3})).status_code == 422
-
-
 async def test_non_http_scopes_pass_every_layer() -> None:
     seen: list[str] = []
 
@@ -247,9 +215,7 @@ async def test_non_http_scopes_pass_every_layer() -> None:
 
     from service.faults import Faults
 
-    inner = LoadSheddingMiddleware(
-        FaultInjectionMiddleware(app, faults=Faults()), max_in_progress=0, retry_after_seconds=1
-    )
+    inner = FaultInjectionMiddleware(app, faults=Faults())
     chain = ObservabilityMiddleware(inner, router=Router(), instrument=True, tracing_on=False)
     await chain({"type": "websocket", "path": routes.PREDICT}, None, None)  # type: ignore[arg-type]
     assert seen == ["websocket"]

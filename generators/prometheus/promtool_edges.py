@@ -187,6 +187,7 @@ def fast_failures_test(spec: Spec, slo: SLOSpec) -> Test | None:
         what = "refused connections (outcome connect)"
         inputs = [
             {"series": f'{LOADGEN_REQUESTS}{{{LOADGEN_LABELS}, {good}, outcome="200"}}', "values": g},
+            {"series": f"{LOADGEN_HISTOGRAM}_count{{{LOADGEN_LABELS}, {good}}}", "values": g},
             {"series": f"{LOADGEN_HISTOGRAM}_bucket{{{LOADGEN_LABELS}, {good}, {bucket}}}", "values": g},
             {"series": f'{LOADGEN_REQUESTS}{{{LOADGEN_LABELS}, {bad}, outcome="connect"}}', "values": b},
             {"series": f"{LOADGEN_DROPPED}{{{LOADGEN_LABELS}}}", "values": f"0+0x{scenario.steps}"},
@@ -239,13 +240,15 @@ def client_failures_test(spec: Spec, slo: SLOSpec) -> Test | None:
     inputs.append({"series": f"{LOADGEN_DROPPED}{{{LOADGEN_LABELS}}}", "values": f"0+{dropped}x{steps}"})
     le = slo.latency_threshold_seconds
     if le is not None:
-        good = per_minute["200"] + per_minute["422"]
-        inputs.append(
+        good = per_minute["200"] + per_minute["422"]  # every answer below 500 is in the histogram, all fast
+        bucket = f'le="{metrics.le_text(le)}"'
+        inputs += [
+            {"series": f"{LOADGEN_HISTOGRAM}_count{{{LOADGEN_LABELS}, {route}}}", "values": f"0+{good}x{steps}"},
             {
-                "series": f'{LOADGEN_HISTOGRAM}_bucket{{{LOADGEN_LABELS}, {route}, le="{metrics.le_text(le)}"}}',
+                "series": f"{LOADGEN_HISTOGRAM}_bucket{{{LOADGEN_LABELS}, {route}, {bucket}}}",
                 "values": f"0+{good}x{steps}",
-            }
-        )
+            },
+        ]
     total = sum(per_minute.values()) + dropped
     bad = total - per_minute["200"] - per_minute["422"]
     scenario = Scenario([Segment(steps, Fraction(0))], MINUTE)

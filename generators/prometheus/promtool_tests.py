@@ -217,12 +217,14 @@ def loadgen_series(slo: SLOSpec, scenario: Scenario) -> list[dict[str, str]]:
     bucket = f'le="{metrics.le_text(le)}"'
     return [
         {"series": f'{LOADGEN_REQUESTS}{{{LOADGEN_LABELS}, {slow_route}, outcome="200"}}', "values": noise_all},
+        {"series": f"{LOADGEN_HISTOGRAM}_count{{{LOADGEN_LABELS}, {slow_route}}}", "values": noise_all},
         {"series": f"{LOADGEN_HISTOGRAM}_bucket{{{LOADGEN_LABELS}, {slow_route}, {bucket}}}",
          "values": scenario.values("good")},
         dropped,
         # Not a prediction route: its slowness is not the SLO's.
         {"series": f'{LOADGEN_REQUESTS}{{{LOADGEN_LABELS}, route="{routes.MODEL_INFO}", outcome="200"}}',
          "values": noise_all},
+        {"series": f'{LOADGEN_HISTOGRAM}_count{{{LOADGEN_LABELS}, route="{routes.MODEL_INFO}"}}', "values": noise_all},
         {"series": f'{LOADGEN_HISTOGRAM}_bucket{{{LOADGEN_LABELS}, route="{routes.MODEL_INFO}", {bucket}}}',
          "values": f"0+0x{scenario.steps}"},
     ]  # fmt: skip

@@ -71,8 +71,9 @@ def test_live_every_selector_must_match_a_series_each_asked_once() -> None:
         return 0 if 'le="0.1"' in selector else 3
 
     findings = check_live(spec, count)
-    # per side: errors, total (the client's: finished and dropped), and one bucket per latency SLO
-    assert len(asked) == len(set(asked)) == 4 + 5
+    # per side: errors, total (the client's: finished and dropped; its latency also reads the histogram's
+    # count), and one bucket per latency SLO
+    assert len(asked) == len(set(asked)) == 4 + 6
     assert [(f.level, f.where) for f in findings] == [
         ("error", f"insurance-charges/{side}-latency-100ms, sli.events.error_query")
         for side in ("requests", "synthetic")

@@ -235,6 +235,10 @@ def test_stack_up_in_a_terminal_shows_the_stack_keeps_the_logs_in_files_and_ctrl
                     requests.append(record)
         assert len(requests) > 10 and all(r["route"] and r["status_code"] for r in requests)
         assert "request_id" not in screen  # the screen shows the stack, not its logs
+        # Young series (the run is 30 s old, far under every SLI window) must not read over 100%.
+        for slo in SLOS:
+            shown = [float(v[:-1].replace(",", "")) for v in row(screen, slo)[2:5] if re.fullmatch(r"-?[\d,.]+%", v)]  # type: ignore[index]
+            assert shown and max(shown) <= 100.0, (slo, screen)
 
         stack_pid = pane.stack_pid()
         pane.tmux("send-keys", "-t", "stack", "C-c")

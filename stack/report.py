@@ -28,7 +28,7 @@ from typing import Any
 from slo.spec import WINDOW_VARIABLE, SLOSpec, Spec
 from slo.windows import prom_duration
 from stack.prometheus import Prometheus
-from stack.spans import Incident, Span, Window, incidents, iso, samples, spans
+from stack.spans import Incident, Span, Window, incidents, iso, samples, severity, spans
 
 #: Recordings whose presence shows an SLO's rules evaluating (Sloth's names; any one will do).
 RECORDINGS = "slo:sli_error:ratio_rate5m|slo:objective:ratio|sloth_slo_info"
@@ -235,6 +235,12 @@ def render(report: Report) -> str:
         slo = f" {i.labels['sloth_slo']}" if "sloth_slo" in i.labels else ""
         lines.append(f"  {iso(i.start)} to {end}  {i.severity}  {i.alertname}{slo}")
     lines.append("alerts active now:" + ("" if report.active else " none"))
-    lines += [f"  {a['labels'].get('alertname')} ({a['state']}) {a['labels']}" for a in report.active]
+    lines += [f"  {a['state']}  {_active(a['labels'])}" for a in report.active]
     lines.append("verdict: " + ("PASS: every SLO met" if report.ok else "BREACH"))
     return "\n".join(lines)
+
+
+def _active(labels: dict[str, str]) -> str:
+    """An active alert as the incident lines name one: severity, name, SLO (its other labels are in Prometheus)."""
+    slo = f" {labels['sloth_slo']}" if "sloth_slo" in labels else ""
+    return f"{severity(labels)}  {labels.get('alertname')}{slo}"

@@ -108,6 +108,12 @@ def samples(series: dict[str, Any]) -> list[tuple[float, float]]:
     return [(float(t), float(v)) for t, v in series["values"]]
 
 
+def severity(labels: dict[str, str]) -> str:
+    """Alertmanager's severity, and Sloth's page/ticket when the alert is an SLO's."""
+    parts = [labels.get("severity", ""), labels.get("sloth_severity", "")]
+    return "/".join(p for p in parts if p) or "-"
+
+
 @dataclass(frozen=True)
 class Incident:
     alertname: str
@@ -117,9 +123,7 @@ class Incident:
 
     @property
     def severity(self) -> str:
-        """Alertmanager's severity, and Sloth's page/ticket when the alert is an SLO's."""
-        parts = [self.labels.get("severity", ""), self.labels.get("sloth_severity", "")]
-        return "/".join(p for p in parts if p) or "-"
+        return severity(self.labels)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -260,6 +260,16 @@ def test_a_clean_report_passes_and_build_ends_now_by_default(canned_prometheus: 
     assert soak.window.seconds == 90 and not soak.ok  # nothing answered: no traffic
 
 
+def test_an_active_alert_is_one_short_line_as_an_incident_names_it() -> None:
+    met = assess(AVAILABILITY, 60, total=1.0, errors=0.0, now_5m=0.0, evaluating=True, alert_fired=False)
+    labels = {"alertname": "InsuranceChargesAvailabilitySLO", "severity": "critical", "sloth_severity": "page",
+              "sloth_slo": "requests-availability", "category": "availability", "windows": "5m, 1h"}  # fmt: skip
+    active = [{"state": "firing", "labels": labels}, {"state": "pending", "labels": {"alertname": "ServiceNotReady"}}]
+    text = render(report.Report("svc", Window(0, 60), [met], incidents=[], active=active))
+    assert "  firing  critical/page  InsuranceChargesAvailabilitySLO requests-availability\n" in text
+    assert "  pending  -  ServiceNotReady\n" in text and "category" not in text
+
+
 # --- the commands -----------------------------------------------------------------------------------------
 
 

@@ -13,8 +13,10 @@ On top of service/http_limits.py (414, 431 while the head arrives), per connecti
   request), a body within SERVICE_BODY_TIMEOUT_SECONDS of its head; else 408, counted, connection closed.
   One timer per worker (the sweeper) checks every connection a few times a second (no timer per request);
 - at most SERVICE_MAX_CONNECTIONS connections per worker: one more is closed when accepted;
-- `X-Request-Timeout: <duration>` (seconds, or e.g. `250ms`) sets the request's deadline; a malformed one is
-  refused (400). A client that closes (or half-closes) its connection marks its request abandoned;
+- `X-Request-Timeout: <duration>` (seconds, or e.g. `250ms`) sets the request's deadline; a malformed one, or
+  one under the strictest latency objective (a deadline no answer could meet: its 504s would burn the
+  availability SLO at any client's will), is refused (400). A client that closes (or half-closes) its
+  connection marks its request abandoned;
 - on shutdown, connections still sending a request are closed at once: they hold nothing worth waiting for.
 
 It overrides uvicorn's `_start_asgi_task`, `on_*` parser callbacks, `connection_made`, `connection_lost`,
@@ -32,6 +34,7 @@ from typing import Any, ClassVar, cast
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
+from contract.admission import STRICTEST_LATENCY_SLO_SECONDS
 from contract.durations import parse_duration
 from contract.routes import UNMATCHED
 from service.admission import SHEDDABLE, TIMING, Admission, Gate, Recorder, Timing, route_of, shed_response
@@ -40,6 +43,8 @@ from service.settings import ServiceSettings
 
 IDLE, HEAD, BODY, RUNNING = range(4)
 DEADLINE_HEADER = b"x-request-timeout"
+#: The shortest deadline accepted: the strictest latency objective.
+MIN_DEADLINE_SECONDS = STRICTEST_LATENCY_SLO_SECONDS
 #: The attribute of uvicorn's ServerState marking that its connections have a sweeper.
 SWEEPER = "_service_sweeper"
 
@@ -150,6 +155,9 @@ class ServiceProtocol(LimitedHttpToolsProtocol):
             except ValueError as exc:
                 self._refuse(400, f"X-Request-Timeout: {exc}")
                 return
+            if seconds < MIN_DEADLINE_SECONDS:  # it could only ever pass: a 504 of the client's making
+                self._refuse(400, f"X-Request-Timeout: under the minimum {MIN_DEADLINE_SECONDS * 1000:g}ms")
+                return
             self._timing.deadline = self._timing.arrival + seconds
 
     def on_headers_complete(self) -> None:
@@ -202,7 +210,8 @@ class ServiceProtocol(LimitedHttpToolsProtocol):
         scope = cycle.scope
         t = cast(Timing, scope["extensions"][TIMING])
         path = scope["path"]
-        if self._guards.admission.admit(path in SHEDDABLE):
+        # (Only a POST is shed with the canned bytes: a HEAD must get no body.)
+        if self._guards.admission.admit(path in SHEDDABLE and scope["method"] == "POST"):
             super()._start_asgi_task(cycle, app)
             return
         keep_alive = cycle.keep_alive
@@ -211,7 +220,8 @@ class ServiceProtocol(LimitedHttpToolsProtocol):
         self._guards.recorder.shed(scope["method"], path, time.perf_counter() - t.arrival)
         if not keep_alive:
             self.transport.close()
-        self._phase = IDLE
+        if self._phase == RUNNING:  # (else the phase is a pipelined request's, arriving already)
+            self._phase = IDLE
         cycle.on_response()
 
     def on_response_complete(self) -> None:

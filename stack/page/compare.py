@@ -13,6 +13,7 @@ run.json (format FORMAT) holds what a later comparison needs without the Prometh
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -53,6 +54,11 @@ class Figure:
     unit: str  # Grafana's unit, for the page
 
 
+def finite(value: float | None) -> float | None:
+    """+Inf (a p99 past the top bucket) is no figure: JSON cannot hold it, a difference of two is NaN."""
+    return None if value is None or math.isinf(value) else value
+
+
 def figures(prom: Prometheus, report: Report, frame: Frame) -> dict[str, dict[str, float | None]]:
     """The run's figures (see the module's doc), each group name -> figure name -> value (None: no data)."""
     at, window = frame.window.end, frame.range
@@ -60,8 +66,8 @@ def figures(prom: Prometheus, report: Report, frame: Frame) -> dict[str, dict[st
     for side, buckets in LATENCY.items():
         for q in (0.5, 0.99):
             expr = f"histogram_quantile({q}, sum by (le) (increase({buckets}[{window}])))"
-            latency[f"{side} p{round(q * 100)}"] = prom.scalar(expr, at)
-    rates = {name: prom.scalar(expr.replace("{range}", window), at) for name, expr in RATES.items()}
+            latency[f"{side} p{round(q * 100)}"] = finite(prom.scalar(expr, at))
+    rates = {name: finite(prom.scalar(expr.replace("{range}", window), at)) for name, expr in RATES.items()}
     return {"sli": {s.name: s.sli for s in report.slos}, "latency": latency, "rate": rates}
 
 

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
@@ -255,14 +256,14 @@ def alerts(raw: list[dict[str, Any]]) -> list[Alert]:
 def ask(prom: Prometheus, expr: str) -> Answer:
     try:
         return prom.query(expr)
-    except (PrometheusError, OSError, ValueError, KeyError):  # down, refusing, or not Prometheus's JSON
+    except (PrometheusError, OSError, HTTPException, ValueError, KeyError):  # down, refusing, cut off, not its JSON
         return Gap.FAILED
 
 
 def ask_alerts(prom: Prometheus) -> list[Alert] | Gap:
     try:
         return alerts(prom.alerts())
-    except (PrometheusError, OSError, ValueError, KeyError):
+    except (PrometheusError, OSError, HTTPException, ValueError, KeyError):
         return Gap.FAILED
 
 

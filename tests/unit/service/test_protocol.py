@@ -253,13 +253,42 @@ def test_connections_over_the_cap_are_closed(address: tuple[str, int]) -> None:
 
 def test_a_deadline_is_seen_and_a_malformed_one_refused(address: tuple[str, int]) -> None:
     with socket.create_connection(address, timeout=5) as conn:
-        conn.sendall(post(headers=b"x-request-timeout: 50ms\r\nx-sleep: 0.1\r\n"))
+        conn.sendall(post(headers=b"x-request-timeout: 150ms\r\nx-sleep: 0.2\r\n"))
         assert read_answers(conn).startswith(b"HTTP/1.1 200")
     assert SEEN["abandoned"] == "deadline"
     with socket.create_connection(address, timeout=5) as conn:
         conn.sendall(post(headers=b"x-request-timeout: soon\r\n"))
         answer = read_answers(conn)
     assert answer.startswith(b"HTTP/1.1 400") and b"X-Request-Timeout: not a duration" in answer
+
+
+def test_a_deadline_no_answer_could_meet_is_refused(address: tuple[str, int]) -> None:
+    """Its 504 would be a server error of the client's making, burning the availability SLO at will."""
+    with socket.create_connection(address, timeout=5) as conn:
+        conn.sendall(post(headers=b"x-request-timeout: 0\r\n"))
+        answer = read_answers(conn)
+    assert answer.startswith(b"HTTP/1.1 400") and b"X-Request-Timeout: under the minimum 100ms" in answer
+    assert SEEN == {}
+
+
+def test_a_pipelined_shed_leaves_the_next_head_its_timeout(address: tuple[str, int]) -> None:
+    """A served, B (pipelined behind it) shed when A ends, C's head half-sent: C still gets its 408."""
+    with socket.create_connection(address, timeout=5) as conn:
+        conn.sendall(post(headers=b"x-sleep: 0.2\r\n") + post() + b"POST " + PREDICT + b" HTTP/1.1\r\nhost:")
+        time.sleep(0.1)  # A is awaiting: B's turn comes when A ends, 100 ms of work ahead of it by then
+        GUARDS.admission.pending, GUARDS.admission.cost = 100, 0.001
+        answers = read_answers(conn, 3)
+    assert answers.startswith(b"HTTP/1.1 200") and b"HTTP/1.1 503" in answers
+    assert answers.split(b"HTTP/1.1 ")[3].startswith(b"408")
+
+
+def test_a_head_request_is_never_given_the_canned_body(address: tuple[str, int]) -> None:
+    GUARDS.admission.pending, GUARDS.admission.cost = 100, 0.001
+    with socket.create_connection(address, timeout=5) as conn:
+        conn.sendall(b"HEAD " + PREDICT + b" HTTP/1.1\r\nhost: h\r\n\r\n")
+        time.sleep(0.3)
+        answer = conn.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 ") and admission.SHED_DETAIL not in answer
 
 
 def test_a_client_that_left_is_seen(address: tuple[str, int]) -> None:

@@ -207,3 +207,8 @@ def test_a_bounded_soak_writes_its_page_into_the_run_folder(
     record = compare.load_run(tmp_path / "run")
     assert record["prometheus_data"] == str(tmp_path / "run" / "prometheus" / "data")
     assert (tmp_path / "run" / "report.html").read_text().count("<figure") > 40
+
+
+def test_an_infinite_quantile_is_no_figure() -> None:
+    """histogram_quantile reads +Inf past the top bucket: JSON cannot hold it, and a difference of two is NaN."""
+    assert compare.finite(float("inf")) is None and compare.finite(None) is None and compare.finite(0.25) == 0.25

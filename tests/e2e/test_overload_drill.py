@@ -28,14 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from contract import metrics
 from contract.routes import PREDICT_BATCH
 from loadgen.payloads import Payloads
-from service.settings import ServiceSettings
 from stack.prometheus import Prometheus
 from tests import live, prom
 from tests.e2e.test_slo_drill import Webhook, drill_alertmanager_config, webhook
@@ -62,13 +60,8 @@ OBSERVE_SECONDS = 20.0
 POLL = 1.0
 
 LOADGEN, SERVICE = metrics.LOADGEN_REQUEST_DURATION.name, metrics.REQUEST_DURATION.name
-SHEDDING_BY_TIME = "max_queue_delay_ms"
-#: Every admission bound of the service off (those it has): by time (0: off) and by count (out of reach).
-SHEDDING_OFF = {
-    name: value
-    for name, value in ((SHEDDING_BY_TIME, "0"), ("max_concurrent_predictions", "1000000"))
-    if name in ServiceSettings.model_fields
-}
+#: Shedding by time off (service/admission.py): the queue then forms where only the client sees it.
+SHEDDING_OFF = {"max_queue_delay_ms": "0"}
 
 
 def batch_body() -> bytes:
@@ -241,10 +234,6 @@ def test_with_shedding_off_the_synthetic_slo_pages_while_every_server_side_slo_s
         )
 
 
-@pytest.mark.skipif(
-    SHEDDING_BY_TIME not in ServiceSettings.model_fields,
-    reason=f"the service has no {SHEDDING_BY_TIME} setting (shedding by time) yet",
-)
 def test_with_shedding_on_overload_at_3x_pages_on_the_server_side_availability_slo(tmp_path: Path) -> None:
     with drill(tmp_path, {}) as (s, hook, _):
         clean: list[dict[str, Any]] = []

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -13,9 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from starlette.types import ASGIApp
 
 from contract import dataset
 from service import train
@@ -163,3 +168,33 @@ async def traced_client(traced: Traced) -> AsyncIterator[httpx.AsyncClient]:
 
 def traceparent(trace_id: int = 0x0AF7651916CD43DD8448EB211C80319C, sampled: bool = True) -> dict[str, str]:
     return {"traceparent": f"00-{trace_id:032x}-b7ad6b7169203331-{'01' if sampled else '00'}"}
+
+
+def serve_in_thread(app: ASGIApp, protocol: type[asyncio.Protocol]) -> Iterator[tuple[str, int]]:
+    """uvicorn serving `app` with the HTTP `protocol` class on a free loopback port, in a thread: a raw-bytes
+    test's server (yields its address; stops when the generator is closed)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, http=protocol, lifespan="off", log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    yield sock.getsockname()
+    server.should_exit = True
+    thread.join(5)
+
+
+def read_until(conn: socket.socket, done: Callable[[bytes], bool]) -> bytes:
+    """What the server sends until `done(everything so far)`, it closes, or it resets."""
+    answer = b""
+    while not done(answer):
+        try:
+            chunk = conn.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        answer += chunk
+    return answer

@@ -7,17 +7,15 @@ reorders its parser callbacks, these answers change and the tests fail.
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from prometheus_client import REGISTRY
 from starlette.types import Receive, Scope, Send
 
 from service.http_limits import HeadLimits, LimitedHttpToolsProtocol
 from service.observability import logging as service_logging
-from tests.unit.service.conftest import LogCapture
+from tests.unit.service.conftest import LogCapture, read_until, serve_in_thread
 
 LIMITS = HeadLimits(url_bytes=256, head_bytes=2048, headers=16, record=True)
 
@@ -41,17 +39,7 @@ class Limited(LimitedHttpToolsProtocol):
 
 @pytest.fixture(scope="module")
 def address() -> Iterator[tuple[str, int]]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(echo, http=Limited, lifespan="off", log_config=None, access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        threading.Event().wait(0.01)
-    yield sock.getsockname()
-    server.should_exit = True
-    thread.join(5)
+    yield from serve_in_thread(echo, Limited)
 
 
 def exchange(address: tuple[str, int], *parts: bytes) -> bytes:
@@ -62,18 +50,7 @@ def exchange(address: tuple[str, int], *parts: bytes) -> bytes:
                 conn.sendall(part)
         except (BrokenPipeError, ConnectionResetError):
             pass  # refused before everything was sent: read the answer
-        answer = b""
-        while True:
-            try:
-                chunk = conn.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            answer += chunk
-            if (b"\r\n\r\n" in answer and answer.endswith(b"}")) or answer.endswith(b"hello"):
-                break
-        return answer
+        return read_until(conn, lambda a: (b"\r\n\r\n" in a and a.endswith(b"}")) or a.endswith(b"hello"))
 
 
 def test_a_normal_request_passes_with_its_body(address: tuple[str, int]) -> None:

@@ -26,7 +26,7 @@ from service import admission
 from service.admission import Admission, Recorder
 from service.http_limits import HeadLimits
 from service.protocol import Guards, ServiceProtocol
-from tests.unit.service.conftest import LogCapture
+from tests.unit.service.conftest import LogCapture, read_until, serve_in_thread
 
 PREDICT = routes.PREDICT.encode()
 GUARDS = Guards(
@@ -65,17 +65,7 @@ class Protocol(ServiceProtocol):
 
 @pytest.fixture(scope="module")
 def address() -> Iterator[tuple[str, int]]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, http=Protocol, lifespan="off", log_config=None, access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    yield sock.getsockname()
-    server.should_exit = True
-    thread.join(5)
+    yield from serve_in_thread(app, Protocol)
 
 
 @pytest.fixture(autouse=True)
@@ -90,16 +80,7 @@ def post(path: bytes = PREDICT, body: bytes = b"hello", headers: bytes = b"") ->
 
 def read_answers(conn: socket.socket, count: int = 1) -> bytes:
     """Read until `count` answers (each ends with its body: every body here is short JSON or `hello`) or EOF."""
-    answer = b""
-    while answer.count(b"HTTP/1.1 ") < count or not (answer.endswith(b"}") or answer.endswith(b"hello")):
-        try:
-            chunk = conn.recv(65536)
-        except ConnectionResetError:
-            break
-        if not chunk:
-            break
-        answer += chunk
-    return answer
+    return read_until(conn, lambda a: a.count(b"HTTP/1.1 ") >= count and (a.endswith(b"}") or a.endswith(b"hello")))
 
 
 def sample(name: str, **labels: str) -> float:

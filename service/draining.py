@@ -32,9 +32,10 @@ class Server(uvicorn.Server):
         first = not DRAINING.is_set()
         DRAINING.set()
         if first and self.started:
-            from service.observability import metrics  # a worker's: the metrics mode is chosen by then
-
-            metrics.set_ready(False)
+            # Not in this handler: it runs between two bytecodes of the main thread, which may hold the one lock
+            # of the multiprocess metrics (every request's update takes it): setting the gauge here could wait
+            # forever on its own thread. A thread of its own waits for the lock instead.
+            threading.Thread(target=not_ready, name="not-ready", daemon=True).start()
         if first and self.started and self.drain_seconds > 0:
             log.info("Draining for %g s: /readyz answers 503, requests are still served", self.drain_seconds)
             self._timer = threading.Timer(self.drain_seconds, super().handle_exit, (sig, frame))
@@ -44,3 +45,9 @@ class Server(uvicorn.Server):
         if self._timer is not None:
             self._timer.cancel()
         super().handle_exit(sig, frame)
+
+
+def not_ready() -> None:
+    from service.observability import metrics  # a worker's: the metrics mode is chosen by then
+
+    metrics.set_ready(False)

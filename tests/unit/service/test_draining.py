@@ -16,6 +16,7 @@ from prometheus_client import REGISTRY
 from contract import routes
 from service import draining
 from service.app import create_app
+from service.observability import metrics
 from service.settings import ServiceSettings
 from tests.unit.service.conftest import Serve, Trained
 
@@ -40,11 +41,38 @@ def test_sigterm_drains_first_then_stops(fresh_flag: threading.Event) -> None:
     s = server(0.2)
     s.handle_exit(signal.SIGTERM, None)
     assert fresh_flag.is_set() and not s.should_exit
-    assert REGISTRY.get_sample_value("service_ready") == 0
+    assert gauge_reads_zero()
     deadline = time.monotonic() + 5
     while not s.should_exit and time.monotonic() < deadline:
         time.sleep(0.02)
     assert s.should_exit
+
+
+def gauge_reads_zero() -> bool:
+    deadline = time.monotonic() + 5
+    while REGISTRY.get_sample_value("service_ready") != 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return REGISTRY.get_sample_value("service_ready") == 0
+
+
+def test_the_signal_handler_waits_on_no_metrics_lock(fresh_flag: threading.Event) -> None:
+    """A signal lands between two bytecodes of the main thread, maybe while it updates a metric (holding its
+    lock, the one global lock in multiprocess mode): the handler must not take that lock itself."""
+    metrics.set_ready(True)
+    lock = metrics.READY._value._lock  # prometheus_client's (a private name, bounded in pyproject): held here
+
+    def stuck(*_: object) -> None:
+        raise AssertionError("the signal handler waited on the metrics lock its own thread holds")
+
+    previous = signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(5)  # a handler that waits forever fails the test instead of hanging it
+    try:
+        with lock:
+            server(0).handle_exit(signal.SIGTERM, None)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert fresh_flag.is_set() and gauge_reads_zero()
 
 
 def test_a_second_signal_skips_the_drain(fresh_flag: threading.Event) -> None:

@@ -53,6 +53,11 @@ POLICY: dict[Severity, tuple[BurnCondition, BurnCondition]] = {
     "ticket": (BurnCondition(3, 1 * DAY, 2 * HOUR), BurnCondition(1, 3 * DAY, 6 * HOUR)),
 }
 
+#: How long an alert stays firing after its conditions stop holding (Prometheus's `keep_firing_for`). Near its
+#: threshold a burn rate read from a few hundred events crosses it more than once as the windows fill: a page that
+#: resolves and fires again within two minutes is one incident, and must reach the pager once, not twice.
+KEEP_FIRING: dict[Severity, int] = {"page": 2 * MINUTE, "ticket": 30 * MINUTE}
+
 #: Every SLI window the alerts need, shortest first, then the period.
 SLI_WINDOWS: tuple[int, ...] = (
     *sorted({w for conds in POLICY.values() for c in conds for w in (c.long, c.short)}),

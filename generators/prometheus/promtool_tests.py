@@ -46,6 +46,7 @@ from slo.spec import SLOSpec, Spec
 from slo.windows import (
     DAY,
     HOUR,
+    KEEP_FIRING,
     MINUTE,
     PERIOD_SECONDS,
     POLICY,
@@ -301,7 +302,9 @@ def expected_alerts(spec: Spec, slo: SLOSpec, scenario: Scenario, t: int) -> lis
     """One alert per firing severity, whichever of its conditions hold: its labels carry no window."""
     alerts = []
     for severity in enabled_severities(slo):
-        if not fires(spec, slo, scenario, t, severity):
+        # keep_firing_for: an alert whose conditions held at a step within that long before t still fires.
+        kept = KEEP_FIRING[severity] // scenario.step
+        if not any(fires(spec, slo, scenario, s, severity) for s in range(t, max(t - kept, 1) - 1, -1)):
             continue
         labels = {**slo_labels(spec, slo), **alert_labels(spec, slo, severity)}
         alerts.append({"exp_labels": labels, "exp_annotations": alert_annotations(spec, slo, severity)})

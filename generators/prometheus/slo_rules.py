@@ -46,7 +46,17 @@ from typing import Any
 
 from slo.selectors import Selector, selectors
 from slo.spec import WINDOW_VARIABLE, AlertSpec, SLOSpec, Spec
-from slo.windows import MINUTE, PERIOD_SECONDS, POLICY, SLI_WINDOWS, BurnCondition, Severity, Windows, prom_duration
+from slo.windows import (
+    KEEP_FIRING,
+    MINUTE,
+    PERIOD_SECONDS,
+    POLICY,
+    SLI_WINDOWS,
+    BurnCondition,
+    Severity,
+    Windows,
+    prom_duration,
+)
 
 SLI_ERROR = "slo:sli_error:ratio_rate{window}"
 #: The spec's total and error queries at the shortest window: what the period SLI sums.
@@ -277,6 +287,7 @@ def slo_alerts(spec: Spec, slo: SLOSpec, windows: Windows | None = None) -> list
             {
                 "alert": slo.alerting.name,
                 "expr": expr,
+                "keep_firing_for": (windows or Windows()).range(KEEP_FIRING[severity]),
                 "labels": alert_labels(spec, slo, severity),
                 "annotations": alert_annotations(spec, slo, severity),
             }

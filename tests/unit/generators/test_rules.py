@@ -94,6 +94,13 @@ def test_shrunk_rules_read_shorter_ranges_under_the_same_names() -> None:
     assert "* 5 >= 100" in alerts[0]["expr"]  # the guard counts the shrunk window's requests
 
 
+def test_an_alert_keeps_firing_through_a_dip_page_2m_ticket_30m_shrunk_with_the_windows() -> None:
+    kept = {a["labels"]["sloth_severity"]: a["keep_firing_for"] for a in slo_groups(LOADED)[2]["rules"]}
+    assert kept == {"page": "2m", "ticket": "30m"}
+    shrunk = {a["labels"]["sloth_severity"]: a["keep_firing_for"] for a in slo_groups(LOADED, Windows(60))[2]["rules"]}
+    assert shrunk == {"page": "2s", "ticket": "30s"}
+
+
 def test_a_disabled_alert_is_not_written_and_defaults_fill_the_annotations() -> None:
     groups = slo_groups(with_page_disabled(LOADED))
     (ticket,) = groups[2]["rules"]

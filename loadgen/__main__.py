@@ -103,8 +103,8 @@ def build_scenario(args: argparse.Namespace) -> runner.Scenario:
     overrides = {
         "duration": args.duration, "requests": args.requests, "arrivals": args.arrivals,
         "invalid_fraction": args.invalid_fraction, "batch_size": args.batch_size,
-        "max_in_flight": args.max_in_flight, "timeout": args.timeout, "idle_timeout": args.idle_timeout,
-        "seed": args.seed,
+        "max_in_flight": args.max_in_flight, "max_connections": args.max_connections, "timeout": args.timeout,
+        "idle_timeout": args.idle_timeout, "seed": args.seed,
     }  # fmt: skip
     doc.update({k: v for k, v in overrides.items() if v is not None})
     return Scenario.model_validate(doc)
@@ -139,6 +139,13 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int, help="records per batch request (default 8)")
     run.add_argument("--invalid-fraction", type=float, help="share of requests with one invalid record (default 0)")
     run.add_argument("--max-in-flight", type=int, help="in-flight bound; requests due above it are dropped (1000)")
+    run.add_argument(
+        "--max-connections",
+        type=int,
+        help="bound on open connections, as a load balancer's pool: a request finding none free waits for one, "
+        "the wait counted in its latency and timeout (default: none, a connection for each request that finds "
+        "none idle)",
+    )
     run.add_argument("--timeout", help="per-request timeout (default 10s)")
     run.add_argument(
         "--idle-timeout",

@@ -23,9 +23,17 @@ from loadgen.http.fast import IDLE_SECONDS, FastClient
 __all__ = ["ERROR_KINDS", "AiohttpClient", "Client", "Done", "FastClient", "make_client"]
 
 
-def make_client(base_url: str, *, timeout: float, kind: str = "auto", idle_seconds: float = IDLE_SECONDS) -> Client:
+def make_client(
+    base_url: str,
+    *,
+    timeout: float,
+    kind: str = "auto",
+    idle_seconds: float = IDLE_SECONDS,
+    max_connections: int | None = None,
+) -> Client:
     """`auto`: the fast client for http://, aiohttp for anything else. `idle_seconds`: the fast client's
-    longest reuse of an idle connection (less when the server's `Keep-Alive: timeout=N` says so)."""
+    longest reuse of an idle connection (less when the server's `Keep-Alive: timeout=N` says so).
+    `max_connections`: the pool's bound (None: a connection for every request that finds none idle)."""
     if kind == "fast" or (kind == "auto" and urlsplit(base_url).scheme == "http"):
-        return FastClient(base_url, timeout=timeout, idle_seconds=idle_seconds)
-    return AiohttpClient(base_url, timeout=timeout)
+        return FastClient(base_url, timeout=timeout, idle_seconds=idle_seconds, max_connections=max_connections)
+    return AiohttpClient(base_url, timeout=timeout, max_connections=max_connections)

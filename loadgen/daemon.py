@@ -46,6 +46,7 @@ def scenario_from(settings: LoadgenSettings) -> Scenario:
         routes={"single": 8, "batch": 1, "original": 1},
         invalid_fraction=settings.invalid_fraction,
         max_in_flight=settings.max_in_flight,
+        max_connections=settings.max_connections,
         timeout=settings.timeout,
         idle_timeout=settings.idle_timeout,
     )
@@ -76,7 +77,11 @@ async def serve(settings: LoadgenSettings) -> int:
             scenario.profile, scenario.arrivals, seed=scenario.seed, looped=True, scale=1 / settings.rate_split
         )
         async with make_client(
-            settings.target, timeout=scenario.timeout, kind=settings.client, idle_seconds=scenario.idle_timeout
+            settings.target,
+            timeout=scenario.timeout,
+            kind=settings.client,
+            idle_seconds=scenario.idle_timeout,
+            max_connections=scenario.max_connections,
         ) as client:
             # Around the clock: never keep a core busy to shave µs off the schedule (see Engine).
             engine = Engine(client, payloads, arrivals, recorder, max_in_flight=scenario.max_in_flight, precise=False)

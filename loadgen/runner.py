@@ -86,7 +86,11 @@ async def _one_process(scenario: Scenario, payloads: Payloads, recorder: Recorde
     arrivals = Arrivals(scenario.profile, scenario.arrivals, seed=scenario.seed)
     loop = asyncio.get_running_loop()
     async with make_client(
-        target, timeout=scenario.timeout, kind=client_kind, idle_seconds=scenario.idle_timeout
+        target,
+        timeout=scenario.timeout,
+        kind=client_kind,
+        idle_seconds=scenario.idle_timeout,
+        max_connections=scenario.max_connections,
     ) as client:
         engine = Engine(client, payloads, arrivals, recorder, max_in_flight=scenario.max_in_flight)
         stopper.stop = engine.stop

@@ -33,6 +33,12 @@ class Scenario(BaseModel):
     batch_size: int = Field(8, ge=1, description="records per batch request")
     invalid_fraction: float = Field(0.0, ge=0, le=1, description="share of requests with one invalid record")
     max_in_flight: int = Field(1000, ge=1, description="requests due beyond this many in flight are dropped")
+    max_connections: int | None = Field(
+        None,
+        ge=1,
+        description="bound on open connections (a load balancer's pool): a request finding none free waits for one, "
+        "the wait counted in its latency and its timeout; none: a connection for every request that finds none idle",
+    )
     timeout: Duration = Field(10.0, gt=0, description="per-request timeout")
     idle_timeout: Duration = Field(
         IDLE_SECONDS, gt=0, description="longest reuse of an idle connection (less if the server's Keep-Alive says so)"

@@ -48,6 +48,9 @@ class LoadgenSettings(BaseSettings):
         0.01, ge=0, le=1, description="Daemon without a scenario: share of requests with one invalid record."
     )
     max_in_flight: int = Field(200, ge=1, description="Daemon without a scenario: in-flight bound (above: dropped).")
+    max_connections: int | None = Field(
+        None, ge=1, description="Daemon without a scenario: bound on open connections (unset: none)."
+    )
     timeout: float = Field(10.0, gt=0, description="Daemon without a scenario: per-request timeout, seconds.")
     idle_timeout: float = Field(
         IDLE_SECONDS, gt=0, description="Daemon without a scenario: longest reuse of an idle connection, seconds."

@@ -94,6 +94,12 @@ class Job:
         """The in-flight bound, split (rounded up) so that together the workers hold as many as one would."""
         return max(1, math.ceil(self.scenario.max_in_flight / self.share[1]))
 
+    @property
+    def max_connections(self) -> int | None:
+        """The connection bound, split like the in-flight bound."""
+        bound = self.scenario.max_connections
+        return None if bound is None else max(1, math.ceil(bound / self.share[1]))
+
 
 def jobs(job: Job, n: int) -> list[Job]:
     """The n shares of one job."""
@@ -142,7 +148,11 @@ async def work(conn: Connection, job: Job) -> None:
                         share=job.share)  # fmt: skip
     start: asyncio.Future[float] = loop.create_future()
     async with make_client(
-        job.target, timeout=scenario.timeout, kind=job.client_kind, idle_seconds=scenario.idle_timeout
+        job.target,
+        timeout=scenario.timeout,
+        kind=job.client_kind,
+        idle_seconds=scenario.idle_timeout,
+        max_connections=job.max_connections,
     ) as client:
         engine = Engine(client, job.payloads, arrivals, recorder, max_in_flight=job.max_in_flight,
                         precise=job.precise, share=job.share)  # fmt: skip

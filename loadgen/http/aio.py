@@ -48,8 +48,9 @@ def _nothing_arrived(exc: Exception) -> bool:
 
 
 class AiohttpClient:
-    def __init__(self, base_url: str, *, timeout: float) -> None:
+    def __init__(self, base_url: str, *, timeout: float, max_connections: int | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self._limit = max_connections or 0  # aiohttp's pool bound (0: none); its total timeout covers the wait
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[str]] = set()
@@ -57,7 +58,7 @@ class AiohttpClient:
 
     async def __aenter__(self) -> AiohttpClient:
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+            connector=aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300),
             timeout=self._timeout,
             headers={"Content-Type": "application/json"},
             skip_auto_headers=("User-Agent",),

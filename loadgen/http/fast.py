@@ -19,6 +19,12 @@ responses are skipped for the final one; a HEAD response ends at its head; a con
 any byte of the response arrived is retried once on a fresh connection (a keep-alive connection the server
 closed just as the request went out, or a server that drops connections right after accepting them);
 idle connections are retired before the server's keep-alive timeout can close them under a request.
+
+With `max_connections` the pool is bounded, as a load balancer's or a service mesh's is: a request that finds no
+idle connection while that many are open waits for one in a FIFO queue (its wait counts in its latency, which
+runs from the scheduled start, and its timeout runs from when it was due to be sent). Unbounded, every burst of
+due requests opens connections, and against an overloaded server thousands of them queue in its kernel's accept
+queue where it cannot see them; bounded, the requests queue here, where they are timed.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import asyncio
 import contextlib
 import ssl
 import time
+from collections import deque
 from random import random
 from urllib.parse import urlsplit
 
@@ -235,8 +242,11 @@ class _Connection(asyncio.Protocol):
             if self.sniffing:  # the first response was read with header callbacks: drop them
                 self.sniffing = False
                 self.parser = httptools.HttpResponseParser(self)
-            self.idle_since = _now()  # client.release(self), inline
-            self.client.idle.append(self)
+            if self.client.waiting:
+                self.client.hand_over(self)
+            else:
+                self.idle_since = _now()  # client.release(self), inline
+                self.client.idle.append(self)
         else:
             self._discard()
         if done is not None:
@@ -249,7 +259,9 @@ class _Connection(asyncio.Protocol):
 
 
 class FastClient:
-    def __init__(self, base_url: str, *, timeout: float, idle_seconds: float = IDLE_SECONDS) -> None:
+    def __init__(
+        self, base_url: str, *, timeout: float, idle_seconds: float = IDLE_SECONDS, max_connections: int | None = None
+    ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https"):
             raise ValueError(f"unsupported target {base_url!r}: give an http:// or https:// base URL")
@@ -262,6 +274,10 @@ class FastClient:
         self.idle_seconds = idle_seconds
         self.idle: list[_Connection] = []
         self.connections: set[_Connection] = set()
+        self.max_connections = max_connections
+        #: Requests waiting for a connection (bounded pool only), oldest first: (wire, done, route, scheduled,
+        #: deadline). Their deadlines are in order, so the sweeper times them out from the left.
+        self.waiting: deque[tuple[bytes, Done, str, float, float]] = deque()
         self.retries = 0  # requests sent again on a fresh connection (see module doc)
         self._opening: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -273,6 +289,7 @@ class FastClient:
     async def __aexit__(self, *exc: object) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
+        self.waiting.clear()
         for task in list(self._opening):
             task.cancel()
         for conn in list(self.connections):
@@ -310,7 +327,33 @@ class FastClient:
                 conn.send(prepared, done, route, scheduled, now + self.timeout, False)
                 return
             conn._discard()
+        if self.max_connections is not None and self._open_count() >= self.max_connections:
+            self.waiting.append((prepared, done, route, scheduled, now + self.timeout))
+            return
         self._spawn(prepared, done, route, scheduled, now + self.timeout, False)
+
+    def _open_count(self) -> int:
+        return len(self.connections) + len(self._opening)
+
+    def hand_over(self, conn: _Connection) -> None:
+        """A connection just freed: straight to the oldest waiting request still in time (else to the pool)."""
+        now = _now()
+        while self.waiting:
+            wire, done, route, scheduled, deadline = self.waiting.popleft()
+            if deadline > now:
+                conn.send(wire, done, route, scheduled, deadline, False)
+                return
+            done(TIMEOUT, route, scheduled)
+        self.release(conn)
+
+    def _pump(self) -> None:
+        """Room in a bounded pool (a connection closed, a connect ended): open one for the oldest waiting request."""
+        while self.waiting and (self.max_connections is None or self._open_count() < self.max_connections):
+            wire, done, route, scheduled, deadline = self.waiting.popleft()
+            if deadline <= _now():
+                done(TIMEOUT, route, scheduled)
+                continue
+            self._spawn(wire, done, route, scheduled, deadline, False)
 
     def retry(self, conn: _Connection) -> bool:
         """Send `conn`'s request again on a fresh connection, if there is time left; False if not."""
@@ -323,7 +366,12 @@ class FastClient:
     def _spawn(self, wire: bytes, done: Done, route: str, scheduled: float, deadline: float, retried: bool) -> None:
         task = asyncio.get_running_loop().create_task(self._open(wire, done, route, scheduled, deadline, retried))
         self._opening.add(task)
-        task.add_done_callback(self._opening.discard)
+        task.add_done_callback(self._opened)
+
+    def _opened(self, task: asyncio.Task[None]) -> None:
+        self._opening.discard(task)
+        if self.waiting:
+            self._pump()
 
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
@@ -358,9 +406,13 @@ class FastClient:
         self.idle.append(conn)
 
     def forget(self, conn: _Connection) -> None:
+        if conn not in self.connections:
+            return
         self.connections.discard(conn)
         if conn in self.idle:
             self.idle.remove(conn)
+        if self.waiting:
+            self._pump()
 
     async def _sweep(self) -> None:
         """Every tenth of a second: time requests out (without a timer per request) and retire idle
@@ -370,5 +422,9 @@ class FastClient:
             now = time.monotonic()
             for conn in [c for c in self.connections if c.done is not None and c.deadline < now]:
                 conn.time_out()
+            waiting = self.waiting
+            while waiting and waiting[0][4] < now:
+                _, done, route, scheduled, _ = waiting.popleft()
+                done(TIMEOUT, route, scheduled)
             for conn in [c for c in self.idle if now - c.idle_since >= c.idle_limit]:
                 conn._discard()

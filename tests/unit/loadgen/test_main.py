@@ -60,7 +60,8 @@ def test_a_run_with_every_knob(server: RawServer, tmp_path: Path) -> None:
     code = run(
         "--target", server.url + "/", "--ramp", "500:1000", "--duration", "50ms", "--arrivals", "poisson",
         "--routes", "single=2,batch=1,original=1", "--batch-size", "2", "--invalid-fraction", "0", "--seed", "3",
-        "--max-in-flight", "50", "--timeout", "2s", "--idle-timeout", "300ms", "--threshold", "error_rate==0",
+        "--max-in-flight", "50", "--max-connections", "4", "--timeout", "2s", "--idle-timeout", "300ms",
+        "--threshold", "error_rate==0",
         "--client", "fast", "--out", str(tmp_path), "--quiet",
     )  # fmt: skip
     doc = json.loads((tmp_path / "results.json").read_text())
@@ -68,6 +69,7 @@ def test_a_run_with_every_knob(server: RawServer, tmp_path: Path) -> None:
     assert doc["scheduled"] == doc["sent"] == doc["completed"] > 0 and doc["outcomes"] == {"200": doc["completed"]}
     assert doc["scenario"] == "flags" and doc["target"] == server.url + "/"
     assert doc["settings"]["timeout"] == 2 and doc["settings"]["idle_timeout"] == 0.3
+    assert doc["settings"]["max_connections"] == 4
 
 
 def test_slo_flag_takes_the_thresholds_of_the_spec(server: RawServer, tmp_path: Path) -> None:

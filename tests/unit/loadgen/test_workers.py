@@ -37,17 +37,19 @@ def server() -> Iterator[RawServer]:
 
 def job(target: str, rate: float, **fields: Any) -> workers.Job:
     scenario = Scenario(profile=Constant(rate=rate), routes={"single": 1, "batch": 1}, batch_size=2, seed=5,
-                        max_in_flight=fields.pop("max_in_flight", 100))  # fmt: skip
+                        max_in_flight=fields.pop("max_in_flight", 100),
+                        max_connections=fields.pop("max_connections", None))  # fmt: skip
     deck = Payloads(scenario.routes, batch_size=2, seed=5, deck=64)
     return workers.Job(scenario, deck, target, "fast", (0, 1), fields.pop("duration", None),
                        fields.pop("requests", None), **fields)  # fmt: skip
 
 
 def test_shares_bounds_and_the_default_count(monkeypatch: pytest.MonkeyPatch) -> None:
-    shares = workers.jobs(job("http://x", 10, requests=7, max_in_flight=5), 3)
+    shares = workers.jobs(job("http://x", 10, requests=7, max_in_flight=5, max_connections=4), 3)
     assert [j.share for j in shares] == [(0, 3), (1, 3), (2, 3)]
     assert [j.own_requests for j in shares] == [3, 2, 2]  # arrivals 0,3,6 / 1,4 / 2,5
     assert [j.max_in_flight for j in shares] == [2, 2, 2] and job("x", 1).own_requests is None
+    assert [j.max_connections for j in shares] == [2, 2, 2] and job("x", 1).max_connections is None
     assert workers.usable_cores() == len(os.sched_getaffinity(0))
     monkeypatch.setattr(workers, "usable_cores", lambda: 6)
     assert workers.default_workers(Scenario(profile=Constant(rate=workers.ONE_WORKER_RATE))) == 1

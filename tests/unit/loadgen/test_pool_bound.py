@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,11 +26,15 @@ async def _burst(url: str, kind: str, n: int, bound: int, timeout: float) -> lis
     asyncio.get_running_loop().set_exception_handler(lambda _loop, context: errors.append(context))
     client = make_client(url, timeout=timeout, kind=kind, max_connections=bound)
     loop = asyncio.get_running_loop()
-    futures = [loop.create_future() for _ in range(n)]
+    futures: list[asyncio.Future[str]] = [loop.create_future() for _ in range(n)]
+
+    def resolver(future: asyncio.Future[str]) -> Callable[[str, str, float], None]:
+        return lambda outcome, _route, _at: future.set_result(outcome)
+
     async with client:
-        prepared = client.prepare(ROUTE, BODY)  # type: ignore[call-arg]
+        prepared = client.prepare(ROUTE, BODY)
         for future in futures:
-            client.start(prepared, lambda o, _r, _at, f=future: f.set_result(o), ROUTE, 0.0)
+            client.start(prepared, resolver(future), ROUTE, 0.0)
         outcomes = await asyncio.wait_for(asyncio.gather(*futures), timeout + 5)
     assert not errors, errors
     return list(outcomes)

@@ -121,12 +121,14 @@ def taskset(cpus: str) -> list[str]:
     return ["taskset", "-c", cpus]
 
 
-def loadgen(cpus: str, target: str, tmp: Path, in_flight: int, workers: int, rate: float, seconds: float,
+def loadgen(cpus: str, target: str, tmp: Path, bounds: tuple[int, int], workers: int, rate: float, seconds: float,
             name: str) -> dict:  # fmt: skip
+    """One `loadgen run`; `bounds`: (in-flight bound, connection bound)."""
+    in_flight, connections = bounds
     out = tmp / name
     cmd = [*taskset(cpus), sys.executable, "-m", "loadgen", "run", "--quiet", "--target", target, "--rate", str(rate),
-           "--duration", f"{seconds}s", "--max-in-flight", str(in_flight), "--workers", str(workers),
-           "--threshold", "dropped_rate<=1", "--out", str(out)]  # fmt: skip
+           "--duration", f"{seconds}s", "--max-in-flight", str(in_flight), "--max-connections", str(connections),
+           "--workers", str(workers), "--threshold", "dropped_rate<=1", "--out", str(out)]  # fmt: skip
     subprocess.run(cmd, cwd=ROOT, check=True, timeout=seconds + 120)
     return json.loads((out / "results.json").read_text())
 
@@ -215,7 +217,9 @@ def main() -> int:
     )
     parser.add_argument("--steps", type=int, default=6, help="bisection steps (default: %(default)s)")
     parser.add_argument("--users", type=int, default=100, help="Locust users (default: %(default)s)")
-    parser.add_argument("--connections", type=int, default=100, help="hey's connections (default: %(default)s)")
+    parser.add_argument(
+        "--connections", type=int, default=100, help="hey's connections and loadgen's --max-connections (%(default)s)"
+    )
     parser.add_argument(
         "--max-in-flight", type=int, default=1000, help="loadgen's in-flight bound (default: %(default)s, as a run's)"
     )
@@ -225,7 +229,8 @@ def main() -> int:
         print(f"needs {' and '.join(missing)}: apt-get install -y nginx-light hey", file=sys.stderr)
         return 2
     gen, sink, both = cores()
-    steps, flight, seconds = args.steps, args.max_in_flight, args.seconds
+    # The generator keeps as many connections as hey does: the same pool against the same sink.
+    steps, flight, seconds = args.steps, (args.max_in_flight, args.connections), args.seconds
     with tempfile.TemporaryDirectory(prefix="bench-loadgen-") as d:
         tmp = Path(d)
         with nginx(tmp, sink, 1) as target:  # part 1: one core each

@@ -149,6 +149,10 @@ def after_overload(overload_s: float, rate: float, seconds: float) -> list[str]:
     return ["--stages", f"{overload_s:g}:0,0:{rate:g},{seconds:g}:{rate:g}"]
 
 
+#: The recovery run's connection pool (it runs at half the capacity, beside the overload's pool).
+RECOVERY_CONNECTIONS = 100
+
+
 @dataclass(frozen=True)
 class Generator:
     """`python -m loadgen run` on `cpus` (None: unpinned) against one target, each run into its own folder."""
@@ -158,12 +162,16 @@ class Generator:
     in_flight: int
     workers: int
     tmp: Path
+    connections: int = 800  # --max-connections: under the service's cap (1000 a worker), with the recovery's
 
-    def start(self, name: str, profile: Sequence[str], length: float, in_flight: int | None = None) -> Run:
+    def start(
+        self, name: str, profile: Sequence[str], length: float, in_flight: int | None = None, connections: int = 0
+    ) -> Run:
         """A run of `profile` (its schedule `length` seconds long) into tmp/name."""
         out = self.tmp / name
         cmd = [*(taskset(self.cpus) if self.cpus else []), sys.executable, "-m", "loadgen", "run", "--quiet",
                "--target", self.target, *profile, "--max-in-flight", str(in_flight or self.in_flight),
+               "--max-connections", str(connections or self.connections),
                "--timeout", f"{CLIENT_TIMEOUT_S:g}s", "--workers", str(self.workers), "--seed", str(SEED),
                "--threshold", "dropped_rate<=1", "--out", str(out)]  # fmt: skip
         return Run(subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL), out, length + CLIENT_TIMEOUT_S + 120)
@@ -329,7 +337,9 @@ def run_step(gen: Generator, base: str, multiple: float, rate: float, seconds: f
     before = quiet_counters(base)
     runs = [gen.start(f"{multiple:g}x", constant(rate, seconds), seconds)]
     if recovery:
-        runs.append(gen.start(f"{multiple:g}x-recovery", after_overload(seconds, *recovery), seconds + recovery[1]))
+        # Its pool: enough for half the capacity, and with the overload's within the service's connection cap.
+        runs.append(gen.start(f"{multiple:g}x-recovery", after_overload(seconds, *recovery), seconds + recovery[1],
+                              connections=RECOVERY_CONNECTIONS))  # fmt: skip
     try:
         results = [run.results() for run in runs]
     finally:
@@ -510,6 +520,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--light-seconds", type=float, default=10.0, help="per light run (default: %(default)s)")
     p.add_argument("--light-rounds", type=int, default=4, help="on/off rounds, 0: none (default: %(default)s)")
     p.add_argument("--max-in-flight", type=int, default=10_000, help="the generator's bound (default: %(default)s)")
+    p.add_argument(
+        "--max-connections", type=int, default=800, help="the generator's pool, as a load balancer's (default: 800)"
+    )
     p.add_argument("--loadgen-workers", type=int, default=1, help="the generator's processes (default: 1)")
     p.add_argument("--out", type=Path, help="keep every run's results and report.html here (default: not kept)")
     args = p.parse_args(argv)
@@ -530,7 +543,7 @@ def overload(args: argparse.Namespace, tmp: Path, layout: Layout, p99_ms: float)
     """Capacity, the steps and the recovery run, against one service."""
     with service(tmp, "service", layout.service, SERVICE_WORKERS=str(args.workers)) as target:
         base = target.url.removesuffix(PREDICT)
-        gen = Generator(layout.load, base, args.max_in_flight, args.loadgen_workers, tmp)
+        gen = Generator(layout.load, base, args.max_in_flight, args.loadgen_workers, tmp, args.max_connections)
         ceiling, capacity = (None, args.capacity) if args.capacity else measure_capacity(gen, base, args, p99_ms)
         print(f"capacity (1x): {capacity:,.0f} req/s", flush=True)
         steps, recovery_run = [], None

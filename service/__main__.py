@@ -69,9 +69,10 @@ def serve_one(settings: ServiceSettings) -> str | None:
     config = uvicorn_config(settings)
     last_error = supervisor.LastError()
     supervisor.log.addHandler(last_error)
-    server = draining.Server(config, settings.drain_seconds)
+    server = draining.Server(config, settings.drain_seconds, settings.accepts_per_turn)
     try:
-        server.run()
+        sock = config.bind_socket()  # a failure logs its line and exits, as uvicorn's own bind does
+        server.run(sockets=[sock])
     except SystemExit as exc:
         if not server.started:
             return last_error.line or f"exit code {exc.code}"

@@ -12,10 +12,13 @@ the preStop sleep, the drain and the graceful bound together stay under terminat
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from types import FrameType
 
 import uvicorn
+
+from service import listeners
 
 #: Set once the process has been asked to stop (read by /readyz).
 DRAINING = threading.Event()
@@ -23,10 +26,18 @@ log = logging.getLogger("uvicorn.error")
 
 
 class Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, drain_seconds: float) -> None:
+    def __init__(self, config: uvicorn.Config, drain_seconds: float, accepts_per_turn: int = 1) -> None:
         super().__init__(config)
         self.drain_seconds = drain_seconds
+        self.accepts_per_turn = accepts_per_turn
         self._timer: threading.Timer | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's start, on several listening handles per socket (service/listeners.py); shutdown closes them
+        all (they are uvicorn's servers)."""
+        if sockets is not None:
+            sockets = listeners.handles(sockets, self.accepts_per_turn)
+        await super().startup(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         first = not DRAINING.is_set()

@@ -80,6 +80,13 @@ class ServiceSettings(BaseSettings):
     backlog: int = Field(
         1024, ge=1, description="Connections the kernel holds for a worker until it accepts them (listen backlog)."
     )
+    accepts_per_turn: int = Field(
+        16,
+        ge=1,
+        le=256,
+        description="Connections a worker accepts per event-loop turn at most (libuv accepts one per listening "
+        "handle; the worker listens on the socket this many times).",
+    )
     drain_seconds: float = Field(
         0.0, ge=0, description="After SIGTERM, serve on this long with /readyz answering 503, then shut down."
     )

@@ -93,7 +93,8 @@ def worker(config: uvicorn.Config, sock: socket.socket, report: Connection, pare
     config.configure_logging()
     last_error = LastError()
     logging.getLogger("uvicorn.error").addHandler(last_error)
-    server = draining.Server(config, ServiceSettings().drain_seconds)
+    settings = ServiceSettings()
+    server = draining.Server(config, settings.drain_seconds, settings.accepts_per_turn)
 
     def report_ready() -> None:
         while not server.started and not server.should_exit:

@@ -300,7 +300,11 @@ class FastClient:
 
     async def warm(self, connections: int) -> None:
         """Open keep-alive connections before the schedule starts, so the first second does not pay for
-        connecting (a target that is down is fine: the schedule will count its errors)."""
+        connecting (a target that is down is fine: the schedule will count its errors). A bounded pool is opened
+        whole, as a load balancer keeps its pool: an overloaded server accepts new connections slowly (one per
+        loop turn, in libuv), and a pool growing under load would leave its requests in the accept queue."""
+        if self.max_connections is not None:
+            connections = self.max_connections
 
         async def one() -> None:
             conn = await self._connect()

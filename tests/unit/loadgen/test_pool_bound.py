@@ -97,3 +97,17 @@ def test_a_refused_target_ends_every_waiting_request_as_connect(kind: str) -> No
         port = s.getsockname()[1]  # closed once the block ends: nothing listens there
     outcomes = uvloop.run(_burst(f"http://127.0.0.1:{port}", kind, 5, 2, timeout=2.0))
     assert outcomes == [CONNECT] * 5
+
+
+def test_a_bounded_pool_is_opened_whole_before_the_first_request(kind: str) -> None:
+    if kind != "fast":
+        pytest.skip("aiohttp opens connections on demand")
+
+    async def go() -> int:
+        async with raw_server(replies(OK)) as server:
+            async with make_client(server.url, timeout=2.0, kind=kind, max_connections=7) as client:
+                await client.warm(2)  # the engine's estimate; the bound wins
+                await asyncio.sleep(0.05)  # the server's accept callbacks
+                return server.connections
+
+    assert uvloop.run(go()) == 7

@@ -33,18 +33,23 @@ def test_a_missing_model_is_exit_2(
 
 def test_one_worker_serves_with_uvicorn_as_configured(trained: Trained, monkeypatch: pytest.MonkeyPatch) -> None:
     configs: list[uvicorn.Config] = []
+    bound: list[tuple[int, int]] = []
 
     class Server:
         started = True
 
-        def __init__(self, config: uvicorn.Config, drain_seconds: float) -> None:
+        def __init__(self, config: uvicorn.Config, drain_seconds: float, accepts_per_turn: int) -> None:
             configs.append(config)
+            bound.append((accepts_per_turn, 0))
 
-        def run(self) -> None:
-            pass
+        def run(self, sockets: list[socket.socket]) -> None:
+            (sock,) = sockets  # bound here, so that a port in use fails before the app loads
+            bound[-1] = (bound[-1][0], sock.getsockname()[1])
+            sock.close()
 
+    port = free_port()
     monkeypatch.setenv("SERVICE_MODEL_DIR", str(trained.model_dir))
-    monkeypatch.setenv("SERVICE_PORT", "8123")
+    monkeypatch.setenv("SERVICE_PORT", str(port))
     monkeypatch.setenv(main_module.MULTIPROC_ENV, "/elsewhere")
     monkeypatch.setattr(main_module.draining, "Server", Server)
     assert main_module.main([]) == 0
@@ -52,11 +57,12 @@ def test_one_worker_serves_with_uvicorn_as_configured(trained: Trained, monkeypa
     assert (config.app, config.factory, config.port, config.access_log, config.http) == (
         "service.app:create_app",
         True,
-        8123,
+        port,
         False,
         main_module.HTTP_PROTOCOL,
     )
     assert (config.backlog, config.timeout_graceful_shutdown) == (1024, 10)
+    assert bound == [(16, port)]
     assert main_module.MULTIPROC_ENV not in os.environ  # one worker: in-process metrics, with exemplars
 
 
@@ -66,17 +72,41 @@ def test_a_worker_that_cannot_start_is_exit_1_with_one_line(
     class Server:
         started = False
 
-        def __init__(self, config: uvicorn.Config, drain_seconds: float) -> None:
+        def __init__(self, config: uvicorn.Config, drain_seconds: float, accepts_per_turn: int) -> None:
             pass
 
-        def run(self) -> None:
+        def run(self, sockets: list[socket.socket]) -> None:
+            for sock in sockets:
+                sock.close()
             main_module.supervisor.log.error("Traceback...\nRuntimeError: cannot load model 'latest'")
             raise SystemExit(3)
 
     monkeypatch.setenv("SERVICE_MODEL_DIR", str(trained.model_dir))
+    monkeypatch.setenv("SERVICE_PORT", str(free_port()))
     monkeypatch.setattr(main_module.draining, "Server", Server)
     assert main_module.main([]) == 1
     assert capsys.readouterr().err == "error: RuntimeError: cannot load model 'latest'\n"
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_port_in_use_is_exit_1_with_one_line(
+    trained: Trained, workers: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("SERVICE_MODEL_DIR", str(trained.model_dir))
+        monkeypatch.setenv("SERVICE_PORT", str(taken.getsockname()[1]))
+        monkeypatch.setenv("SERVICE_WORKERS", workers)
+        assert main_module.main([]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: ") and "Address already in use" in line
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def test_a_port_in_use_fails_before_the_metrics_folder_is_touched(

@@ -130,6 +130,17 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("spec", nargs="?", type=Path, help="the spec (default: STACK_SLO_SPEC)")
     v.add_argument("--prometheus", help="check every SLI selector against this Prometheus (base URL)")
     v.add_argument("--lookback", type=duration, default=3600.0, help="how far back a series counts (default 1h)")
+    d = sub.add_parser(
+        "target-dir",
+        help="write the folder docker-compose.target.yml mounts (SLO_TARGET_DIR)",
+        description="The target's rules generated from --spec (rules/), its scenario (scenario.yaml) and its "
+        "metrics URL as Prometheus's file_sd list (metrics.yml, empty without --metrics), as the compose stack for "
+        "a service it does not run reads them. URLs as the containers reach them.",
+    )
+    d.add_argument("--spec", type=Path, required=True, metavar="FILE", help="the target's SLO spec")
+    d.add_argument("--scenario", type=Path, required=True, metavar="FILE", help="the loadgen's scenario")
+    d.add_argument("--metrics", metavar="URL", help="the target's Prometheus metrics, any scheme, host and path")
+    d.add_argument("--out", type=Path, required=True, metavar="DIR", help="the folder to write (its rules/ replaced)")
     w = sub.add_parser("wait", help="wait until URL answers 200 (start order by health)")
     w.add_argument("url")
     w.add_argument("--timeout", type=float, default=60.0)
@@ -181,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.command == "wait":
         return 0 if up.wait_for(args.url, args.timeout) else 1
+    if args.command == "target-dir":
+        for path in target.write_dir(args.spec, args.scenario, args.metrics, args.out):
+            print(path)
+        return 0
     settings = settings_from(args)
     if args.command == "up" and settings.target is None and args.spec is not None:
         print(

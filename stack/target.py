@@ -10,6 +10,9 @@ Checked first, each failure one line (TargetError): the spec and the scenario ar
 this project's service, not the target); a spec whose SLIs read more than the loadgen's own metrics has
 --metrics to read them from; the target answers HTTP (any status: its routes are the scenario's business) and
 the metrics URL answers 200.
+
+`python -m stack target-dir` writes the same for docker-compose.target.yml (write_dir): the rules, the scenario
+and the target's metrics as a file_sd list, in one folder its Prometheus and loadgen mount.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from http.client import HTTPException
 from pathlib import Path
 
 from contract.metrics import LOADGEN_JOB, SERVICE_JOB
+from generators.prometheus.config import MetricsEndpoint
 from generators.prometheus.operational import operational_groups
 from generators.repository import rendered
 from generators.yamlout import dump
@@ -55,6 +59,16 @@ def slos_needing_target_metrics(specs: Sequence[Spec]) -> list[str]:
     ]
 
 
+def require_metrics(spec_path: Path, metrics: str | None) -> None:
+    """TargetError when the spec reads the target's metrics and there are none to read."""
+    needing = slos_needing_target_metrics(load_specs(spec_path))
+    if needing and metrics is None:
+        raise TargetError(
+            f"the spec {spec_path} reads the target's metrics ({', '.join(needing)}: a selector not on "
+            f'job="{LOADGEN_JOB}"): give --metrics URL'
+        )
+
+
 def _status(url: str) -> int:
     """The HTTP status url answers a GET with; OSError (naming the reason) when nothing answers."""
     try:
@@ -81,12 +95,7 @@ def check(settings: StackSettings) -> None:
     for what, path in (("--scenario", settings.loadgen_scenario), ("--spec", settings.slo_spec)):
         if not settings.path(path).is_file():
             raise TargetError(f"{what} {path}: no such file")
-    needing = slos_needing_target_metrics(load_specs(settings.path(settings.slo_spec)))
-    if needing and settings.target_metrics is None:
-        raise TargetError(
-            f"the spec {settings.slo_spec} reads the target's metrics ({', '.join(needing)}: a selector not on "
-            f'job="{LOADGEN_JOB}"): give --metrics URL'
-        )
+    require_metrics(settings.path(settings.slo_spec), settings.target_metrics)
     try:
         _status(settings.target)
     except OSError as exc:
@@ -122,3 +131,23 @@ def write_rules(spec_path: Path, folder: Path, shrink: float, scraped: bool) -> 
         path.write_text(text)
         written.append(path)
     return written
+
+
+def write_dir(spec_path: Path, scenario: Path, metrics: str | None, folder: Path) -> list[Path]:
+    """The folder docker-compose.target.yml mounts (SLO_TARGET_DIR): rules/, scenario.yaml and metrics.yml (the
+    target's metrics as a file_sd list, empty without any). The metrics URL is as Prometheus's container reaches
+    it, so any host will do; TargetError for a spec that needs metrics without, or a URL it cannot scrape."""
+    require_metrics(spec_path, metrics)
+    targets: list[dict[str, object]] = []
+    if metrics is not None:
+        try:
+            address, endpoint = MetricsEndpoint.from_url(metrics)
+            targets = endpoint.file_sd(address)
+        except ValueError as exc:
+            raise TargetError(f"--metrics {exc}") from None
+    if not scenario.is_file():
+        raise TargetError(f"--scenario {scenario}: no such file")
+    written = write_rules(spec_path, folder / "rules", 1.0, scraped=metrics is not None)
+    shutil.copyfile(scenario, folder / "scenario.yaml")
+    (folder / "metrics.yml").write_text(dump(targets, "python -m stack target-dir"))
+    return [*written, folder / "scenario.yaml", folder / "metrics.yml"]

@@ -46,6 +46,16 @@ class MetricsEndpoint:
         params = {k: tuple(v) for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         return address, cls(parts.scheme, parts.path or "/", params)
 
+    def file_sd(self, address: str) -> list[dict[str, Any]]:
+        """This endpoint at `address` as a file_sd target list: Prometheus's `__scheme__`, `__metrics_path__` and
+        `__param_<name>` labels say what a static config's keys would (a parameter given twice cannot be said)."""
+        doubled = [k for k, v in self.params.items() if len(v) != 1]
+        if doubled:
+            raise ValueError(f"a file_sd target takes one value per parameter: {', '.join(doubled)} has more")
+        labels = {"__scheme__": self.scheme, "__metrics_path__": self.path}
+        labels.update({f"__param_{k}": v[0] for k, v in self.params.items()})
+        return [{"targets": [address], "labels": labels}]
+
     def scrape(self) -> dict[str, Any]:
         """The scrape config's keys for this endpoint; none for the default (http, /metrics)."""
         keys: dict[str, Any] = {}
@@ -69,6 +79,8 @@ class PrometheusTargets:
     evaluation_interval: str = "15s"
     #: The service's metrics endpoint (a target the stack does not run may serve them anywhere).
     service_endpoint: MetricsEndpoint = field(default_factory=MetricsEndpoint)
+    #: Instead of `service`: a file_sd file listing the service's metrics (a target known only when deployed).
+    service_file_sd: str | None = None
 
 
 #: Where each part runs in docker-compose.yml (service names on the compose network). The service serves its
@@ -81,22 +93,35 @@ COMPOSE = PrometheusTargets(
     alertmanager=("alertmanager:9093",),
 )
 
+#: docker-compose.target.yml's Prometheus: no service container; the folder SLO_TARGET_DIR, mounted at
+#: COMPOSE_TARGET_DIR, holds the target's rules and its metrics as a file_sd list (`python -m stack target-dir`).
+COMPOSE_TARGET_DIR = "/etc/slo-target"
+COMPOSE_TARGET = PrometheusTargets(
+    service=(),
+    service_file_sd=f"{COMPOSE_TARGET_DIR}/metrics.yml",
+    loadgen=COMPOSE.loadgen,
+    prometheus=COMPOSE.prometheus,
+    alertmanager=COMPOSE.alertmanager,
+    rule_files=(f"{COMPOSE_TARGET_DIR}/rules/*.yml",),
+)
+
 
 def prometheus_config(t: PrometheusTargets | None = None) -> dict[str, Any]:
     t = t or PrometheusTargets()
 
-    def job(name: str, targets: Sequence[str], endpoint: MetricsEndpoint | None = None) -> dict[str, Any]:
+    def job(name: str, targets: Sequence[str], endpoint: MetricsEndpoint | None = None) -> dict[str, Any] | None:
+        if not targets:
+            return None
         return {
             "job_name": name,
             **(endpoint.scrape() if endpoint else {}),
             "static_configs": [{"targets": list(targets)}],
         }
 
-    jobs = (
-        job(SERVICE_JOB, t.service, t.service_endpoint),
-        job(LOADGEN_JOB, t.loadgen),
-        job("prometheus", t.prometheus),
-    )
+    service = job(SERVICE_JOB, t.service, t.service_endpoint)
+    if t.service_file_sd is not None:
+        service = {"job_name": SERVICE_JOB, "file_sd_configs": [{"files": [t.service_file_sd]}]}
+    jobs = (service, job(LOADGEN_JOB, t.loadgen), job("prometheus", t.prometheus))
     config: dict[str, Any] = {
         "global": {
             "scrape_interval": t.scrape_interval,
@@ -104,7 +129,7 @@ def prometheus_config(t: PrometheusTargets | None = None) -> dict[str, Any]:
             "external_labels": {"stack": "slo-stack"},
         },
         "rule_files": list(t.rule_files),
-        "scrape_configs": [j for j in jobs if j["static_configs"][0]["targets"]],
+        "scrape_configs": [j for j in jobs if j is not None],
     }
     if t.alertmanager:
         config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(t.alertmanager)}]}]}

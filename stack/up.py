@@ -125,6 +125,13 @@ def prepare(settings: StackSettings, without: frozenset[str]) -> Path:
     return paths["procfile"]
 
 
+def service_side(settings: StackSettings) -> str | None:
+    """The status's name for the server side: our service, the target, or none (a target without metrics)."""
+    if settings.target is None:
+        return "service"
+    return "target" if settings.target_metrics is not None else None
+
+
 def status_screen(settings: StackSettings, processes: Supervisor, running: list[str], console: Console) -> Screen:
     """The live status of this run: its Prometheus, its spec, its processes."""
     url = addresses(settings)
@@ -139,6 +146,7 @@ def status_screen(settings: StackSettings, processes: Supervisor, running: list[
         shortest=shortest,
         links=links(settings, running),
         logs=processes.logs,
+        service_side=service_side(settings),
     )
     return Screen(source, console, settings.status_refresh, settings.status_interval)
 

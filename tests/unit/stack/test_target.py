@@ -276,3 +276,51 @@ def test_a_metrics_url_prometheus_cannot_scrape_is_refused(url: str, why: str) -
 def test_the_default_endpoint_adds_nothing_to_the_checked_in_configs() -> None:
     config = prometheus_config()
     assert all(set(job) == {"job_name", "static_configs"} for job in config["scrape_configs"])
+
+
+def test_the_status_calls_the_server_side_the_target_and_shows_none_without_metrics() -> None:
+    assert up.service_side(StackSettings()) == "service"
+    assert up.service_side(target_settings("http://127.0.0.1:1", "http://127.0.0.1:1/metrics")) == "target"
+    assert up.service_side(target_settings("http://127.0.0.1:1")) is None
+
+
+# --- python -m stack target-dir: the folder docker-compose.target.yml mounts
+
+
+def target_dir_args(out: Path, *more: str, spec: Path = LOADGEN_SPEC) -> list[str]:
+    return ["target-dir", "--spec", str(spec), "--scenario", str(SCENARIO), "--out", str(out), *more]
+
+
+def test_target_dir_writes_rules_scenario_and_an_empty_metrics_list_without_metrics(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(target_dir_args(tmp_path / "t")) == 0
+    written = {Path(line).relative_to(tmp_path / "t").as_posix() for line in capsys.readouterr().out.splitlines()}
+    assert {"scenario.yaml", "metrics.yml", "rules/operational.yml", "rules/slo-synthetic-availability.yml"} <= written
+    assert yaml.safe_load((tmp_path / "t" / "metrics.yml").read_text()) == []
+    assert "ServiceTargetDown" not in (tmp_path / "t" / "rules" / "operational.yml").read_text()
+    assert "[5m]" in (tmp_path / "t" / "rules" / "slo-synthetic-availability.yml").read_text()  # real windows
+
+
+def test_target_dir_lists_metrics_at_any_host_as_file_sd(tmp_path: Path) -> None:
+    metrics = "http://model.models.svc:8080/prom?format=text"  # as the containers reach it: no loopback rule
+    assert main(target_dir_args(tmp_path / "t", "--metrics", metrics, spec=SERVICE_SPEC)) == 0
+    assert yaml.safe_load((tmp_path / "t" / "metrics.yml").read_text()) == [
+        {
+            "targets": ["model.models.svc:8080"],
+            "labels": {"__scheme__": "http", "__metrics_path__": "/prom", "__param_format": "text"},
+        }
+    ]
+    assert "ServiceTargetDown" in (tmp_path / "t" / "rules" / "operational.yml").read_text()
+
+
+def test_target_dir_refuses_what_it_cannot_write_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(target_dir_args(tmp_path / "t", spec=SERVICE_SPEC)) == up.EXIT_FAILED
+    assert "give --metrics URL" in one_error_line(capsys)
+    assert main(target_dir_args(tmp_path / "t", "--metrics", "http://m:1/x?a=1&a=2")) == up.EXIT_FAILED
+    assert "one value per parameter" in one_error_line(capsys)
+    assert main(target_dir_args(tmp_path / "t", "--metrics", "gopher://m:1/")) == up.EXIT_FAILED
+    assert "http or https" in one_error_line(capsys)
+    assert not (tmp_path / "t").exists()

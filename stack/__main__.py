@@ -105,6 +105,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--end", type=moment, help="its end (default: now)")
     r.add_argument("--month", help="a calendar month in UTC, YYYY-MM (cut at now if still running)")
     r.add_argument("--prometheus", help="Prometheus base URL (default: the local stack's)")
+    r.add_argument("--spec", type=Path, metavar="FILE", help="the SLO spec (default: STACK_SLO_SPEC), e.g. a target's")
     r.add_argument("--json", action="store_true", help="print JSON instead of the table")
     r.add_argument(
         "--html",

@@ -7,6 +7,7 @@ something that answers HTTP, and its /metrics. The real run is tests/e2e/test_st
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -324,3 +325,15 @@ def test_target_dir_refuses_what_it_cannot_write_in_one_line(
     assert main(target_dir_args(tmp_path / "t", "--metrics", "gopher://m:1/")) == up.EXIT_FAILED
     assert "http or https" in one_error_line(capsys)
     assert not (tmp_path / "t").exists()
+
+
+def test_the_report_reads_the_spec_it_is_given(
+    monkeypatch: pytest.MonkeyPatch, canned_prometheus: CannedPrometheus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    canned_prometheus.paths["/api/v1/alerts"] = (200, {"status": "success", "data": {"alerts": []}})
+    args = ["report", "--window", "60", "--prometheus", canned_prometheus.url, "--json"]
+    assert main([*args, "--spec", str(LOADGEN_SPEC)]) == 1  # the canned Prometheus has no traffic
+    saved = json.loads(capsys.readouterr().out)
+    assert saved["service"] == "external-target"
+    names = [s["name"] for s in saved["slos"]]
+    assert names == ["synthetic-availability", "synthetic-latency-500ms", "synthetic-latency-100ms"]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generators import k8s, paths
+from generators import compose, k8s, paths
 from generators.grafana.render import render as render_dashboards
 from generators.grafana.service import check_admission_default
-from generators.prometheus.config import COMPOSE, prometheus_config
+from generators.prometheus.config import COMPOSE, COMPOSE_TARGET, prometheus_config
 from generators.prometheus.operational import operational_groups
 from generators.prometheus.promtool_tests import slo_test_files
 from generators.prometheus.slo_rules import slo_groups
@@ -44,6 +44,9 @@ def rendered(spec_path: Path, shrink: float = 1.0) -> dict[str, str]:
     if shrink == 1:
         files["prometheus.yml"] = dump(prometheus_config(), "generators/prometheus/config.py")
         files["prometheus.compose.yml"] = dump(prometheus_config(COMPOSE), "generators/prometheus/config.py (COMPOSE)")
+        files["prometheus.compose-target.yml"] = dump(
+            prometheus_config(COMPOSE_TARGET), "generators/prometheus/config.py (COMPOSE_TARGET)"
+        )
     return files
 
 
@@ -64,6 +67,7 @@ def repository_files(spec_path: Path) -> dict[str, str]:
     files.update({f"{paths.DASHBOARDS}/{name}": text for name, text in dashboards.items()})
     k8s_files = k8s.render(load_spec(spec_path), dashboards)
     files.update({f"{paths.K8S_GENERATED}/{name}": text for name, text in k8s_files.items()})
+    files[compose.TARGET_FILE] = compose.render(paths.ROOT)
     for folder in paths.GENERATED_FOLDERS:
         files[f"{folder}/README.md"] = GENERATED_README
     return files

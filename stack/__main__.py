@@ -7,10 +7,12 @@ import sys
 import time
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from contract.durations import parse_duration
 from slo import validate
 from slo.spec import SpecError, load_spec, load_specs
-from stack import procfile, report, up
+from stack import procfile, report, target, up
 from stack.page import build, compare
 from stack.prometheus import Prometheus, PrometheusError
 from stack.settings import StackSettings
@@ -76,6 +78,20 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--duration", type=duration, help="bounded soak: run this long (90, 90s, 10m, 2h), then report")
     u.add_argument("--without", type=processes, default=frozenset(), help="comma-separated processes not to start")
     u.add_argument("--logs", action="store_true", help="stream every process's log (NAME | line) instead of the status")
+    t = u.add_argument_group(
+        "a service the stack does not run",
+        "No service process: the loadgen daemon plays --scenario against --target, Prometheus scrapes the "
+        "loadgen and --metrics, and loads the rules generated from --spec into the run folder.",
+    )
+    t.add_argument("--target", metavar="URL", help="its base URL, http(s) on loopback (STACK_TARGET)")
+    t.add_argument(
+        "--metrics",
+        metavar="URL",
+        help="its Prometheus metrics, any path (STACK_TARGET_METRICS); needed when the spec reads more than the "
+        "loadgen's own metrics",
+    )
+    t.add_argument("--spec", type=Path, metavar="FILE", help="its SLO spec (STACK_SLO_SPEC)")
+    t.add_argument("--scenario", type=Path, metavar="FILE", help="the loadgen's scenario (STACK_LOADGEN_SCENARIO)")
     sub.add_parser("procfile", help="print the Procfile of the stack's processes (from the settings)")
     r = sub.add_parser(
         "report",
@@ -89,6 +105,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--end", type=moment, help="its end (default: now)")
     r.add_argument("--month", help="a calendar month in UTC, YYYY-MM (cut at now if still running)")
     r.add_argument("--prometheus", help="Prometheus base URL (default: the local stack's)")
+    r.add_argument("--spec", type=Path, metavar="FILE", help="the SLO spec (default: STACK_SLO_SPEC), e.g. a target's")
     r.add_argument("--json", action="store_true", help="print JSON instead of the table")
     r.add_argument(
         "--html",
@@ -114,16 +131,54 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("spec", nargs="?", type=Path, help="the spec (default: STACK_SLO_SPEC)")
     v.add_argument("--prometheus", help="check every SLI selector against this Prometheus (base URL)")
     v.add_argument("--lookback", type=duration, default=3600.0, help="how far back a series counts (default 1h)")
+    d = sub.add_parser(
+        "target-dir",
+        help="write the folder docker-compose.target.yml mounts (SLO_TARGET_DIR)",
+        description="The target's rules generated from --spec (rules/), its scenario (scenario.yaml) and its "
+        "metrics URL as Prometheus's file_sd list (metrics.yml, empty without --metrics), as the compose stack for "
+        "a service it does not run reads them. URLs as the containers reach them.",
+    )
+    d.add_argument("--spec", type=Path, required=True, metavar="FILE", help="the target's SLO spec")
+    d.add_argument("--scenario", type=Path, required=True, metavar="FILE", help="the loadgen's scenario")
+    d.add_argument("--metrics", metavar="URL", help="the target's Prometheus metrics, any scheme, host and path")
+    d.add_argument("--out", type=Path, required=True, metavar="DIR", help="the folder to write (its rules/ replaced)")
     w = sub.add_parser("wait", help="wait until URL answers 200 (start order by health)")
     w.add_argument("url")
     w.add_argument("--timeout", type=float, default=60.0)
     return p
 
 
+#: `up`'s flags that set a setting: flag -> the setting's field.
+SETTING_FLAGS = {"target": "target", "metrics": "target_metrics", "spec": "slo_spec", "scenario": "loadgen_scenario"}
+
+
+def settings_from(args: argparse.Namespace) -> StackSettings:
+    """The settings, with the fields `up`'s flags set (a flag wins over its STACK_* variable)."""
+    given = {field: getattr(args, flag, None) for flag, field in SETTING_FLAGS.items()}
+    return StackSettings(**{field: value for field, value in given.items() if value is not None})
+
+
+def settings_error(exc: ValidationError) -> str:
+    """One line for the first invalid setting, named as the flag or the variable that set it."""
+    error = exc.errors()[0]
+    field = str(error["loc"][0]) if error["loc"] else ""
+    flags = {f: flag for flag, f in SETTING_FLAGS.items()}
+    message = error["msg"].removeprefix("Value error, ")
+    if not field:  # a rule across fields: its message names them
+        return message
+    return f"STACK_{field.upper()}" + (f" (--{flags[field]})" if field in flags else "") + f": {message}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return run(args)
+    except ValidationError as exc:  # a setting (a flag or a STACK_* variable) that does not hold
+        print(f"error: {settings_error(exc)}", file=sys.stderr)
+        return up.EXIT_FAILED
+    except target.TargetError as exc:  # a target run that cannot start: said before anything started
+        print(f"error: {exc}", file=sys.stderr)
+        return up.EXIT_FAILED
     except FileNotFoundError as exc:  # a config that another part of the project writes is not there
         print(f"error: {exc.strerror}: {exc.filename}", file=sys.stderr)
         return up.EXIT_FAILED
@@ -138,7 +193,18 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.command == "wait":
         return 0 if up.wait_for(args.url, args.timeout) else 1
-    settings = StackSettings()
+    if args.command == "target-dir":
+        for path in target.write_dir(args.spec, args.scenario, args.metrics, args.out):
+            print(path)
+        return 0
+    settings = settings_from(args)
+    if args.command == "up" and settings.target is None and args.spec is not None:
+        print(
+            "error: --spec goes with --target (the stack's own service: STACK_SLO_SPEC with STACK_RULES_DIR, the "
+            "rules generated from it)",
+            file=sys.stderr,
+        )
+        return up.EXIT_FAILED
     if args.command == "up":
         return up.up(settings, args.duration, args.without, logs=args.logs)
     if args.command == "procfile":

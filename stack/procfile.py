@@ -3,7 +3,8 @@
 `python -m stack up` runs these lines itself (stack/supervisor.py); the file is also a Procfile any runner
 (honcho, foreman) can start by hand. Each line `exec`s its program so that a SIGTERM sent to the line's
 process group reaches the program itself. The loadgen line first waits for the service's /readyz: start
-order by health, as in compose.
+order by health, as in compose. With a target (STACK_TARGET) there is no service line: the loadgen loads the
+target, which was checked before the stack started (stack/target.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from stack.settings import StackSettings
 PROCESSES = ("service", "loadgen", "prometheus", "alertmanager")
 
 
+def processes(settings: StackSettings) -> tuple[str, ...]:
+    """The processes this stack runs: all of them, or all but the service when it loads a target."""
+    return PROCESSES if settings.target is None else tuple(p for p in PROCESSES if p != "service")
+
+
 def run_paths(settings: StackSettings) -> dict[str, Path]:
     run = settings.path(settings.run_dir)
     return {
@@ -25,6 +31,7 @@ def run_paths(settings: StackSettings) -> dict[str, Path]:
         "prometheus_data": run / "prometheus" / "data",
         "alertmanager_data": run / "alertmanager",
         "logs": run / "logs",
+        "rules": run / "prometheus" / "rules",  # a target's: generated from the run's spec
     }
 
 
@@ -39,7 +46,16 @@ def commands(settings: StackSettings) -> dict[str, str]:
     paths = run_paths(settings)
     service_url = settings.url(settings.service_port)
     wait = shlex.join([py, "-m", "stack", "wait", f"{service_url}/readyz", "--timeout", str(settings.ready_timeout)])
-    return {
+    loadgen = _line(
+        py,
+        "-m",
+        "loadgen",
+        "daemon",
+        "--scenario",
+        settings.path(settings.loadgen_scenario),
+        env={"LOADGEN_TARGET": settings.target or service_url, "LOADGEN_METRICS_PORT": settings.loadgen_port},
+    )
+    every = {
         "service": _line(
             py,
             "-m",
@@ -50,17 +66,7 @@ def commands(settings: StackSettings) -> dict[str, str]:
                 "SERVICE_WORKERS": settings.service_workers,
             },
         ),
-        "loadgen": wait
-        + " && "
-        + _line(
-            py,
-            "-m",
-            "loadgen",
-            "daemon",
-            "--scenario",
-            settings.path(settings.loadgen_scenario),
-            env={"LOADGEN_TARGET": service_url, "LOADGEN_METRICS_PORT": settings.loadgen_port},
-        ),
+        "loadgen": loadgen if settings.target is not None else f"{wait} && {loadgen}",
         "prometheus": _line(
             settings.prometheus_bin,
             f"--config.file={paths['prometheus_config']}",
@@ -76,10 +82,12 @@ def commands(settings: StackSettings) -> dict[str, str]:
             "--cluster.listen-address=",  # a single Alertmanager: no gossip port to collide with
         ),
     }
+    return {name: cmd for name, cmd in every.items() if name in processes(settings)}
 
 
 def chosen(settings: StackSettings, without: frozenset[str] = frozenset()) -> dict[str, str]:
-    """The commands of every process but those `without` names (an unknown name is refused)."""
+    """The commands of every process but those `without` names (an unknown name is refused; the service is no
+    process of a target's stack, so leaving it out changes nothing there)."""
     unknown = without - set(PROCESSES)
     if unknown:
         raise ValueError(f"unknown process(es) {sorted(unknown)}; the stack has {list(PROCESSES)}")

@@ -1,20 +1,46 @@
-"""The local stack's settings: one object, read from STACK_* environment variables.
+"""The local stack's settings: one object, read from STACK_* environment variables (`python -m stack up`'s
+--target, --metrics, --spec and --scenario set the same fields).
 
-Every address is loopback: the local stack is a soak test on this machine, never a load on anything else.
+Every address is loopback, a target's too: the local stack is a soak test on this machine, never a load on
+anything else.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract.durations import parse_duration
 from slo.windows import prom_duration
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
+
+
+def loopback_url(url: str) -> str:
+    """An http(s) URL on a loopback host with a valid port, or a ValueError saying what is wrong with it."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{url} is not an http:// or https:// URL")
+    try:
+        parts.port  # noqa: B018 (parsing the port raises on a bad one)
+    except ValueError:
+        raise ValueError(f"{url} has a bad port (1-65535)") from None
+    if not parts.hostname or not is_loopback(parts.hostname):
+        raise ValueError(f"{url} is not on a loopback address (127.0.0.1, ::1, localhost): the stack loads only here")
+    return url
 
 
 class StackSettings(BaseSettings):
@@ -47,6 +73,17 @@ class StackSettings(BaseSettings):
     status_interval: float = Field(
         10.0, gt=0, description="Seconds between two status summary lines off a terminal (a file, a pipe)."
     )
+    target: str | None = Field(
+        None,
+        description="Base URL of a service the stack does not run (http(s), loopback): no service process, the "
+        "loadgen loads it, the rules come from the spec.",
+    )
+    target_metrics: str | None = Field(
+        None, description="With a target: its Prometheus metrics URL (any scheme, path, port), scraped as job service."
+    )
+    rules_shrink: float = Field(
+        1.0, ge=1, description="With a target: divide the rules' windows by this (drills: 60 makes 5m 5s)."
+    )
 
     @field_validator("scrape_interval")
     @classmethod
@@ -57,9 +94,22 @@ class StackSettings(BaseSettings):
     @field_validator("host")
     @classmethod
     def _loopback(cls, value: str) -> str:
-        if value != "localhost" and not ipaddress.ip_address(value).is_loopback:
+        if not is_loopback(value):
             raise ValueError(f"{value} is not a loopback address: the local stack stays on this machine")
         return value
+
+    @field_validator("target", "target_metrics")
+    @classmethod
+    def _loopback_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            loopback_url(value)
+        return value
+
+    @model_validator(mode="after")
+    def _metrics_of_a_target(self) -> StackSettings:
+        if self.target_metrics is not None and self.target is None:
+            raise ValueError("STACK_TARGET_METRICS (--metrics) is a target's metrics: give STACK_TARGET (--target) too")
+        return self
 
     def path(self, value: Path) -> Path:
         """A setting's path made absolute against the repository root (the processes run from there)."""

@@ -4,7 +4,8 @@ stack/supervisor.py runs the Procfile's lines (each in its own process group, it
 and stops them all on Ctrl-C or SIGTERM: SIGTERM to every group, SIGKILL to what is left after 5 s. This module
 renders the configs, waits for readiness, says where to look, then keeps the live status on the terminal
 (stack/status/; with --logs, the processes' logs instead) and, in bounded soak mode, prints the SLO report
-after the duration. A process that stops on its own stops the stack: one line names it and its log.
+after the duration. A process that stops on its own stops the stack: one line names it and its log. With a
+target (stack/target.py) the service is not run: the target is checked, the rules generated from the spec.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from generators.prometheus.config import PrometheusTargets, prometheus_config
+from generators.prometheus.config import MetricsEndpoint, PrometheusTargets, prometheus_config
 from generators.yamlout import dump
 from slo.spec import Spec, load_spec, load_specs
-from stack import logtail, procfile, report
+from stack import logtail, procfile, report, target
 from stack.page import build
 from stack.processes import answers
 from stack.prometheus import Prometheus
@@ -64,15 +65,19 @@ def ready_urls(settings: StackSettings, running: list[str]) -> dict[str, str]:
 
 
 def links(settings: StackSettings, running: list[str]) -> dict[str, str]:
-    """What to open, for the status screen: the service's docs, Prometheus and its alerts, Alertmanager."""
+    """What to open, for the status screen: the service's docs (or the target), Prometheus and its alerts,
+    Alertmanager."""
     url = addresses(settings)
+    target_links = {"target": settings.target} if settings.target else {}
+    if settings.target_metrics:
+        target_links["metrics"] = settings.target_metrics
     found = {
         "docs": ("service", f"{url['service']}/docs"),
         "prometheus": ("prometheus", url["prometheus"]),
         "alerts": ("prometheus", f"{url['prometheus']}/alerts"),
         "alertmanager": ("alertmanager", url["alertmanager"]),
     }
-    return {what: link for what, (name, link) in found.items() if name in running}
+    return {**target_links, **{what: link for what, (name, link) in found.items() if name in running}}
 
 
 def where_to_look(settings: StackSettings, running: list[str]) -> str:
@@ -83,9 +88,12 @@ def where_to_look(settings: StackSettings, running: list[str]) -> str:
         "alertmanager": f"alertmanager  {settings.url(settings.alertmanager_port)}",
     }
     logs = f"logs          {shown(procfile.run_paths(settings)['logs'])}/NAME.log, one per process"
-    return "\n".join(
-        ["the stack is up:", *(f"  {lines[name]}" for name in running), f"  {logs}", "Ctrl-C stops everything."]
-    )
+    target = []
+    if settings.target is not None:
+        metrics = f"  (metrics: {settings.target_metrics})" if settings.target_metrics else "  (no metrics scraped)"
+        target = [f"target        {settings.target}{metrics}"]
+    shown_lines = [*target, *(lines[name] for name in running), logs]
+    return "\n".join(["the stack is up:", *(f"  {line}" for line in shown_lines), "Ctrl-C stops everything."])
 
 
 def prepare(settings: StackSettings, without: frozenset[str]) -> Path:
@@ -93,18 +101,35 @@ def prepare(settings: StackSettings, without: frozenset[str]) -> Path:
     paths = procfile.run_paths(settings)
     for key in ("prometheus_data", "alertmanager_data", "logs"):
         paths[key].mkdir(parents=True, exist_ok=True)
+    service: tuple[str, ...] = (f"{settings.host}:{settings.service_port}",)
+    endpoint = MetricsEndpoint()
+    rules = settings.path(settings.rules_dir)
+    if settings.target is not None:  # the target's metrics, if any; the rules of the run's own spec
+        service, rules = (), paths["rules"]
+        if settings.target_metrics is not None:
+            address, endpoint = MetricsEndpoint.from_url(settings.target_metrics)
+            service = (address,)
+        target.write_rules(settings.path(settings.slo_spec), rules, settings.rules_shrink, scraped=bool(service))
     targets = PrometheusTargets(
-        service=(f"{settings.host}:{settings.service_port}",),
+        service=service,
+        service_endpoint=endpoint,
         loadgen=(f"{settings.host}:{settings.loadgen_port}",),
         prometheus=(f"{settings.host}:{settings.prometheus_port}",),
         alertmanager=(f"{settings.host}:{settings.alertmanager_port}",),
-        rule_files=(str(settings.path(settings.rules_dir) / "*.yml"),),
+        rule_files=(str(rules / "*.yml"),),
         scrape_interval=settings.scrape_interval,
         evaluation_interval=settings.scrape_interval,
     )
     paths["prometheus_config"].write_text(dump(prometheus_config(targets), "python -m stack up"))
     paths["procfile"].write_text(procfile.render(settings, without))
     return paths["procfile"]
+
+
+def service_side(settings: StackSettings) -> str | None:
+    """The status's name for the server side: our service, the target, or none (a target without metrics)."""
+    if settings.target is None:
+        return "service"
+    return "target" if settings.target_metrics is not None else None
 
 
 def status_screen(settings: StackSettings, processes: Supervisor, running: list[str], console: Console) -> Screen:
@@ -121,6 +146,7 @@ def status_screen(settings: StackSettings, processes: Supervisor, running: list[
         shortest=shortest,
         links=links(settings, running),
         logs=processes.logs,
+        service_side=service_side(settings),
     )
     return Screen(source, console, settings.status_refresh, settings.status_interval)
 
@@ -136,7 +162,9 @@ def up(
 
     The status shows on `console` (a terminal: live; elsewhere: a line per interval); with `logs`, the
     processes' output streams to stdout instead."""
-    running = [name for name in procfile.PROCESSES if name not in without]
+    if settings.target is not None:
+        target.check(settings)  # before anything starts: TargetError, one line
+    running = [name for name in procfile.processes(settings) if name not in without]
     spec = load_spec(settings.path(settings.slo_spec)) if duration is not None else None
     prepare(settings, without)
     processes = Supervisor(procfile.chosen(settings, without), procfile.run_paths(settings)["logs"], ROOT)

@@ -152,6 +152,8 @@ class Status:
     alerts: list[Alert] | Gap
     links: dict[str, str] = field(default_factory=dict)  # what -> URL
     logs: Path | None = None
+    #: What the server side is called on the screen; None: nothing scrapes one (a target without metrics).
+    service_side: str | None = "service"
 
     @property
     def firing(self) -> list[Alert] | Gap:
@@ -290,6 +292,7 @@ class Source:
     shortest: float  # seconds of the shortest rate window (a rate needs two scrapes in it)
     links: dict[str, str] = field(default_factory=dict)
     logs: Path | None = None
+    service_side: str | None = "service"  # Status.service_side
 
 
 def rate_window(source: Source, uptime: float) -> str:
@@ -332,4 +335,5 @@ def fetch(source: Source, started: float, now: Callable[[], float] = time.time) 
         alerts=active,
         links=dict(source.links),
         logs=source.logs,
+        service_side=source.service_side,
     )

@@ -90,8 +90,14 @@ def processes_table(status: Status) -> Table:
     return table
 
 
+def sides(status: Status) -> list[tuple[str, Traffic]]:
+    """The client's side, and the server's when something scrapes one."""
+    server = [] if status.service_side is None else [(status.service_side, status.service)]
+    return [("client", status.client), *server]
+
+
 def traffic_table(status: Status) -> Table:
-    shown_classes = classes(status.client, status.service)
+    shown_classes = classes(*(side for _, side in sides(status)))
     table = Table(
         title=f"traffic (requests/s and latency over the last {status.window})",
         title_justify="left",
@@ -101,8 +107,9 @@ def traffic_table(status: Status) -> Table:
     table.add_column("side")
     for column in ("target", "total", *shown_classes, "transport errors", "dropped", "p50", "p99"):
         table.add_column(column, justify="right")
-    for name, side in (("client (loadgen)", status.client), ("service (predictions)", status.service)):
+    for name, side in sides(status):
         client = side.dropped is not None
+        name = f"{name} (loadgen)" if client else f"{name} (predictions)"
         table.add_row(
             name,
             rate(side.target),
@@ -204,8 +211,7 @@ def line(status: Status) -> str:
     parts = [
         f"stack {clock(status.at)} up {duration(status.uptime)}",
         f"processes {up}/{len(status.processes)} up" + (f" (not up: {', '.join(down)})" if down else ""),
-        side_line("client", status.client),
-        side_line("service", status.service),
+        *(side_line(name, side) for name, side in sides(status)),
         f"SLI 5m: {slos}" if slos else "no SLOs",
         f"alerts firing: {alerts}",
     ]

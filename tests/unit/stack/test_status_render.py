@@ -124,3 +124,12 @@ def test_many_firing_alerts_are_cut_to_fit_the_screen() -> None:
     screen = text(edge(alerts=[*many, Alert("Later", "pending", "", "", "not a time")]))
     assert "Alert7" in screen and "Alert8" not in screen and "and 4 more" in screen and "(pending: 1)" in screen
     assert render.since("not a time") == "not a time"
+
+
+def test_a_target_is_the_server_side_and_a_target_without_metrics_has_none() -> None:
+    ours, target, bare = edge(), edge(service_side="target"), edge(service_side=None)
+    assert "service (predictions)" in text(ours) and "service 0.0 req/s" in render.line(ours)
+    assert "target (predictions)" in text(target) and "service (predictions)" not in text(target)
+    assert "| target 0.0 req/s" in render.line(target)
+    assert "(predictions)" not in text(bare) and "client (loadgen)" in text(bare)
+    assert "service" not in render.line(bare).split("| SLI")[0].split("processes")[1]

@@ -7,7 +7,8 @@ On top of service/http_limits.py (414, 431 while the head arrives), per connecti
   protocol at the end of the body. A slow body holds no task, no admission slot and no model work, and a
   body over SERVICE_MAX_BODY_BYTES is refused (413) while it arrives;
 - admission (service/admission.py): a prediction predicted to wait over the bound is answered 503 with
-  canned bytes right here, and counted; the others get their task behind the `Gate`. Sheds are logged in
+  canned bytes right here, and counted; the others get their task behind the `Gate`, a few ms of work a
+  loop turn (service/pacing.py). Sheds are logged in
   one summary line per route every sweep (`Recorder.flush_sheds`), not a line each;
 - time limits: a head must arrive within SERVICE_HEADER_TIMEOUT_SECONDS (from the connect, for the first
   request), a body within SERVICE_BODY_TIMEOUT_SECONDS of its head; else 408, counted, connection closed.
@@ -39,6 +40,7 @@ from contract.durations import parse_duration
 from contract.routes import UNMATCHED
 from service.admission import SHEDDABLE, TIMING, Admission, Gate, Recorder, Timing, route_of, shed_response
 from service.http_limits import LimitedHttpToolsProtocol
+from service.pacing import Pacer
 from service.settings import ServiceSettings
 
 IDLE, HEAD, BODY, RUNNING = range(4)
@@ -60,18 +62,21 @@ class Guards:
     retry_after: int
     admission: Admission
     recorder: Recorder
+    pacer: Pacer
     gates: dict[int, Gate] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> Guards:
+        admission = Admission(settings.queue_delay_limit_seconds)
         return cls(
             head_timeout=settings.header_timeout_seconds,
             body_timeout=settings.body_timeout_seconds,
             max_connections=settings.max_connections,
             max_body_bytes=settings.max_body_bytes,
             retry_after=settings.retry_after_seconds,
-            admission=Admission(settings.queue_delay_limit_seconds),
+            admission=admission,
             recorder=Recorder(settings.instrumentation),
+            pacer=Pacer(admission),
         )
 
     def gate(self, app: ASGIApp) -> Gate:
@@ -212,7 +217,8 @@ class ServiceProtocol(LimitedHttpToolsProtocol):
         path = scope["path"]
         # (Only a POST is shed with the canned bytes: a HEAD must get no body.)
         if self._guards.admission.admit(path in SHEDDABLE and scope["method"] == "POST"):
-            super()._start_asgi_task(cycle, app)
+            start = super()._start_asgi_task
+            self._guards.pacer.submit(self.loop, lambda: start(cycle, app))
             return
         keep_alive = cycle.keep_alive
         self.transport.write(shed_response(self._guards.retry_after, keep_alive))

@@ -25,18 +25,21 @@ from contract import routes
 from service import admission
 from service.admission import Admission, Recorder
 from service.http_limits import HeadLimits
+from service.pacing import Pacer
 from service.protocol import Guards, ServiceProtocol
 from tests.unit.service.conftest import LogCapture, read_until, serve_in_thread
 
 PREDICT = routes.PREDICT.encode()
+ADMISSION = Admission(0.05)
 GUARDS = Guards(
     head_timeout=0.5,
     body_timeout=0.5,
     max_connections=8,
     max_body_bytes=1024,
     retry_after=2,
-    admission=Admission(0.05),
+    admission=ADMISSION,
     recorder=Recorder(True),
+    pacer=Pacer(ADMISSION),
 )
 SEEN: dict[str, Any] = {}
 
@@ -286,7 +289,7 @@ class Patient(ServiceProtocol):
     """Read timeouts far longer than the test: only the shutdown can end the connection."""
 
     limits = Protocol.limits
-    guards = Guards(30, 30, 8, 1024, 1, Admission(0.05), Recorder(False))
+    guards = Guards(30, 30, 8, 1024, 1, Admission(0.05), Recorder(False), Pacer(Admission(0.05)))
 
 
 def test_a_half_sent_request_does_not_hold_a_shutdown() -> None:

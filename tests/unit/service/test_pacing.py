@@ -1,0 +1,47 @@
+"""Pacing: admitted requests start in order, a tenth of the admission bound's work a loop turn; the rest waits
+for a later turn (after the loop has polled its sockets); with shedding off, at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from service.admission import Admission
+from service.pacing import Pacer
+
+
+def _turns(pacer: Pacer, requests: int) -> list[list[int]]:
+    """Which requests started in each loop turn."""
+
+    async def go() -> list[list[int]]:
+        loop = asyncio.get_running_loop()
+        started: list[int] = []
+        for i in range(requests):
+            pacer.submit(loop, lambda i=i: started.append(i))  # type: ignore[misc]
+        turns = [list(started)]
+        while pacer.waiting or len(started) < requests:
+            seen = len(started)
+            await asyncio.sleep(0)
+            turns.append(started[seen:])
+        return [t for t in turns if t]
+
+    return asyncio.run(go())
+
+
+def test_a_turn_starts_a_tenth_of_the_bounds_work_in_order() -> None:
+    admission = Admission(0.05)
+    admission.cost = 0.001  # 5 ms of the 50 ms bound: 5 a turn
+    turns = _turns(Pacer(admission), 12)
+    assert turns == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11]]
+
+
+def test_a_request_costlier_than_the_turn_still_starts_one_a_turn() -> None:
+    admission = Admission(0.05)
+    admission.cost = 0.02
+    assert _turns(Pacer(admission), 3) == [[0], [1], [2]]
+
+
+def test_with_shedding_off_everything_starts_at_once() -> None:
+    pacer = Pacer(Admission(0.0))
+    started: list[int] = []
+    pacer.submit(asyncio.new_event_loop(), lambda: started.append(1))
+    assert started == [1] and not pacer.waiting

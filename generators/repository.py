@@ -16,7 +16,7 @@ from generators.prometheus.operational import operational_groups
 from generators.prometheus.promtool_tests import slo_test_files
 from generators.prometheus.slo_rules import slo_groups
 from generators.yamlout import dump
-from slo.spec import load_spec, load_specs
+from slo.spec import check_contract_routes, load_spec, load_specs
 from slo.windows import Windows
 
 
@@ -58,7 +58,9 @@ a test fails when a file here differs from what the generators write.
 
 def repository_files(spec_path: Path) -> dict[str, str]:
     """Path relative to the repository -> content, for every file generated from the spec."""
-    check_admission_default(load_spec(spec_path))  # the service's default admission bound follows the spec
+    spec = load_spec(spec_path)
+    check_contract_routes(spec)  # our spec's spelled-out route selectors are the contract's
+    check_admission_default(spec)  # the service's default admission bound follows the spec
     files = {f"{paths.PROMETHEUS}/{rel}": text for rel, text in rendered(spec_path).items()}
     dashboards = render_dashboards(spec_path)
     files.update({f"{paths.DASHBOARDS}/{name}": text for name, text in dashboards.items()})
@@ -90,5 +92,9 @@ def _write(files: dict[str, str], root: Path) -> list[Path]:
 
 
 def generate(spec_path: Path, out: Path, shrink: float = 1.0) -> list[Path]:
-    """The Prometheus folder's files (rules only when shrunk) under `out`."""
-    return _write(rendered(spec_path, shrink), out)
+    """The Prometheus folder's files (rules only when shrunk) under `out`, and the dashboards under
+    `out/dashboards` (not when shrunk: drills read the repository's)."""
+    files = rendered(spec_path, shrink)
+    if shrink == 1:
+        files |= {f"dashboards/{name}": text for name, text in render_dashboards(spec_path).items()}
+    return _write(files, out)

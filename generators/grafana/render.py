@@ -8,19 +8,32 @@ from pathlib import Path
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
+from contract import metrics
 from generators.grafana import load, model, service, slo_overview
-from slo.spec import load_spec
+from slo.reads import reads
+from slo.spec import Spec, load_spec
+
+
+def reads_our_service(spec: Spec) -> bool:
+    """Whether the spec is about our own service: it reads our request histogram under our label names
+    (OpenTelemetry's histogram has the same name, with `http_route` for a label)."""
+    ours = metrics.REQUEST_DURATION
+    return any(
+        family.name == ours.name and found.route_label in ours.labels
+        for found in map(reads, spec.slos)
+        for family in found.families
+    )
 
 
 def render(spec_path: Path) -> dict[str, str]:
-    """File name -> JSON text of every dashboard."""
+    """File name -> JSON text of every dashboard: the SLO overview and the synthetic load's for any spec (the load
+    generator runs against any target); the service's and the model's for a spec about our service, whose
+    metrics they read."""
     spec = load_spec(spec_path)
-    dashboards = {
-        "slo-overview.json": slo_overview.build(spec),
-        "service.json": service.build(spec),
-        "model.json": model.build(),
-        "load.json": load.build(spec),
-    }
+    dashboards = {"slo-overview.json": slo_overview.build(spec)}
+    if reads_our_service(spec):
+        dashboards |= {"service.json": service.build(spec), "model.json": model.build()}
+    dashboards["load.json"] = load.build(spec)
     return {name: _to_json(d) for name, d in dashboards.items()}
 
 

@@ -93,8 +93,8 @@ def _write(files: dict[str, str], root: Path) -> list[Path]:
 
 def generate(spec_path: Path, out: Path, shrink: float = 1.0) -> list[Path]:
     """The Prometheus folder's files (rules only when shrunk) under `out`, and the dashboards under
-    `out/dashboards` (not when shrunk: drills read the repository's)."""
+    `out/dashboards` (not when shrunk: drills read the repository's; not for a file of several specs)."""
     files = rendered(spec_path, shrink)
-    if shrink == 1:
+    if shrink == 1 and len(load_specs(spec_path)) == 1:  # a dashboard shows one service
         files |= {f"dashboards/{name}": text for name, text in render_dashboards(spec_path).items()}
     return _write(files, out)

@@ -31,7 +31,6 @@ from generators.prometheus.promtool_tests import (
     close_to,
     fires,
     input_series,
-    job_of,
     labels,
     loadgen_labels,
     prediction_routes,
@@ -293,15 +292,21 @@ def min_events_test(spec: Spec, slo: SLOSpec) -> Test | None:
 
 
 def absent_tests(spec: Spec, slo: SLOSpec) -> list[Test]:
-    """A wrong selector (the series carry another job) fires; a restart (3 minutes without series) does not."""
+    """A wrong selector (the series carry another job; another metric name when the SLO names no job) fires; a
+    restart (3 minutes without series) does not."""
     rule = absent_alert(spec, slo)
     expected = [{"exp_labels": rule["labels"], "exp_annotations": rule["annotations"]}]
     steps = (ABSENT_RANGE + ABSENT_FOR) // MINUTE + 10
     scenario = Scenario([Segment(steps, Fraction(0))], MINUTE)
     series = input_series(slo, scenario)
-    job = job_of(slo)
-    typo = job[:-2] + job[-1] if len(job) > 2 else job + "x"  # "servce", "loadgn": a job one letter off
-    wrong = [{**s, "series": s["series"].replace(f'job="{job}"', f'job="{typo}"')} for s in series]
+    job = reads(slo).job
+    if job is not None:
+        typo = job[:-2] + job[-1] if len(job) > 2 else job + "x"  # "servce", "loadgn": a job one letter off
+        wrong = [{**s, "series": s["series"].replace(f'job="{job}"', f'job="{typo}"')} for s in series]
+        mistake, who = f"job {typo}", job
+    else:
+        wrong = [{**s, "series": _misspelt(s["series"])} for s in series]
+        mistake, who = "metric names misspelt", "target"
     fire_at = ABSENT_FOR // MINUTE
 
     def check(t: int, alerts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -320,14 +325,14 @@ def absent_tests(spec: Spec, slo: SLOSpec) -> list[Test]:
     gone_at = 10 + (ABSENT_RANGE + ABSENT_FOR) // MINUTE
     return [
         _test(
-            f"{slo.name}: the SLO's selectors match nothing (job {typo}): {ABSENT_ALERT} fires "
+            f"{slo.name}: the SLO's selectors match nothing ({mistake}): {ABSENT_ALERT} fires "
             f"{prom_duration(ABSENT_FOR)} after start",
             scenario,
             wrong,
             alert_rule_test=[check(fire_at - 1, []), check(fire_at + 1, expected), check(steps, expected)],
         ),
         _test(
-            f"{slo.name}: the {job} restarts (no series for 3 minutes, counters from 0 again): no {ABSENT_ALERT}",
+            f"{slo.name}: the {who} restarts (no series for 3 minutes, counters from 0 again): no {ABSENT_ALERT}",
             scenario,
             restart,
             alert_rule_test=[check(t, []) for t in (fire_at + 1, half + 2, half + 5, steps)],
@@ -340,6 +345,12 @@ def absent_tests(spec: Spec, slo: SLOSpec) -> list[Test]:
             alert_rule_test=[check(gone_at - 1, []), check(gone_at + 1, expected)],
         ),
     ]
+
+
+def _misspelt(series: str) -> str:
+    """The series under a metric name one letter longer, which no selector of the SLO names."""
+    name, brace, rest = series.partition("{")
+    return f"{name}x{brace}{rest}"
 
 
 def _first(values: str, steps: int) -> str:

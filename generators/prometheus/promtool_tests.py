@@ -13,12 +13,14 @@ which must stay silent (the alerts compare with `>`). Request rates are whole nu
 that a ratio exactly at the budget is exactly representable as a float (otherwise it rounds by one
 ulp either way, and "exactly at the budget" becomes a coin toss).
 
-The input series follow the metric contract (contract/metrics.py, contract/routes.py) of the side the SLO
-reads: the service's request histogram, or the load generator's requests by outcome, its histogram of the
-requests that did not fail and its dropped counter (a synthetic SLO). They carry noise the SLIs must ignore
-(a non-prediction route failing and slow all along) and spread over the contract's prediction routes (an
-availability SLO's good answers on one, its errors on another, a latency SLO's requests on the third), so a
-route selector that misses one of them fails a test.
+The input series are named and labelled as the SLO's own selectors read them (slo/reads.py): its job, its
+metric families (a histogram's `_count` and bucket, a request counter), its route label and routes, the status
+label of each family; for a synthetic SLO, the load generator's requests by outcome, its histogram of the requests
+that did not fail and its dropped counter (contract/metrics.py). So the same tests prove the rules of our spec
+and of any spec `python -m slo init` writes for another server. They carry noise the SLIs must ignore (a route
+the SLO does not count, failing and slow all along, and a label no SLI selects) and spread over the SLO's routes
+(an availability SLO's good answers on one, its errors on another, a latency SLO's requests on a third, cycling
+when it has fewer), so a route selector that misses one of them fails a test.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ threshold (a good event is an answer that is not a 5xx and came within the thres
 requests; then, unless left out, the load generator's client-side twins of each ("synthetic-*"), which see what a
 user sees and need no metrics from the target at all (the `loadgen` preset writes only those). A histogram without
 a status label cannot make the latency SLIs exact: the preset says so (`Preset.limitation`), in the spec's header
-and to the caller, who prints it. A threshold must be one of the histogram's bucket boundaries, written as the
-target writes its `le` label; any other is refused, naming the boundaries. The spec is read back through the
+and to the caller, who prints it (`notes`). A threshold must be one of the histogram's bucket boundaries, written
+as the target writes its `le` label; any other is refused, naming the boundaries (one only the load generator's
+histogram lacks leaves out that synthetic twin, with a note). The spec is read back through the
 loader before it is written, so what is written validates.
 
 Other code (the stack's `up --target`) calls `write_spec` with a preset from `PRESETS`.
@@ -28,7 +29,7 @@ from contract import metrics
 from slo.presets import PRESETS, Counter, Preset
 from slo.spec import _NAME, Spec, SpecError
 
-__all__ = ["PRESETS", "LatencyObjective", "Objectives", "build_spec", "render_spec", "write_spec"]
+__all__ = ["PRESETS", "LatencyObjective", "Objectives", "build_spec", "notes", "render_spec", "write_spec"]
 
 #: What RE2 reads as regex syntax in a route: escaped so a route matches itself only.
 _REGEX_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
@@ -95,6 +96,26 @@ def _or_zero(expr: str) -> str:
 def _camel(name: str) -> str:
     words = "".join(w[:1].upper() + w[1:] for w in re.split(r"[^A-Za-z0-9]+", name) if w)
     return words if words[:1].isalpha() else f"Service{words}"
+
+
+def is_boundary(preset: Preset, latency: LatencyObjective) -> bool:
+    return any(float(le) == latency.threshold_seconds for le in preset.histogram.buckets)
+
+
+def notes(preset: Preset, objectives: Objectives, *, synthetic: bool = True) -> list[str]:
+    """What the spec cannot compute exactly, or leaves out, and why: one line each (the caller prints them; the
+    spec's header holds them too)."""
+    found = [preset.limitation] if preset.limitation else []
+    loadgen = PRESETS["loadgen"]
+    if synthetic and not preset.client:
+        found += [
+            f"synthetic-latency-{lat.millis}ms left out: {lat.threshold_seconds:g} s is not a bucket boundary of "
+            f"{loadgen.histogram.name} (contract/buckets.py), so the client-side twin of requests-latency-"
+            f"{lat.millis}ms cannot be counted; the server-side SLO is written"
+            for lat in objectives.latency
+            if not is_boundary(loadgen, lat)
+        ]
+    return found
 
 
 class _Target:
@@ -221,7 +242,8 @@ def _server_slos(t: _Target, service: str, objectives: Objectives) -> list[dict[
     return slos
 
 
-def _client_slos(t: _Target, service: str, objectives: Objectives) -> list[dict[str, Any]]:
+def _client_slos(t: _Target, service: str, objectives: Objectives, twins: bool) -> list[dict[str, Any]]:
+    """The load generator's SLOs; as `twins` of a server preset's, without the thresholds its histogram lacks."""
     camel, total = _camel(service), t.client_requests()
     labels = {"view": "client"}
     slos = []
@@ -237,6 +259,8 @@ def _client_slos(t: _Target, service: str, objectives: Objectives) -> list[dict[
                       "SLO allows."),
         ))  # fmt: skip
     for lat in objectives.latency:
+        if twins and not is_boundary(t.preset, lat):
+            continue  # said by notes()
         ms = lat.millis
         slos.append(_slo(
             f"synthetic-latency-{ms}ms", lat.objective,
@@ -273,7 +297,7 @@ def build_spec(
         slos += _server_slos(_Target(preset, job or preset.job, routes), service, objectives)
     if preset.client or synthetic:
         loadgen = PRESETS["loadgen"]
-        slos += _client_slos(_Target(loadgen, loadgen.job, routes), service, objectives)
+        slos += _client_slos(_Target(loadgen, loadgen.job, routes), service, objectives, twins=not preset.client)
     data: dict[str, Any] = {"version": "prometheus/v1", "service": service}
     if preset.histogram.declared and not preset.client:
         data["x-buckets"] = {preset.histogram.name: preset.histogram.buckets}
@@ -323,8 +347,7 @@ def header(preset: Preset, service: str, routes: tuple[str, ...], objectives: Ob
             + (" that is not a 5xx (a failed request is slow however fast it failed)." if h.status_label else ".")
         )
     paragraphs.append(f"Preset {preset.name}: {preset.summary}. {read}")
-    if preset.limitation:
-        paragraphs.append(f"NOT EXACT: {preset.limitation}.")
+    paragraphs += [f"NOTE: {note}." for note in notes(preset, objectives, synthetic=synthetic)]
     if preset.client or synthetic:
         paragraphs.append(
             'synthetic-*: the same objectives over the load generator\'s own metrics (job="loadgen"): what a user '
@@ -378,4 +401,4 @@ def write_spec(
     ValueError naming the flag for a bad service name, route or threshold; nothing is written then."""
     text = render_spec(preset, service, routes, objectives, job=job, synthetic=synthetic)
     Path(out).write_text(text)
-    return [preset.limitation] if preset.limitation else []
+    return notes(preset, objectives or Objectives(), synthetic=synthetic)

@@ -37,12 +37,21 @@ class Family:
 @dataclass(frozen=True)
 class Reads:
     job: str | None
-    route_label: str | None
-    routes: tuple[str, ...]
+    #: The matcher that selects the routes; None when the SLO counts every route.
+    route: Matcher | None
     #: In the order the queries name them, the total query's first.
     families: tuple[Family, ...]
     #: The `le` a latency SLI reads, as written.
     le: str | None
+
+    @property
+    def route_label(self) -> str | None:
+        return self.route.label if self.route else None
+
+    @property
+    def routes(self) -> tuple[str, ...]:
+        """The routes selected (SpecError for a pattern: only test data needs them, so only it refuses one)."""
+        return literal_routes(self.route) if self.route else ()
 
     @property
     def client(self) -> bool:
@@ -103,8 +112,7 @@ def reads(slo: SLOSpec) -> Reads:
     le = slo.latency_le[1] if slo.latency_le else None
     return Reads(
         job=next(iter(jobs), None),
-        route_label=route.label if route else None,
-        routes=literal_routes(route) if route else (),
+        route=route,
         families=tuple(Family(name, histogram, status) for (name, histogram), status in families.items()),
         le=le,
     )

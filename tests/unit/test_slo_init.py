@@ -102,7 +102,7 @@ def test_a_histogram_without_a_status_label_says_what_it_cannot_compute(
     assert len(err) == 1 and err[0].startswith("note: fastapi-instrumentator: http_request_duration_seconds has no ")
     assert "status label" in err[0] and "fast 5xx" in err[0]
     text = out.read_text()
-    assert "# NOT EXACT: fastapi-instrumentator: http_request_duration_seconds has no status label" in text
+    assert "# NOTE: fastapi-instrumentator: http_request_duration_seconds has no status label" in text
     # What it does instead: the latency SLIs read the bucket without a status matcher; availability the counter.
     spec = load_spec(out)
     latency = spec.slos[1].sli.events
@@ -117,7 +117,7 @@ def test_a_histogram_without_a_status_label_says_what_it_cannot_compute(
     assert "# Not tested: fast-failure test (the latency histogram has no status label): does not apply." in header
     # A preset whose histogram has a status label says nothing.
     assert main(["init", "--preset", "otel", "--service", "my-model", "--route", "/p", "--out", str(out)]) == 0
-    assert capsys.readouterr().err == "" and "NOT EXACT" not in out.read_text()
+    assert capsys.readouterr().err == "" and "NOTE" not in out.read_text()
 
 
 def test_a_threshold_off_the_histograms_buckets_is_refused_naming_them(
@@ -141,6 +141,22 @@ def run(argv: list[str]) -> int:
         return main(argv)
     except SystemExit as e:
         return int(e.code or 0)
+
+
+def test_a_threshold_the_load_generators_histogram_lacks_leaves_out_only_the_synthetic_twin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "slo.yaml"
+    argv = ["init", "--preset", "otel", "--service", "my-model", "--route", "/p", "--latency", "25ms:95"]
+    assert main([*argv, "--out", str(out)]) == 0
+    (err,) = capsys.readouterr().err.splitlines()
+    assert err.startswith("note: synthetic-latency-25ms left out: 0.025 s is not a bucket boundary of loadgen_")
+    assert "# NOTE: synthetic-latency-25ms left out" in out.read_text()
+    names = [slo.name for slo in load_spec(out).slos]
+    assert names == ["requests-availability", "requests-latency-25ms", "synthetic-availability"]
+    # The load generator's own preset cannot leave it out: it is the SLO asked for.
+    assert main(["init", "--preset", "loadgen", *argv[3:], "--out", str(tmp_path / "lg.yaml")]) == 2
+    assert "not a bucket boundary of loadgen_request_duration_seconds" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,7 @@ def rendered(spec_path: Path, shrink: float = 1.0) -> dict[str, str]:
                     header = "".join(f"# Not tested: {n}.\n" for n in notes)
                     files[f"tests/slo-{name}.{suffix}.test.yml"] = header + dump(data, spec_path.name)
     files["rules/operational.yml"] = dump(
-        {"groups": operational_groups(windows)}, "generators/prometheus/operational.py"
+        {"groups": operational_groups(windows, specs)}, "generators/prometheus/operational.py"
     )
     if shrink == 1:
         files["prometheus.yml"] = dump(prometheus_config(), "generators/prometheus/config.py")

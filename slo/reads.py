@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from contract import metrics
 from slo.selectors import Matcher, Selector
-from slo.spec import SLOSpec, SpecError
+from slo.spec import SLOSpec, Spec, SpecError
 
 #: The load generator's metrics (contract/metrics.py): an SLO reading them is a client-side (synthetic) one.
 LOADGEN_PREFIX = "loadgen_"
@@ -115,4 +116,15 @@ def reads(slo: SLOSpec) -> Reads:
         route=route,
         families=tuple(Family(name, histogram, status) for (name, histogram), status in families.items()),
         le=le,
+    )
+
+
+def reads_our_service(spec: Spec) -> bool:
+    """Whether the spec is about our own service: it reads our request histogram under our label names
+    (OpenTelemetry's histogram has the same name, with `http_route` for a label)."""
+    ours = metrics.REQUEST_DURATION
+    return any(
+        family.name == ours.name and found.route_label in ours.labels
+        for found in map(reads, spec.slos)
+        for family in found.families
     )

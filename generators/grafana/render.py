@@ -8,21 +8,9 @@ from pathlib import Path
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from contract import metrics
 from generators.grafana import load, model, service, slo_overview
-from slo.reads import reads
-from slo.spec import Spec, load_spec
-
-
-def reads_our_service(spec: Spec) -> bool:
-    """Whether the spec is about our own service: it reads our request histogram under our label names
-    (OpenTelemetry's histogram has the same name, with `http_route` for a label)."""
-    ours = metrics.REQUEST_DURATION
-    return any(
-        family.name == ours.name and found.route_label in ours.labels
-        for found in map(reads, spec.slos)
-        for family in found.families
-    )
+from slo.reads import reads_our_service
+from slo.spec import load_spec
 
 
 def render(spec_path: Path) -> dict[str, str]:

@@ -208,3 +208,24 @@ def test_dashboards_of_a_spec_without_our_service_read_its_own_histogram(tmp_pat
     load = json.loads((tmp_path / "out" / "dashboards" / "load.json").read_text())
     exprs = [t["expr"] for p in load["panels"] for t in p.get("targets", [])]
     assert any('http_server_request_duration_seconds_bucket{job="service", http_route=~"$route"}' in e for e in exprs)
+
+
+@pytest.mark.parametrize(
+    ("name", "job", "alerts"),
+    [
+        ("service", None, {"ServiceTargetDown", "ServiceNotReady", "ServiceSheddingLoad", "RequestsWaitBeforeService"}),
+        ("otel", "model", {"ServiceTargetDown"}),
+        ("loadgen", None, set()),  # a target without metrics: no scrape of it to miss
+    ],
+)
+def test_operational_alerts_are_those_the_target_can_fire(
+    name: str, job: str | None, alerts: set[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "slo.yaml"
+    write_spec(PRESETS[name], "my-model", ["/p"], None, path, job=job)
+    generate(path, tmp_path / "out")
+    rules = yaml.safe_load((tmp_path / "out" / "rules" / "operational.yml").read_text())["groups"][0]["rules"]
+    found = {r["alert"]: r["expr"] for r in rules}
+    assert set(found) == {"SyntheticTrafficMissing", "LoadgenDroppingRequests", *alerts}
+    if job:
+        assert found["ServiceTargetDown"] == f'(up{{job="{job}"}} == 0)\nor on() absent(up{{job="{job}"}})\n'

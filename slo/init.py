@@ -81,7 +81,8 @@ def route_regex(routes: list[str] | tuple[str, ...]) -> str:
 
 
 def _selector(metric: str, *matchers: str) -> str:
-    return f"{metric}{{{','.join(matchers)}}}"
+    """A series selector; empty matchers are left out."""
+    return f"{metric}{{{','.join(m for m in matchers if m)}}}"
 
 
 def _rate(selector: str) -> str:
@@ -160,9 +161,7 @@ class _Target:
     def slow_or_failed(self, latency: LatencyObjective) -> str:
         """The answers that are not good for the threshold: all of them, less the successes within it."""
         status = f"{self.h.status_label}!~{SERVER_ERROR}" if self.h.status_label else ""
-        within = _selector(
-            f"{self.h.name}_bucket", self.job, self.route, f'le="{self.le(latency)}"', *[status] * bool(status)
-        )
+        within = _selector(f"{self.h.name}_bucket", self.job, self.route, f'le="{self.le(latency)}"', status)
         return (
             f"(\n  {_rate(_selector(f'{self.h.name}_count', self.job, self.route))}\n  -\n"
             f"  {_or_zero(_rate(within))}\n)"

@@ -2,6 +2,7 @@
 
 python -m generators          # prometheus/generated/, grafana/generated/, deploy/k8s/generated/
 python -m generators --check  # write nothing; exit 1 if a generated file is stale
+python -m generators --spec my-slo.yaml --out DIR   # any spec (python -m slo init): rules, tests, dashboards in DIR
 python -m generators --shrink 60 --out /tmp/drill   # rules with windows / 60 (5m -> 5s), for drills
 python -m generators config --service service:8000 --loadgen loadgen:9100 --alertmanager alertmanager:9093 --out p.yml
 """
@@ -29,7 +30,13 @@ def main(argv: list[str] | None = None) -> int:
         "SLO spec. `python -m generators config --help`: prometheus.yml for other targets.",
     )
     gen.add_argument("--spec", type=Path, default=SPEC, help="SLO spec (default: %(default)s)")
-    gen.add_argument("--out", type=Path, default=None, help="with --shrink: folder for the drill rules")
+    gen.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write the spec's rules, promtool tests, prometheus.yml and dashboards into this folder instead of the "
+        "repository's generated folders (with --shrink: the drill rules only)",
+    )
     gen.add_argument("--shrink", type=float, default=1.0, help="divide every window by this (drills); needs --out")
     gen.add_argument("--check", action="store_true", help="write nothing; fail if a generated file differs")
     args = gen.parse_args(argv)

@@ -16,7 +16,7 @@ from generators.prometheus.operational import operational_groups
 from generators.prometheus.promtool_tests import slo_test_files
 from generators.prometheus.slo_rules import slo_groups
 from generators.yamlout import dump
-from slo.spec import load_spec, load_specs
+from slo.spec import check_contract_routes, load_spec, load_specs
 from slo.windows import Windows
 
 
@@ -39,7 +39,7 @@ def rendered(spec_path: Path, shrink: float = 1.0) -> dict[str, str]:
                     header = "".join(f"# Not tested: {n}.\n" for n in notes)
                     files[f"tests/slo-{name}.{suffix}.test.yml"] = header + dump(data, spec_path.name)
     files["rules/operational.yml"] = dump(
-        {"groups": operational_groups(windows)}, "generators/prometheus/operational.py"
+        {"groups": operational_groups(windows, specs)}, "generators/prometheus/operational.py"
     )
     if shrink == 1:
         files["prometheus.yml"] = dump(prometheus_config(), "generators/prometheus/config.py")
@@ -61,7 +61,9 @@ a test fails when a file here differs from what the generators write.
 
 def repository_files(spec_path: Path) -> dict[str, str]:
     """Path relative to the repository -> content, for every file generated from the spec."""
-    check_admission_default(load_spec(spec_path))  # the service's default admission bound follows the spec
+    spec = load_spec(spec_path)
+    check_contract_routes(spec)  # our spec's spelled-out route selectors are the contract's
+    check_admission_default(spec)  # the service's default admission bound follows the spec
     files = {f"{paths.PROMETHEUS}/{rel}": text for rel, text in rendered(spec_path).items()}
     dashboards = render_dashboards(spec_path)
     files.update({f"{paths.DASHBOARDS}/{name}": text for name, text in dashboards.items()})
@@ -94,5 +96,9 @@ def _write(files: dict[str, str], root: Path) -> list[Path]:
 
 
 def generate(spec_path: Path, out: Path, shrink: float = 1.0) -> list[Path]:
-    """The Prometheus folder's files (rules only when shrunk) under `out`."""
-    return _write(rendered(spec_path, shrink), out)
+    """The Prometheus folder's files (rules only when shrunk) under `out`, and the dashboards under
+    `out/dashboards` (not when shrunk: drills read the repository's; not for a file of several specs)."""
+    files = rendered(spec_path, shrink)
+    if shrink == 1 and len(load_specs(spec_path)) == 1:  # a dashboard shows one service
+        files |= {f"dashboards/{name}": text for name, text in render_dashboards(spec_path).items()}
+    return _write(files, out)

@@ -1,25 +1,26 @@
 """The SLO spec: Sloth's `prometheus/v1` format, read into typed objects and checked.
 
 The format is Sloth's on purpose (users know it, and Sloth itself can read our file); see
-https://github.com/slok/sloth/tree/main/pkg/prometheus/api/v1. Three checks go beyond Sloth's:
+https://github.com/slok/sloth/tree/main/pkg/prometheus/api/v1. Checks that go beyond Sloth's:
 
 - a latency SLI is recognised by the histogram it reads: a query over `<histogram>_bucket{..., le="X"}`.
   Its threshold is X, and X must be one of that histogram's bucket boundaries (a histogram only
-  answers "how many under X" exactly at a boundary), written exactly as the Prometheus client
-  writes it (`le="1.0"`, not `le="1"`: label matching is on strings). No extension field is needed,
-  so the file stays a plain Sloth spec.
-- every selector of the service's request histogram (and of the load generator's routed series) counts
-  exactly the prediction routes of the contract: `route=~"<contract.routes.prediction_routes_regex()>"`.
-  The spec states that regex in full, because Sloth's only template variable is {{.window}} (a
-  placeholder of ours would reach Sloth as a wrong selector) and YAML cannot splice one string into
-  another; the check makes the spelled-out copies the contract's, and names the SLO and the field that differ.
+  answers "how many under X" exactly at a boundary), written exactly as the target writes it
+  (`le="1.0"` from the Prometheus client, `le="1"` from OpenTelemetry's exporter: label matching is on
+  strings). The boundaries are the spec's own `x-buckets` for that histogram when it states them (a spec
+  for another server, as `python -m slo init` writes it), else the contract's for our histograms
+  (contract/buckets.py); no other field is needed, so the file stays a plain Sloth spec.
 - names are unique; names, objectives ((0, 100]) and the `{{ .window }}` variable follow Sloth's own rules.
+
+That our own spec's selectors count exactly the contract's prediction routes is checked where our spec is
+generated (`check_contract_routes`, called by generators.repository): a spec for another server selects its
+own routes, under its own label names.
 
 Every valid Sloth `prometheus/v1` spec reads (Sloth's examples are the tests): disabled alerts, SLOs
 without alerts (no `alerting.name` when both alerts are disabled), `{{ .window }}` spelled with spaces
 (normalised here to `{{.window}}`), several YAML documents in one file (`load_specs`). What Sloth runs as Go
 plugins (`sli.plugin`, `slo_plugins`, an SLO's `plugins`) is refused by name: rules written without the plugin
-would not be the rules Sloth writes. A latency SLI over a histogram whose buckets we do not know (Sloth's
+would not be the rules Sloth writes. A latency SLI over a histogram whose buckets are not known (Sloth's
 kubernetes-apiserver example) reads; its threshold is unchecked here (`slo.validate` checks its series live).
 """
 
@@ -40,15 +41,17 @@ from contract.routes import prediction_routes_regex
 from slo.selectors import WINDOW_VARIABLE, Matcher, Selector, selectors
 from slo.windows import POLICY, Severity
 
-#: Histograms whose bucket boundaries we know, hence which latency SLIs may read.
+#: Our histograms' bucket boundaries (contract/buckets.py): a latency SLI over one of them may read only these
+#: (unless the spec states the histogram's own, `x-buckets`).
 HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
     metrics.REQUEST_DURATION.name: buckets.LATENCY_SECONDS,
     metrics.LOADGEN_REQUEST_DURATION.name: buckets.LATENCY_SECONDS,
     metrics.INFERENCE_DURATION.name: buckets.INFERENCE_SECONDS,
 }
 
-#: The routed series of the service's and the load generator's request metrics: an SLI reading them counts the
-#: prediction routes. (`loadgen_dropped_total` has no route: a request dropped before it was sent has none.)
+#: The routed series of the service's and the load generator's request metrics: an SLI of our own spec reading
+#: them counts the prediction routes. (`loadgen_dropped_total` has no route: a request dropped before it was sent
+#: has none.)
 ROUTED_SERIES = frozenset(
     {
         *(f"{h.name}{suffix}" for h in (metrics.REQUEST_DURATION, metrics.LOADGEN_REQUEST_DURATION)
@@ -197,14 +200,13 @@ class SLOSpec(_Strict):
 
     @model_validator(mode="after")
     def _checked(self) -> SLOSpec:
-        _ = self.latency_threshold_seconds  # refuse a bad latency threshold when the spec is read
-        self._check_routes()
+        _ = self.latency_le  # refuse a latency SLI without one `le`, or with two thresholds, when the spec is read
         return self
 
     @cached_property
-    def latency_threshold_seconds(self) -> float | None:
-        """The `le` a latency SLI reads (checked against the histogram's buckets), None for other SLIs."""
-        found: set[str] = set()
+    def latency_le(self) -> tuple[str, str] | None:
+        """(histogram, `le` text) a latency SLI reads; None for other SLIs."""
+        found: set[tuple[str, str]] = set()
         for _, selector in self.series_selectors():
             histogram = selector.metric.removesuffix("_bucket")
             if histogram == selector.metric:
@@ -212,28 +214,35 @@ class SLOSpec(_Strict):
             les = [m.value for m in selector.on("le") if m.op == "="]
             if len(les) != 1:
                 raise SpecError(f'SLO {self.name}: {selector.metric} is read without exactly one le="..."')
-            found.add(les[0])
-            if histogram not in HISTOGRAM_BUCKETS:
-                continue  # not one of ours: its boundaries are unknown here (slo.validate checks it live)
-            allowed = {metrics.le_text(b): b for b in HISTOGRAM_BUCKETS[histogram]}
-            if les[0] not in allowed:
-                raise SpecError(
-                    f'SLO {self.name}: le="{les[0]}" is not a bucket boundary of {histogram}; '
-                    f"the boundaries are {', '.join(allowed)} (see contract/buckets.py)"
-                )
-        if len(found) > 1:
-            raise SpecError(f"SLO {self.name}: one latency threshold per SLO, found le={sorted(found)}")
-        return float(found.pop()) if found else None
+            found.add((histogram, les[0]))
+        if len({le for _, le in found}) > 1:
+            raise SpecError(f"SLO {self.name}: one latency threshold per SLO, found le={sorted(le for _, le in found)}")
+        return min(found) if found else None
 
-    def _check_routes(self) -> None:
-        """Every read of a routed series (ROUTED_SERIES) selects exactly the contract's prediction routes."""
-        expected = Matcher("route", "=~", prediction_routes_regex())
-        for field, selector in self.series_selectors():
-            if selector.metric in ROUTED_SERIES and selector.on("route") != [expected]:
-                found = ", ".join(map(str, selector.on("route"))) or "no route matcher"
+    @property
+    def latency_threshold_seconds(self) -> float | None:
+        """The `le` a latency SLI reads (a bucket boundary, checked when the spec is read), None for other SLIs."""
+        return float(self.latency_le[1]) if self.latency_le else None
+
+    def check_threshold(self, declared: dict[str, tuple[str, ...]]) -> None:
+        """The `le` every histogram of the SLI is read at is one of its boundaries: the spec's `x-buckets` for it
+        (`declared`), else the contract's for ours; a histogram known to neither is not checked (slo.validate
+        checks its series live)."""
+        for _, selector in self.series_selectors():
+            histogram = selector.metric.removesuffix("_bucket")
+            if histogram == selector.metric:
+                continue
+            le = next(m.value for m in selector.on("le") if m.op == "=")
+            if histogram in declared:
+                allowed, where = declared[histogram], "the spec's x-buckets"
+            elif histogram in HISTOGRAM_BUCKETS:
+                allowed, where = tuple(metrics.le_text(b) for b in HISTOGRAM_BUCKETS[histogram]), "contract/buckets.py"
+            else:
+                continue
+            if le not in allowed:
                 raise SpecError(
-                    f"SLO {self.name}, {field}: {selector.metric} selects {found}; the prediction routes are "
-                    f"{expected} (contract/routes.py)"
+                    f'SLO {self.name}: le="{le}" is not a bucket boundary of {histogram}; '
+                    f"the boundaries are {', '.join(allowed)} (see {where})"
                 )
 
     def series_selectors(self) -> Iterator[tuple[str, Selector]]:
@@ -258,10 +267,15 @@ class SLOSpec(_Strict):
 
 
 class Spec(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     version: Literal["prometheus/v1"]
     service: str = Field(pattern=_NAME)
     labels: dict[str, str] = Field(default_factory=dict)
     slos: list[SLOSpec] = Field(min_length=1)
+    #: Ours, not Sloth's (Sloth ignores fields it does not know): histogram -> its bucket boundaries, each `le` as
+    #: the target writes it. A spec for another server states the boundaries of the histograms it reads here.
+    buckets: dict[str, tuple[str, ...]] = Field(default_factory=dict, alias="x-buckets")
 
     @model_validator(mode="before")
     @classmethod
@@ -275,11 +289,28 @@ class Spec(_Strict):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"SLO names must be unique: {duplicates}")
+        for slo in self.slos:
+            slo.check_threshold(self.buckets)
         return self
 
     def slo_id(self, slo: SLOSpec) -> str:
         """Sloth's `sloth_id`: service and SLO name."""
         return f"{self.service}-{slo.name}"
+
+
+def check_contract_routes(spec: Spec) -> None:
+    """Every read of a routed series (ROUTED_SERIES) selects exactly the contract's prediction routes: our own
+    spec spells the contract's regex out (Sloth's only template variable is {{.window}}, and YAML cannot splice
+    one string into another), and this makes each copy the contract's. Raises SpecError naming SLO and field."""
+    expected = Matcher("route", "=~", prediction_routes_regex())
+    for slo in spec.slos:
+        for field, selector in slo.series_selectors():
+            if selector.metric in ROUTED_SERIES and selector.on("route") != [expected]:
+                found = ", ".join(map(str, selector.on("route"))) or "no route matcher"
+                raise SpecError(
+                    f"SLO {slo.name}, {field}: {selector.metric} selects {found}; the prediction routes are "
+                    f"{expected} (contract/routes.py)"
+                )
 
 
 def load_specs(path: Path | str) -> list[Spec]:

@@ -86,17 +86,20 @@ def alert_findings(spec: Spec, slo: SLOSpec) -> list[Finding]:
 
 
 def threshold_findings(spec: Spec, slo: SLOSpec) -> list[Finding]:
-    """A latency SLI over a histogram whose bucket boundaries are unknown here (ours are checked on load)."""
+    """A latency SLI over a histogram whose bucket boundaries are unknown here (those the spec states in
+    x-buckets, and ours, are checked on load)."""
+    known = {*HISTOGRAM_BUCKETS, *spec.buckets}
     unknown = {
         s.metric.removesuffix("_bucket")
         for _, s in slo.series_selectors()
-        if s.metric.endswith("_bucket") and s.metric.removesuffix("_bucket") not in HISTOGRAM_BUCKETS
+        if s.metric.endswith("_bucket") and s.metric.removesuffix("_bucket") not in known
     }
     return [
         Finding(
             "warning",
             f"{spec.service}/{slo.name}",
-            f"{histogram}'s bucket boundaries are unknown here (contract/buckets.py), so le="
+            f"{histogram}'s bucket boundaries are unknown here (neither the spec's x-buckets nor "
+            "contract/buckets.py), so le="
             f'"{slo.latency_threshold_seconds:g}" is not checked offline; --prometheus checks its series exist',
         )
         for histogram in sorted(unknown)

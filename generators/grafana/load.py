@@ -7,6 +7,7 @@ from grafana_foundation_sdk.builders import dashboard as db
 from contract import metrics as m
 from generators.grafana import panels as p
 from generators.grafana.panels import RATE
+from slo.reads import reads
 from slo.spec import Spec
 
 JOB = f'job="{m.LOADGEN_JOB}"'
@@ -17,8 +18,20 @@ def _quantiles(metric: str, sel: str, side: str) -> list[p.Query]:
     return [(p.quantile(q, metric, sel), f"{side} p{round(q * 100)}") for q in (0.5, 0.99)]
 
 
+def server_side(spec: Spec) -> list[p.Query]:
+    """The server's own latency quantiles, from the histogram the spec's first server-side latency SLI reads (its
+    job and route label as the spec selects them); none when the spec has no such SLI (a target without metrics)."""
+    for found in map(reads, spec.slos):
+        family = found.latency_family
+        if family is not None and not found.client:
+            job = f'job="{found.job}"' if found.job else ""
+            route = f'{found.route_label}=~"$route"' if found.route_label else ""
+            return _quantiles(family.name, ", ".join(s for s in (job, route) if s), "server")
+    return []
+
+
 def build(spec: Spec) -> db.Dashboard:
-    svc = f'job="{m.SERVICE_JOB}", route=~"$route"'
+    server = server_side(spec)
     return (
         p.dashboard(
             "Synthetic load",
@@ -58,11 +71,12 @@ def build(spec: Spec) -> db.Dashboard:
             p.timeseries_panel(
                 "Latency: client vs server",
                 "p50 and p99 latency as the load generator saw it (from the scheduled start, so queueing counts) "
-                "beside the service's own histogram. A gap means time lost in the network or in queues.",
-                [
-                    *_quantiles(m.LOADGEN_REQUEST_DURATION.name, f'{LG}, route=~"$route"', "client"),
-                    *_quantiles(m.REQUEST_DURATION.name, svc, "server"),
-                ],
+                + (
+                    "beside the service's own histogram. A gap means time lost in the network or in queues."
+                    if server
+                    else "(the SLO spec reads no latency histogram of the target's own)."
+                ),
+                [*_quantiles(m.LOADGEN_REQUEST_DURATION.name, f'{LG}, route=~"$route"', "client"), *server],
                 "s",
                 width=24,
                 lines=p.latency_slo_lines(spec),

@@ -3,13 +3,15 @@
 SLO alerts are blind when nothing measures (no synthetic traffic, target down) and late when the
 service is not ready or sheds load; a loadgen that drops requests under-reports the load it claims.
 These are not in the Sloth spec (Sloth has no such notion); they live here, as data, and are written
-next to the SLO rules. Rate windows shrink with the SLO windows in drills; `for` durations do not: they
-wait out real events (a service starting, a scrape missed), which take as long in a drill as anywhere.
+next to the SLO rules (for a spec about another server, only those that read what it has: `alerts_for`).
+Rate windows shrink with the SLO windows in drills; `for` durations do not: they wait out real events (a
+service starting, a scrape missed), which take as long in a drill as anywhere.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from contract.metrics import (
     LOADGEN_DROPPED,
@@ -25,7 +27,8 @@ from contract.metrics import (
 )
 from contract.routes import prediction_routes_regex
 from generators.prometheus.slo_rules import RUNBOOK, Group, Rule
-from slo.spec import DEFAULT_MIN_EVENTS
+from slo.reads import reads, reads_our_service
+from slo.spec import DEFAULT_MIN_EVENTS, Spec
 from slo.windows import MINUTE, Windows, prom_duration
 
 
@@ -139,6 +142,29 @@ def operational_rule(alert: OperationalAlert, windows: Windows) -> Rule:
     }
 
 
-def operational_groups(windows: Windows | None = None) -> list[Group]:
+#: The alerts that read our service's own metrics (readiness, shedding, its request histogram under our labels).
+OUR_SERVICE_ONLY = frozenset({"ServiceNotReady", "ServiceSheddingLoad", "RequestsWaitBeforeService"})
+
+
+def alerts_for(specs: Sequence[Spec]) -> list[OperationalAlert]:
+    """The operational alerts that mean something for these specs (all of them for ours, or for none given): a
+    target that is not our service has no readiness gauge, shed counter or histogram of ours, so the alerts on
+    them could never fire; a spec that reads no server-side metric (the `loadgen` preset: a target without
+    metrics) has no scrape target whose absence is an incident. ServiceTargetDown watches the job its SLOs read."""
+    if not specs or any(reads_our_service(spec) for spec in specs):
+        return list(ALERTS)
+    jobs = [r.job for spec in specs for r in map(reads, spec.slos) if not r.client and r.job]
+    chosen = []
+    for alert in ALERTS:
+        if alert.name in OUR_SERVICE_ONLY or (alert.name == "ServiceTargetDown" and not jobs):
+            continue
+        if alert.name == "ServiceTargetDown":
+            alert = replace(alert, expr=alert.expr.replace(SVC, f'job="{jobs[0]}"'))
+        chosen.append(alert)
+    return chosen
+
+
+def operational_groups(windows: Windows | None = None, specs: Sequence[Spec] = ()) -> list[Group]:
     windows = windows or Windows()
-    return [{"name": "slo-stack-operational", "rules": [operational_rule(a, windows) for a in ALERTS]}]
+    rules = [operational_rule(a, windows) for a in alerts_for(specs)]
+    return [{"name": "slo-stack-operational", "rules": rules}]

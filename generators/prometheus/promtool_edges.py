@@ -20,13 +20,9 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from contract import metrics, routes
 from generators.prometheus.promtool_tests import (
-    BASE_LABELS,
-    HISTOGRAM,
     LOADGEN_DROPPED,
     LOADGEN_HISTOGRAM,
-    LOADGEN_LABELS,
     LOADGEN_REQUESTS,
     PAGE_STEP,
     Scenario,
@@ -35,8 +31,12 @@ from generators.prometheus.promtool_tests import (
     close_to,
     fires,
     input_series,
-    job_of,
+    labels,
+    loadgen_labels,
+    prediction_routes,
     reads_loadgen,
+    route_label,
+    server_series,
 )
 from generators.prometheus.slo_rules import (
     ABSENT_ALERT,
@@ -51,6 +51,7 @@ from generators.prometheus.slo_rules import (
     sli_error_metric,
     slo_labels,
 )
+from slo.reads import Family, reads
 from slo.spec import SLOSpec, Spec
 from slo.windows import HOUR, MINUTE, PERIOD_SECONDS, POLICY, SLI_WINDOWS, prom_duration
 
@@ -175,32 +176,30 @@ def gap_test(spec: Spec, slo: SLOSpec) -> Test:
 
 def fast_failures_test(spec: Spec, slo: SLOSpec) -> Test | None:
     """Every answer within the threshold, 1 in 20 a fast failure: the latency SLI counts them as bad. On the
-    service, 5xx answers in the histogram (shed 503s); on the load generator, refused connections (in no bucket)."""
-    le = slo.latency_threshold_seconds
-    if le is None:
+    service, 5xx answers in the histogram (shed 503s); on the load generator, refused connections (in no bucket).
+    None for a latency histogram without a status label: its SLI cannot tell a fast failure (slo init says so)."""
+    found = reads(slo)
+    family = found.latency_family
+    if found.le is None or family is None or not (found.client or family.status_label):
         return None
+    le = float(found.le)
     scenario = Scenario([Segment(20, Fraction(1, 20))], MINUTE)
-    good, bad = (f'route="{r}"' for r in routes.PREDICTION_ROUTES[:2])
-    bucket = f'le="{metrics.le_text(le)}"'
+    good, bad, _ = prediction_routes(slo)
     g, b = scenario.values("good"), scenario.values("bad")
     if reads_loadgen(slo):
         what = "refused connections (outcome connect)"
+        lg, bucket = loadgen_labels(slo), f'le="{found.le}"'
+        good_route, bad_route = route_label(slo, good), route_label(slo, bad)
         inputs = [
-            {"series": f'{LOADGEN_REQUESTS}{{{LOADGEN_LABELS}, {good}, outcome="200"}}', "values": g},
-            {"series": f"{LOADGEN_HISTOGRAM}_count{{{LOADGEN_LABELS}, {good}}}", "values": g},
-            {"series": f"{LOADGEN_HISTOGRAM}_bucket{{{LOADGEN_LABELS}, {good}, {bucket}}}", "values": g},
-            {"series": f'{LOADGEN_REQUESTS}{{{LOADGEN_LABELS}, {bad}, outcome="connect"}}', "values": b},
-            {"series": f"{LOADGEN_DROPPED}{{{LOADGEN_LABELS}}}", "values": f"0+0x{scenario.steps}"},
+            {"series": LOADGEN_REQUESTS + labels(lg, good_route, 'outcome="200"'), "values": g},
+            {"series": f"{LOADGEN_HISTOGRAM}_count" + labels(lg, good_route), "values": g},
+            {"series": f"{LOADGEN_HISTOGRAM}_bucket" + labels(lg, good_route, bucket), "values": g},
+            {"series": LOADGEN_REQUESTS + labels(lg, bad_route, 'outcome="connect"'), "values": b},
+            {"series": LOADGEN_DROPPED + labels(lg), "values": f"0+0x{scenario.steps}"},
         ]
     else:
         what = "503s"
-        ok, shed = 'status_code="200"', 'status_code="503"'
-        inputs = [
-            {"series": f"{HISTOGRAM}_count{{{BASE_LABELS}, {good}, {ok}}}", "values": g},
-            {"series": f"{HISTOGRAM}_bucket{{{BASE_LABELS}, {good}, {ok}, {bucket}}}", "values": g},
-            {"series": f"{HISTOGRAM}_count{{{BASE_LABELS}, {bad}, {shed}}}", "values": b},
-            {"series": f"{HISTOGRAM}_bucket{{{BASE_LABELS}, {bad}, {shed}, {bucket}}}", "values": b},
-        ]
+        inputs = [*server_series(slo, good, "200", g, g), *server_series(slo, bad, "503", b, b)]
     t = scenario.steps
     ratio = scenario.ratio(t, SLI_WINDOWS[0])
     errors = scenario.rate(t, SLI_WINDOWS[0], errors=True)
@@ -230,24 +229,22 @@ def client_failures_test(spec: Spec, slo: SLOSpec) -> Test | None:
     if not reads_loadgen(slo):
         return None
     steps = 20
-    route = f'route="{routes.PREDICTION_ROUTES[0]}"'
+    route, _, _ = (route_label(slo, r) for r in prediction_routes(slo))
+    lg = loadgen_labels(slo)
     per_minute = {"200": 880, "422": 20, "503": 10, **dict.fromkeys(LOADGEN_ERROR_KINDS, 10)}
     dropped = 30
     inputs = [
-        {"series": f'{LOADGEN_REQUESTS}{{{LOADGEN_LABELS}, {route}, outcome="{outcome}"}}', "values": f"0+{n}x{steps}"}
+        {"series": LOADGEN_REQUESTS + labels(lg, route, f'outcome="{outcome}"'), "values": f"0+{n}x{steps}"}
         for outcome, n in per_minute.items()
     ]
-    inputs.append({"series": f"{LOADGEN_DROPPED}{{{LOADGEN_LABELS}}}", "values": f"0+{dropped}x{steps}"})
-    le = slo.latency_threshold_seconds
+    inputs.append({"series": LOADGEN_DROPPED + labels(lg), "values": f"0+{dropped}x{steps}"})
+    le = reads(slo).le
     if le is not None:
         good = per_minute["200"] + per_minute["422"]  # every answer below 500 is in the histogram, all fast
-        bucket = f'le="{metrics.le_text(le)}"'
+        bucket = f'le="{le}"'
         inputs += [
-            {"series": f"{LOADGEN_HISTOGRAM}_count{{{LOADGEN_LABELS}, {route}}}", "values": f"0+{good}x{steps}"},
-            {
-                "series": f"{LOADGEN_HISTOGRAM}_bucket{{{LOADGEN_LABELS}, {route}, {bucket}}}",
-                "values": f"0+{good}x{steps}",
-            },
+            {"series": f"{LOADGEN_HISTOGRAM}_count" + labels(lg, route), "values": f"0+{good}x{steps}"},
+            {"series": f"{LOADGEN_HISTOGRAM}_bucket" + labels(lg, route, bucket), "values": f"0+{good}x{steps}"},
         ]
     total = sum(per_minute.values()) + dropped
     bad = total - per_minute["200"] - per_minute["422"]
@@ -295,15 +292,21 @@ def min_events_test(spec: Spec, slo: SLOSpec) -> Test | None:
 
 
 def absent_tests(spec: Spec, slo: SLOSpec) -> list[Test]:
-    """A wrong selector (the series carry another job) fires; a restart (3 minutes without series) does not."""
+    """A wrong selector (the series carry another job; another metric name when the SLO names no job) fires; a
+    restart (3 minutes without series) does not."""
     rule = absent_alert(spec, slo)
     expected = [{"exp_labels": rule["labels"], "exp_annotations": rule["annotations"]}]
     steps = (ABSENT_RANGE + ABSENT_FOR) // MINUTE + 10
     scenario = Scenario([Segment(steps, Fraction(0))], MINUTE)
     series = input_series(slo, scenario)
-    job = job_of(slo)
-    typo = job[:-2] + job[-1]  # "servce", "loadgn": a job one letter off
-    wrong = [{**s, "series": s["series"].replace(f'job="{job}"', f'job="{typo}"')} for s in series]
+    job = reads(slo).job
+    if job is not None:
+        typo = job[:-2] + job[-1] if len(job) > 2 else job + "x"  # "servce", "loadgn": a job one letter off
+        wrong = [{**s, "series": s["series"].replace(f'job="{job}"', f'job="{typo}"')} for s in series]
+        mistake, who = f"job {typo}", job
+    else:
+        wrong = [{**s, "series": _misspelt(s["series"])} for s in series]
+        mistake, who = "metric names misspelt", "target"
     fire_at = ABSENT_FOR // MINUTE
 
     def check(t: int, alerts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -322,14 +325,14 @@ def absent_tests(spec: Spec, slo: SLOSpec) -> list[Test]:
     gone_at = 10 + (ABSENT_RANGE + ABSENT_FOR) // MINUTE
     return [
         _test(
-            f"{slo.name}: the SLO's selectors match nothing (job {typo}): {ABSENT_ALERT} fires "
+            f"{slo.name}: the SLO's selectors match nothing ({mistake}): {ABSENT_ALERT} fires "
             f"{prom_duration(ABSENT_FOR)} after start",
             scenario,
             wrong,
             alert_rule_test=[check(fire_at - 1, []), check(fire_at + 1, expected), check(steps, expected)],
         ),
         _test(
-            f"{slo.name}: the {job} restarts (no series for 3 minutes, counters from 0 again): no {ABSENT_ALERT}",
+            f"{slo.name}: the {who} restarts (no series for 3 minutes, counters from 0 again): no {ABSENT_ALERT}",
             scenario,
             restart,
             alert_rule_test=[check(t, []) for t in (fire_at + 1, half + 2, half + 5, steps)],
@@ -344,6 +347,12 @@ def absent_tests(spec: Spec, slo: SLOSpec) -> list[Test]:
     ]
 
 
+def _misspelt(series: str) -> str:
+    """The series under a metric name one letter longer, which no selector of the SLO names."""
+    name, brace, rest = series.partition("{")
+    return f"{name}x{brace}{rest}"
+
+
 def _first(values: str, steps: int) -> str:
     """The first `steps` + 1 samples of a one-segment `0+NxM` series, from 0 (a restarted counter)."""
     start, rest = values.split("+", 1)
@@ -353,9 +362,15 @@ def _first(values: str, steps: int) -> str:
 
 def edge_tests(spec: Spec, slo: SLOSpec) -> tuple[list[Test], list[str]]:
     """The edge tests of one SLO, and notes on those that do not apply to it."""
+    found = reads(slo)
+    blind = (
+        found.le is not None and not found.client and not (found.latency_family or Family("", True, "")).status_label
+    )
     optional = {
         "one-incident test (needs a page whose quick condition 50x the budget reaches)": incident_test(spec, slo),
-        "fast-failure test (a latency SLI's)": fast_failures_test(spec, slo),
+        "fast-failure test ("
+        + ("the latency histogram has no status label" if blind else "a latency SLI's")
+        + ")": fast_failures_test(spec, slo),
         "client-failures test (a synthetic SLO's)": client_failures_test(spec, slo),
         "min-events test (needs an enabled page and an events SLI with x-min-events > 0)": min_events_test(spec, slo),
     }

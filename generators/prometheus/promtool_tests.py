@@ -13,12 +13,14 @@ which must stay silent (the alerts compare with `>`). Request rates are whole nu
 that a ratio exactly at the budget is exactly representable as a float (otherwise it rounds by one
 ulp either way, and "exactly at the budget" becomes a coin toss).
 
-The input series follow the metric contract (contract/metrics.py, contract/routes.py) of the side the SLO
-reads: the service's request histogram, or the load generator's requests by outcome, its histogram of the
-requests that did not fail and its dropped counter (a synthetic SLO). They carry noise the SLIs must ignore
-(a non-prediction route failing and slow all along) and spread over the contract's prediction routes (an
-availability SLO's good answers on one, its errors on another, a latency SLO's requests on the third), so a
-route selector that misses one of them fails a test.
+The input series are named and labelled as the SLO's own selectors read them (slo/reads.py): its job, its
+metric families (a histogram's `_count` and bucket, a request counter), its route label and routes, the status
+label of each family; for a synthetic SLO, the load generator's requests by outcome, its histogram of the requests
+that did not fail and its dropped counter (contract/metrics.py). So the same tests prove the rules of our spec
+and of any spec `python -m slo init` writes for another server. They carry noise the SLIs must ignore (a route
+the SLO does not count, failing and slow all along, and a label no SLI selects) and spread over the SLO's routes
+(an availability SLO's good answers on one, its errors on another, a latency SLO's requests on a third, cycling
+when it has fewer), so a route selector that misses one of them fails a test.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from generators.prometheus.slo_rules import (
     slo_groups,
     slo_labels,
 )
-from slo.spec import SLOSpec, Spec
+from slo.reads import reads
+from slo.spec import SLOSpec, Spec, SpecError
 from slo.windows import (
     DAY,
     HOUR,
@@ -68,10 +71,11 @@ MARGIN = Fraction(1, 100)
 PAGE_STEP = MINUTE
 RECORDS_STEP = 5 * MINUTE
 SLOW_STEP = 15 * MINUTE
-HISTOGRAM = metrics.REQUEST_DURATION.name
-BASE_LABELS = f'job="{metrics.SERVICE_JOB}", instance="127.0.0.1:8000", method="POST"'
+#: A server's series carry a label no SLI selects (method), which every sum must ignore; job is the SLO's own.
+SERVER_LABELS = 'instance="127.0.0.1:8000", method="POST"'
+#: The noise's route when the contract's noise routes are among the SLO's own.
+NOT_AN_SLO_ROUTE = "/not-an-slo-route"
 #: The load generator's series (a synthetic SLO's inputs).
-LOADGEN_LABELS = f'job="{metrics.LOADGEN_JOB}", instance="127.0.0.1:9100"'
 LOADGEN_HISTOGRAM = metrics.LOADGEN_REQUEST_DURATION.name
 LOADGEN_REQUESTS = metrics.LOADGEN_REQUESTS.name
 LOADGEN_DROPPED = metrics.LOADGEN_DROPPED.name
@@ -184,12 +188,15 @@ class Scenario:
 
 def reads_loadgen(slo: SLOSpec) -> bool:
     """Whether the SLO reads the load generator's metrics (a synthetic, client-side SLO)."""
-    return any(selector.metric.startswith("loadgen_") for _, selector in slo.series_selectors())
+    return reads(slo).client
 
 
 def job_of(slo: SLOSpec) -> str:
     """The `job` of the series the SLO reads."""
-    return metrics.LOADGEN_JOB if reads_loadgen(slo) else metrics.SERVICE_JOB
+    job = reads(slo).job
+    if job is None:
+        raise SpecError(f'SLO {slo.name}: its selectors name no job="...": the absent test changes the job')
+    return job
 
 
 def input_series(slo: SLOSpec, scenario: Scenario) -> list[dict[str, str]]:
@@ -197,66 +204,109 @@ def input_series(slo: SLOSpec, scenario: Scenario) -> list[dict[str, str]]:
     return loadgen_series(slo, scenario) if reads_loadgen(slo) else service_series(slo, scenario)
 
 
+def prediction_routes(slo: SLOSpec) -> tuple[str, str, str]:
+    """Where the good, the bad and the slow requests go: three of the SLO's routes, cycling when it has fewer
+    (when it selects no route, the series carry none)."""
+    found = reads(slo).routes or ("",)
+    return found[0], found[1 % len(found)], found[2 % len(found)]
+
+
+def route_label(slo: SLOSpec, route: str | None) -> str:
+    """`<route label>="<route>"`; empty when the SLO selects no route (or there is none: no noise)."""
+    label = reads(slo).route_label
+    return f'{label}="{route}"' if label and route is not None else ""
+
+
+def labels(*parts: str) -> str:
+    """A label set from its parts (empty parts left out)."""
+    return "{" + ", ".join(p for p in parts if p) + "}"
+
+
+def noise_route(slo: SLOSpec, preferred: str) -> str | None:
+    """A route the SLO must not count (its failures and slowness are not the SLO's); None when the SLO selects
+    every route, so that no request is noise."""
+    found = reads(slo)
+    if found.route_label is None:
+        return None
+    return preferred if preferred not in found.routes else NOT_AN_SLO_ROUTE
+
+
+def server_series(
+    slo: SLOSpec, route: str | None, status: str, counts: str, bucket: str | None = None
+) -> list[dict[str, str]]:
+    """The series of one kind of request on a server: one per family the SLO reads (a histogram's `_count`,
+    and its bucket at the threshold when `bucket` is given), each with the family's status label if it has one.
+    None for the route: no such requests (no noise where the SLO counts every route)."""
+    if route is None:
+        return []
+    found = reads(slo)
+    job = f'job="{found.job}"' if found.job else ""
+    series = []
+    for family in found.families:
+        status_label = f'{family.status_label}="{status}"' if family.status_label else ""
+        named = (job, SERVER_LABELS, route_label(slo, route), status_label)
+        series.append({"series": (f"{family.name}_count" if family.histogram else family.name) + labels(*named),
+                       "values": counts})  # fmt: skip
+        if family.histogram and bucket is not None:
+            series.append({"series": f"{family.name}_bucket" + labels(*named, f'le="{found.le}"'), "values": bucket})
+    return series
+
+
+def loadgen_labels(slo: SLOSpec) -> str:
+    return f'job="{job_of(slo)}", instance="127.0.0.1:9100"'
+
+
 def loadgen_series(slo: SLOSpec, scenario: Scenario) -> list[dict[str, str]]:
     """The load generator's view: bad availability events are timeouts (every failure kind and the drops are the
     edge tests'), nothing dropped; a latency SLO's good events are the histogram's bucket."""
-    good_route, bad_route, slow_route = (f'route="{r}"' for r in routes.PREDICTION_ROUTES)
-    le = slo.latency_threshold_seconds
+    good, bad, slow = (route_label(slo, r) for r in prediction_routes(slo))
+    lg = loadgen_labels(slo)
+    le = reads(slo).le
     noise_all = scenario.values("all")
-    dropped = {"series": f"{LOADGEN_DROPPED}{{{LOADGEN_LABELS}}}", "values": f"0+0x{scenario.steps}"}
+    dropped = {"series": LOADGEN_DROPPED + labels(lg), "values": f"0+0x{scenario.steps}"}
     if le is None:
+        noise = noise_route(slo, routes.MODEL_INFO)
         return [
-            {"series": f'{LOADGEN_REQUESTS}{{{LOADGEN_LABELS}, {good_route}, outcome="200"}}',
-             "values": scenario.values("good")},
-            {"series": f'{LOADGEN_REQUESTS}{{{LOADGEN_LABELS}, {bad_route}, outcome="timeout"}}',
-             "values": scenario.values("bad")},
+            {"series": LOADGEN_REQUESTS + labels(lg, good, 'outcome="200"'), "values": scenario.values("good")},
+            {"series": LOADGEN_REQUESTS + labels(lg, bad, 'outcome="timeout"'), "values": scenario.values("bad")},
             dropped,
             # Not a prediction route: its failures are not the SLO's.
-            {"series": f'{LOADGEN_REQUESTS}{{{LOADGEN_LABELS}, route="{routes.MODEL_INFO}", outcome="connect"}}',
-             "values": noise_all},
+            *([{"series": LOADGEN_REQUESTS + labels(lg, route_label(slo, noise), 'outcome="connect"'),
+                "values": noise_all}] if noise else []),
         ]  # fmt: skip
-    bucket = f'le="{metrics.le_text(le)}"'
+    bucket = f'le="{le}"'
+    noise = noise_route(slo, routes.MODEL_INFO)
+    noisy = route_label(slo, noise)
     return [
-        {"series": f'{LOADGEN_REQUESTS}{{{LOADGEN_LABELS}, {slow_route}, outcome="200"}}', "values": noise_all},
-        {"series": f"{LOADGEN_HISTOGRAM}_count{{{LOADGEN_LABELS}, {slow_route}}}", "values": noise_all},
-        {"series": f"{LOADGEN_HISTOGRAM}_bucket{{{LOADGEN_LABELS}, {slow_route}, {bucket}}}",
-         "values": scenario.values("good")},
+        {"series": LOADGEN_REQUESTS + labels(lg, slow, 'outcome="200"'), "values": noise_all},
+        {"series": f"{LOADGEN_HISTOGRAM}_count" + labels(lg, slow), "values": noise_all},
+        {"series": f"{LOADGEN_HISTOGRAM}_bucket" + labels(lg, slow, bucket), "values": scenario.values("good")},
         dropped,
         # Not a prediction route: its slowness is not the SLO's.
-        {"series": f'{LOADGEN_REQUESTS}{{{LOADGEN_LABELS}, route="{routes.MODEL_INFO}", outcome="200"}}',
-         "values": noise_all},
-        {"series": f'{LOADGEN_HISTOGRAM}_count{{{LOADGEN_LABELS}, route="{routes.MODEL_INFO}"}}', "values": noise_all},
-        {"series": f'{LOADGEN_HISTOGRAM}_bucket{{{LOADGEN_LABELS}, route="{routes.MODEL_INFO}", {bucket}}}',
-         "values": f"0+0x{scenario.steps}"},
+        *([{"series": LOADGEN_REQUESTS + labels(lg, noisy, 'outcome="200"'), "values": noise_all},
+           {"series": f"{LOADGEN_HISTOGRAM}_count" + labels(lg, noisy), "values": noise_all},
+           {"series": f"{LOADGEN_HISTOGRAM}_bucket" + labels(lg, noisy, bucket), "values": f"0+0x{scenario.steps}"}]
+          if noise else []),
     ]  # fmt: skip
 
 
 def service_series(slo: SLOSpec, scenario: Scenario) -> list[dict[str, str]]:
-    good_route, bad_route, slow_route = (f'route="{r}"' for r in routes.PREDICTION_ROUTES)
-    le = slo.latency_threshold_seconds
+    """The server's view, in the families and labels the SLO reads: good answers on one route, errors (500) on
+    another, a latency SLO's requests on a third; noise (a 503, slowness) on a route the SLO does not count."""
+    good, bad, slow = prediction_routes(slo)
     noise_all = scenario.values("all")
-    if le is None:
+    if reads(slo).le is None:
         return [
-            {"series": f"{HISTOGRAM}_count{{{BASE_LABELS}, {good_route}, status_code=\"200\"}}",
-             "values": scenario.values("good")},
-            {"series": f"{HISTOGRAM}_count{{{BASE_LABELS}, {bad_route}, status_code=\"500\"}}",
-             "values": scenario.values("bad")},
+            *server_series(slo, good, "200", scenario.values("good")),
+            *server_series(slo, bad, "500", scenario.values("bad")),
             # Not a prediction route: its failures are not the SLO's.
-            {"series": f'{HISTOGRAM}_count{{{BASE_LABELS}, route="{routes.MODEL_INFO}", status_code="503"}}',
-             "values": noise_all},
-        ]  # fmt: skip
-    bucket = f'le="{metrics.le_text(le)}"'
+            *server_series(slo, noise_route(slo, routes.MODEL_INFO), "503", noise_all),
+        ]
     return [
-        {"series": f"{HISTOGRAM}_count{{{BASE_LABELS}, {slow_route}, status_code=\"200\"}}",
-         "values": noise_all},
-        {"series": f"{HISTOGRAM}_bucket{{{BASE_LABELS}, {slow_route}, status_code=\"200\", {bucket}}}",
-         "values": scenario.values("good")},
+        *server_series(slo, slow, "200", noise_all, scenario.values("good")),
         # Not a prediction route: its slowness is not the SLO's.
-        {"series": f'{HISTOGRAM}_count{{{BASE_LABELS}, route="{routes.METRICS}", status_code="200"}}',
-         "values": noise_all},
-        {"series": f'{HISTOGRAM}_bucket{{{BASE_LABELS}, route="{routes.METRICS}", status_code="200", {bucket}}}',
-         "values": f"0+0x{scenario.steps}"},
-    ]  # fmt: skip
+        *server_series(slo, noise_route(slo, routes.METRICS), "200", noise_all, f"0+0x{scenario.steps}"),
+    ]
 
 
 def above(value: Fraction | None, threshold: Fraction) -> bool | None:

@@ -79,6 +79,32 @@ def test_an_invalid_spec_exits_2_with_the_reason(tmp_path: Path, capsys: pytest.
     assert 'le="0.42" is not a bucket boundary' in capsys.readouterr().err
 
 
+def test_our_spec_must_select_the_contracts_routes_but_another_spec_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = spec_variant(tmp_path, "|/v1/predict/batch|", "|")
+    assert main(["--check", "--spec", str(spec)]) == 2  # the repository's files: ours, so the contract's routes
+    assert "the prediction routes are" in capsys.readouterr().err
+    out = tmp_path / "out"
+    assert main(["--spec", str(spec), "--out", str(out)]) == 0  # any spec, into a folder of its own
+    written = capsys.readouterr().out.splitlines()
+    assert str(out / "dashboards" / "slo-overview.json") in written
+    assert str(out / "tests" / "slo-requests-availability.edges.test.yml") in written
+
+
+@pytest.mark.parametrize("example", ["getting-started", "home-wifi", "multifile", "no-alerts", "raw-home-wifi"])
+def test_sloths_own_examples_generate_into_a_folder(example: str, tmp_path: Path) -> None:
+    """Specs nobody here wrote: other metric names, no job (home-wifi: its absent test misspells the metric
+    instead), several services in one file (no dashboards then: a dashboard shows one service)."""
+    spec = Path(__file__).parents[1] / "sloth_examples" / f"{example}.yml"
+    written = {str(p.relative_to(tmp_path)) for p in generate(spec, tmp_path)}
+    assert any(p.startswith("tests/") for p in written) and any(p.startswith("rules/slo-") for p in written)
+    assert ("dashboards/slo-overview.json" in written) == (example != "multifile")
+    if example == "home-wifi":
+        text = " ".join(p.read_text() for p in (tmp_path / "tests").glob("*.edges.test.yml"))
+        assert "(metric names misspelt)" in text and "the target restarts" in text
+
+
 def test_shrink_needs_out_and_writes_there(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as refused:
         main(["--shrink", "60"])

@@ -7,8 +7,8 @@ a request waits does. So the protocol (service/protocol.py) stamps every request
 it (`Timing`, carried in the ASGI scope's extensions), and admission is decided twice:
 
 - at arrival, in the protocol, without a task: the wait is predicted as the requests admitted and not yet
-  started times the loop's time per request (`Admission.cost`, measured between consecutive starts while
-  requests queue). Over the bound, the request is answered 503 with canned bytes, no ASGI task, no
+  started times the loop's time per request (`Admission.cost`, learnt from busy loop turns by
+  service/pacing.py, which starts the admitted requests a few ms of work a turn). Over the bound, the request is answered 503 with canned bytes, no ASGI task, no
   middleware: a shed costs a few µs beyond parsing it, so a worker overloaded threefold still spends most
   of its time on the predictions it admits.
 - at the start of its task (`Gate`, the outermost ASGI layer): the real wait is known; over the bound (the
@@ -16,7 +16,7 @@ it (`Timing`, carried in the ASGI scope's extensions), and admission is decided 
 
 Probes, /metrics and the other routes are queued and measured but never shed. The bound is
 SERVICE_MAX_QUEUE_DELAY_MS (default: half the strictest latency SLO threshold, contract/admission.py);
-0 turns shedding by time off. Admission also keeps each turn of the loop short (about the bound), which
+0 turns shedding by time off. Pacing keeps each turn of the loop short (a tenth of the bound's work), which
 bounds the part of the wait the worker cannot see: a request waits in the kernel at most one turn.
 
 A request whose client left (the connection closed or half-closed) or whose deadline (`X-Request-Timeout`)

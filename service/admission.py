@@ -7,8 +7,8 @@ a request waits does. So the protocol (service/protocol.py) stamps every request
 it (`Timing`, carried in the ASGI scope's extensions), and admission is decided twice:
 
 - at arrival, in the protocol, without a task: the wait is predicted as the requests admitted and not yet
-  started times the loop's time per request (`Admission.cost`, learnt from busy loop turns by
-  service/pacing.py, which starts the admitted requests a few ms of work a turn). Over the bound, the request is answered 503 with canned bytes, no ASGI task, no
+  started times the loop's time per request (`Admission.cost`, measured between consecutive starts while
+  requests queue). Over the bound, the request is answered 503 with canned bytes, no ASGI task, no
   middleware: a shed costs a few µs beyond parsing it, so a worker overloaded threefold still spends most
   of its time on the predictions it admits.
 - at the start of its task (`Gate`, the outermost ASGI layer): the real wait is known; over the bound (the
@@ -16,7 +16,7 @@ it (`Timing`, carried in the ASGI scope's extensions), and admission is decided 
 
 Probes, /metrics and the other routes are queued and measured but never shed. The bound is
 SERVICE_MAX_QUEUE_DELAY_MS (default: half the strictest latency SLO threshold, contract/admission.py);
-0 turns shedding by time off. Pacing keeps each turn of the loop short (a tenth of the bound's work), which
+0 turns shedding by time off. Admission also keeps each turn of the loop short (about the bound), which
 bounds the part of the wait the worker cannot see: a request waits in the kernel at most one turn.
 
 A request whose client left (the connection closed or half-closed) or whose deadline (`X-Request-Timeout`)
@@ -86,12 +86,11 @@ def abandoned(scope: Scope) -> str | None:
 class Admission:
     """One worker's queue: the requests admitted and not yet started, and the loop's time per request."""
 
-    #: Weight of a new measurement (one busy loop turn's) in the running mean of the time per request.
-    ALPHA = 0.2
-    #: The share of the bound a predicted wait may take: the rest is margin for what the prediction does not see
-    #: (the turn in progress, the reading and sheds of the turns to come: a few ms each, service/pacing.py). A
-    #: request the prediction admits but the Gate sheds has waited the whole bound for its 503 and cost a task.
-    PREDICTED_SHARE = 0.6
+    #: Weight of a new measurement in the running mean of the time per request.
+    ALPHA = 0.05
+    #: The share of the bound a predicted wait may take: the rest of the turn's reading (and sheds) comes on top
+    #: of the requests queued ahead, and a request the prediction admits but the Gate sheds costs a task.
+    PREDICTED_SHARE = 0.8
     #: The time per request assumed before any is measured: pessimistic (a few times a prediction's), so the
     #: first burst a worker meets admits a few dozen, not all of it, while the real figure is learnt.
     FIRST_COST = 0.002
@@ -100,6 +99,8 @@ class Admission:
         self.limit = limit  #: seconds; 0: never shed
         self.pending = 0
         self.cost = self.FIRST_COST
+        self._last_start = 0.0
+        self._last_shed = False  # the previous start was shed by the Gate (its gap is a shed's, not a request's)
 
     def admit(self, sheddable: bool) -> bool:
         """At arrival: False if the request would wait over the bound (it is then answered 503, never queued)."""
@@ -108,15 +109,21 @@ class Admission:
         self.pending += 1
         return True
 
-    def start(self) -> None:
+    def start(self, now: float, ready: float) -> None:
         """At the start of an admitted request's task."""
         if self.pending:
             self.pending -= 1
+        # Waiting since before the previous start: the loop was busy all that time, so the gap is what one
+        # request costs it (an idle gap would make the loop look slower than it is).
+        # A gap after a Gate shed is a shed's cost: learnt, it would make the queue look cheaper, admit more, and
+        # have more shed at their start (which feeds on itself).
+        if ready <= self._last_start and not self._last_shed:
+            self.cost += (now - self._last_start - self.cost) * self.ALPHA
+        self._last_start = now
+        self._last_shed = False
 
-    def learn(self, seconds_per_request: float) -> None:
-        """A busy turn's time per request it started (service/pacing.py): the task's work and the turn's share
-        of reading, shedding and polling, all of which the requests queued behind it wait for."""
-        self.cost += (seconds_per_request - self.cost) * self.ALPHA
+    def shed_at_start(self) -> None:
+        self._last_shed = True
 
     def over(self, wait: float) -> bool:
         return bool(self.limit) and wait > self.limit
@@ -228,12 +235,13 @@ class Gate:
         if t is None:
             return self.app(scope, receive, send)
         now = time.perf_counter()
-        self.admission.start()
+        self.admission.start(now, t.ready)
         wait = now - t.ready
         path = scope["path"]
         route = route_of(path)
         self.recorder.queue_delay(route, wait)
         if path in SHEDDABLE and self.admission.over(wait):
+            self.admission.shed_at_start()
             return self._shed(scope, send, route, t)
         return self.app(scope, receive, send)
 

@@ -13,13 +13,10 @@ predicted (`Admission.pending` counts them until their task starts) and measured
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from collections.abc import Callable
 
 from service.admission import Admission
-
-clock = time.perf_counter
 
 #: The share of the admission bound a loop turn may start.
 TURN_SHARE = 0.1
@@ -33,8 +30,6 @@ class Pacer:
         self.budget = admission.limit * TURN_SHARE  # 0 (shedding off): everything starts at once, as uvicorn does
         self.waiting: deque[Callable[[], None]] = deque()
         self._scheduled = False
-        self._turn_at = 0.0  # when the last turn started its share
-        self._started = 0  # how many it started, requests still waiting behind them (0: the queue ran empty)
 
     def submit(self, loop: asyncio.AbstractEventLoop, start: Callable[[], None]) -> None:
         """Start `start()` (which creates the request's task) this turn or a later one, in order."""
@@ -47,24 +42,12 @@ class Pacer:
             loop.call_soon(self._turn, loop)
 
     def _turn(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start this turn's share; the rest waits for the next turn (after the loop has polled its sockets).
-
-        Back to back with the last busy turn, the time since it over what it started is the loop's time per
-        admitted request under load, everything a queued request waits for included: what the admission's
-        prediction multiplies (a task's own time alone would leave out the reading and the sheds, and the real
-        waits ran a third over the predicted ones)."""
-        now = clock()
-        if self._started:
-            self.admission.learn((now - self._turn_at) / self._started)
+        """Start this turn's share; the rest waits for the next turn (after the loop has polled its sockets)."""
         waiting, cost = self.waiting, self.admission.cost
         share = len(waiting) if cost <= 0 else max(1, int(self.budget / cost))  # (no cost measured: all)
-        started = min(len(waiting), share)
-        for _ in range(started):
+        for _ in range(min(len(waiting), share)):
             waiting.popleft()()
-        self._turn_at = now
         if waiting:
-            self._started = started
             loop.call_soon(self._turn, loop)
         else:
-            self._started = 0
             self._scheduled = False

@@ -162,16 +162,23 @@ def test_a_prediction_that_waited_too_long_is_shed_at_its_start(address: tuple[s
     )
 
 
-def test_admission_predicts_the_wait_from_the_requests_ahead() -> None:
+def test_the_loop_time_per_request_is_learnt_from_busy_starts_only() -> None:
     queue = Admission(0.05)
-    assert queue.cost == Admission.FIRST_COST  # pessimistic until measured (service/pacing.py learns it)
+    first = Admission.FIRST_COST
+    assert queue.cost == first  # pessimistic until measured
     assert queue.admit(True) and queue.admit(True)
-    queue.start()
-    queue.start()
+    queue.start(10.0, ready=9.0)  # the first after idle time: nothing learnt
+    assert queue.cost == first
+    queue.start(10.01, ready=9.0)  # queued behind it: the loop spent 10 ms on the first
+    learnt = first + (0.01 - first) * Admission.ALPHA
+    assert queue.cost == pytest.approx(learnt)
     assert queue.pending == 0
+    queue.shed_at_start()
+    queue.start(10.02, ready=9.0)  # after a shed at the start: a shed's gap, not learnt
+    assert queue.cost == pytest.approx(learnt)
     queue.cost = 0.01
-    assert all(queue.admit(True) for _ in range(4))  # 0 to 30 ms ahead: within 60% of the bound
-    assert not queue.admit(True) and queue.admit(False)  # 40 ms ahead: over it (other routes: never shed)
+    assert all(queue.admit(True) for _ in range(5))  # 0 to 40 ms ahead: within 80% of the bound
+    assert not queue.admit(True) and queue.admit(False)  # 50 ms ahead: over it (other routes: never shed)
     assert not Admission(0).over(99.0) and Admission(0).admit(True)
 
 

@@ -16,8 +16,9 @@ it (`Timing`, carried in the ASGI scope's extensions), and admission is decided 
 
 Probes, /metrics and the other routes are queued and measured but never shed. The bound is
 SERVICE_MAX_QUEUE_DELAY_MS (default: half the strictest latency SLO threshold, contract/admission.py);
-0 turns shedding by time off. Admission also keeps each turn of the loop short (about the bound), which
-bounds the part of the wait the worker cannot see: a request waits in the kernel at most one turn.
+0 turns shedding by time off. Pacing (service/pacing.py) starts the admitted requests a tenth of the bound's
+work a loop turn, which keeps each turn short and bounds the part of the wait the worker cannot see: a request
+waits in the kernel at most one turn.
 
 A request whose client left (the connection closed or half-closed) or whose deadline (`X-Request-Timeout`)
 passed is not predicted: `abandoned` is checked just before the model runs (service/api.py).

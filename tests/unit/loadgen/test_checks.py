@@ -93,6 +93,12 @@ def test_the_check_itself() -> None:
     assert not has_field(b"\xff", ("x",)) and not has_field(b"", ("x",))
     assert Check(frozenset({200}), "x") == Check(frozenset({200}), "x") != Check()
     assert "statuses=[200]" in repr(Check(frozenset({200})))
+    # The clients' shortcut (`known`, no body needed) says what `outcome` says, and holds no body-dependent one.
+    for check in (default, Check(frozenset({200, 204})), Check(field="x"), Check(frozenset({201}), "x")):
+        for status in range(100, 600):
+            if status in check.known:
+                assert check.known[status] == check.outcome(status, b"{}") == check.outcome(status, b'{"x":1}')
+        assert not check.path or not set(check.known) & check.statuses
 
 
 def test_the_synthetic_slos_count_a_failed_check_as_a_bad_event() -> None:

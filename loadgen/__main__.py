@@ -181,15 +181,18 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--routes", metavar="NAME=WEIGHT,...",
         help="the workload's mix by request name (its path unless named), e.g. "
-        "/v1/predict=8,/v1/predict/batch=1; requests not named are not sent",
+        "/v1/predict=8,/v1/predict/batch=1; requests not named are not sent (this project's routes, once "
+        "single, batch and original, are named by their paths)",
     )  # fmt: skip
     run.add_argument(
         "--option", action="append", default=[], metavar="NAME=VALUE",
         help="set option NAME of every body generator that has it (repeatable; VALUE read as YAML)",
     )  # fmt: skip
-    run.add_argument("--batch-size", type=int, help="= --option batch_size=N (insurance: records per batch request)")
     run.add_argument(
-        "--invalid-fraction", type=float,
+        "--batch-size", type=int, metavar="N", help="= --option batch_size=N (insurance: records per batch request)"
+    )
+    run.add_argument(
+        "--invalid-fraction", type=float, metavar="X",
         help="= --option invalid_fraction=X (insurance: share of requests with one invalid record)",
     )  # fmt: skip
     run.add_argument("--max-in-flight", type=int, help="in-flight bound; requests due above it are dropped (1000)")

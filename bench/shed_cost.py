@@ -34,6 +34,7 @@ from contract.schemas import EXAMPLE_RECORD
 from service.admission import Admission, Recorder
 from service.http_limits import HeadLimits
 from service.observability import logging as service_logging
+from service.pacing import Pacer
 from service.protocol import Guards, ServiceProtocol
 from service.settings import ServiceSettings
 
@@ -74,7 +75,8 @@ class Transport(asyncio.Transport):
 def protocol(config: uvicorn.Config, record: bool, shed: bool) -> tuple[ServiceProtocol, Transport]:
     class Bench(ServiceProtocol):
         limits = HeadLimits(4096, 16384, 64, record)
-        guards = Guards(5, 10, 1000, 65536, 1, Admission(0.05 if shed else 0), Recorder(record))
+        admission = Admission(0.05 if shed else 0)  # (no bound: the pacer starts a task at once, as uvicorn does)
+        guards = Guards(5, 10, 1000, 65536, 1, admission, Recorder(record), Pacer(admission))
 
     if shed:
         Bench.guards.admission.pending, Bench.guards.admission.cost = 10**9, 1.0  # predicted: a long wait

@@ -104,10 +104,12 @@ def test_a_bounded_pool_is_opened_whole_before_the_first_request(kind: str) -> N
         pytest.skip("aiohttp opens connections on demand")
 
     async def go() -> int:
-        async with raw_server(replies(OK)) as server:
-            async with make_client(server.url, timeout=2.0, kind=kind, max_connections=7) as client:
-                await client.warm(2)  # the engine's estimate; the bound wins
-                await asyncio.sleep(0.05)  # the server's accept callbacks
-                return server.connections
+        async with (
+            raw_server(replies(OK)) as server,
+            make_client(server.url, timeout=2.0, kind=kind, max_connections=7) as client,
+        ):
+            await client.warm(2)  # the engine's estimate; the bound wins
+            await asyncio.sleep(0.05)  # the server's accept callbacks
+            return server.connections
 
     assert uvloop.run(go()) == 7

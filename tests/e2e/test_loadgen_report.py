@@ -27,6 +27,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from contract.routes import PREDICT, PREDICT_BATCH, PREDICT_ORIGINAL
 from stack.processes import answers
 from tests import processes
 from tests.browser import inspect
@@ -106,7 +107,7 @@ def test_a_run_with_an_outage_reads_true_in_a_browser(tmp_path: Path) -> None:
         run = subprocess.run(
             [sys.executable, "-m", "loadgen", "run", "--target", f"http://127.0.0.1:{server.port}",
              "--rate", str(RATE), "--duration", f"{RUN_SECONDS}s", "--timeout", "2s", "--seed", "13",
-             "--routes", "single=8,batch=1,original=1", "--threshold", "p(99)<250ms", "--threshold", "error_rate<0.01",
+             "--workload", "insurance", "--threshold", "p(99)<250ms", "--threshold", "error_rate<0.01",
              "--out", str(out)],
             cwd=processes.ROOT, capture_output=True, text=True, timeout=90, env=env,
         )  # fmt: skip
@@ -124,7 +125,8 @@ def test_a_run_with_an_outage_reads_true_in_a_browser(tmp_path: Path) -> None:
     assert len(down) >= 2, series  # whole seconds with failures only
     assert all(p["p50_ms"] is None and p["max_ms"] is None for p in down)  # no latency point, not a zero
     assert sum(1 for p in series if p["p50_ms"] is not None) >= RUN_SECONDS - OUTAGE_SECONDS - 2
-    assert doc["settings"]["routes"] == {"single": 8, "batch": 1, "original": 1} and doc["settings"]["client"]
+    weights = {request["path"]: request["weight"] for request in doc["settings"]["workload"]}
+    assert weights == {PREDICT: 8, PREDICT_BATCH: 1, PREDICT_ORIGINAL: 1} and doc["settings"]["client"]
 
     page = (out / "report.html").read_text()
     for heading in ("Routes", "Outcomes", "Failures by kind", "In flight and dropped", "Run"):

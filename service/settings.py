@@ -20,8 +20,6 @@ class ServiceSettings(InstrumentSettings):
 
     model_config = SettingsConfigDict(env_prefix="SERVICE_", protected_namespaces=())
 
-    host: str = Field("127.0.0.1", description="Address to listen on.")
-    port: int = Field(8000, ge=0, le=65535, description="TCP port.")
     workers: int = Field(1, ge=1, description="Worker processes (uvicorn).")
     model_dir: Path = Field(DEFAULT_MODEL_DIR, description="Folder of trained model versions.")
     model_version: str = Field("latest", description="Version to serve; `latest` follows the pointer file.")

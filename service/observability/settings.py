@@ -20,6 +20,8 @@ LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 class InstrumentSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SERVICE_", protected_namespaces=())
 
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port.")
     log_level: LogLevel = Field("info", description="Lowest level logged.")
     instrumentation: bool = Field(
         True,

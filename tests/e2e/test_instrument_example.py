@@ -63,7 +63,8 @@ def test_the_example_serves_its_metrics_log_lines_and_traces(tmp_path: Path, sin
     assert 'http_server_request_duration_seconds_count{method="POST",route="/predict",status_code="200"} 3' in scraped
     assert 'http_server_request_duration_seconds_count{method="POST",route="unmatched",status_code="404"} 1' in scraped
     assert "secret-path" not in scraped
-    assert re.search(r'http_server_request_duration_seconds_bucket\{.*route="/predict".*# \{trace_id="\w{32}"\}', scraped)
+    exemplar = r'http_server_request_duration_seconds_bucket\{.*route="/predict".*# \{trace_id="\w{32}"\}'
+    assert re.search(exemplar, scraped)
     assert 'http_server_shed_requests_total{route="/predict"} 0' in scraped
     assert "service_ready 1" in scraped
     assert "model_" not in scraped  # the service's own model metrics are not the library's

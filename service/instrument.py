@@ -93,6 +93,7 @@ def instrument(
         raise RuntimeError("instrument(app): the app has started already; instrument it before it serves")
     settings = settings or InstrumentSettings()
     logging.configure(settings.log_level)
+    _without_native_telemetry(app)
     # Admission under plain uvicorn: outside the app's middleware, inside the tracing layers (wrapped before they
     # are), so that every request passes it whether it is sampled or not.
     _wrap_stack(app, lambda stack: _admission(stack, app.state.instrumentation))
@@ -117,6 +118,19 @@ def instrument(
     app.add_route(METRICS, _metrics_endpoint(settings), include_in_schema=False)
     app.router.lifespan_context = _lifespan(app.router.lifespan_context, done)
     return done
+
+
+def _without_native_telemetry(app: Starlette) -> None:
+    """Turn FastAPI's own OpenTelemetry support (0.16x) off: as soon as a tracer provider exists it opens a root span
+    for every request that the head-sampling gate let past the tracing layers, sampled by the provider's always-on
+    sampler (every request traced, at several times the cost of the rest of it), and adds spans per dependency,
+    endpoint and serialization. Traces come from tracing.py, metrics and logs from the request middleware.
+
+    `_telemetry` is FastAPI's private config, read at each request (tests/unit/service/test_instrument.py fails if
+    it changes); FastAPI before 0.16x and Starlette have none."""
+    config = getattr(app, "_telemetry", None)
+    if isinstance(config, dict):
+        config.update(tracing=False, metrics=False, logs=False, operation_spans=False)
 
 
 def _metrics_endpoint(settings: InstrumentSettings) -> Callable[[Request], Any]:

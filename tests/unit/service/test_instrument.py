@@ -199,3 +199,12 @@ def test_routes_given_win_over_the_router(log: LogCapture) -> None:
     app = FastAPI()
     given = Routes(frozenset({"/only"}), frozenset({"/only"}))
     assert instrument(app, InstrumentSettings(), routes=given).routes() is given
+
+
+def test_fastapis_own_telemetry_is_turned_off(log: LogCapture) -> None:
+    """A private name of FastAPI's (0.16x): its native OpenTelemetry support, which would trace every request."""
+    app = FastAPI()
+    assert app._telemetry["tracing"] is True  # FastAPI's default
+    instrument(app)
+    assert not any(app._telemetry[key] for key in ("tracing", "metrics", "logs", "operation_spans"))
+    assert not app._native_telemetry.enabled()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -30,21 +31,28 @@ from service.admission import TIMING, Gate, Timing
 
 
 class TurnStamp:
-    """The start of the first request of the loop's current turn."""
+    """The start of the first request of the loop's current turn.
+
+    A request in the task that set the stamp is stamped anew: one task's requests run one after the other, none
+    waits behind the one before it (an in-process client, such as a test's, may send many without the loop ever
+    turning); under uvicorn every request has a task of its own."""
 
     def __init__(self) -> None:
         self._start: float | None = None
+        self._task: asyncio.Task[Any] | None = None
 
     def __call__(self) -> float:
-        start = self._start
-        if start is None:
-            start = self._start = time.perf_counter()
+        task = asyncio.current_task()
+        if self._start is not None and task is not self._task:
+            return self._start
+        if self._start is None:
             # Queued behind the tasks already ready in this turn: it runs in the next one.
             asyncio.get_running_loop().call_soon(self._clear)
-        return start
+        self._start, self._task = time.perf_counter(), task
+        return self._start
 
     def _clear(self) -> None:
-        self._start = None
+        self._start = self._task = None
 
 
 class TurnAdmission:

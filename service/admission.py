@@ -53,8 +53,21 @@ SHEDDABLE = frozenset(PREDICTION_ROUTES)
 KNOWN_ROUTES = frozenset({*PREDICTION_ROUTES, MODEL_INFO, HEALTHZ, READYZ, METRICS, ADMIN_FAULTS})
 
 
-def route_of(path: str) -> str:
-    return path if path in KNOWN_ROUTES else UNMATCHED
+@dataclass(frozen=True, slots=True)
+class Routes:
+    """Which paths admission may shed, and which it names in a label (any other path is `unmatched`).
+
+    Our service's come from the contract (`SERVICE_ROUTES`); an app that calls `instrument(app)` gets its own,
+    from its router (service/instrument.py)."""
+
+    sheddable: frozenset[str]
+    known: frozenset[str]
+
+    def of(self, path: str) -> str:
+        return path if path in self.known else UNMATCHED
+
+
+SERVICE_ROUTES = Routes(SHEDDABLE, KNOWN_ROUTES)
 
 
 @dataclass(slots=True)
@@ -225,11 +238,14 @@ def shed_response(retry_after: int, keep_alive: bool) -> bytes:
 class Gate:
     """The outermost ASGI layer (the protocol puts it there): the request's real wait, measured at its start."""
 
-    def __init__(self, app: ASGIApp, admission: Admission, recorder: Recorder, retry_after: int) -> None:
+    def __init__(
+        self, app: ASGIApp, admission: Admission, recorder: Recorder, retry_after: int, routes: Routes = SERVICE_ROUTES
+    ) -> None:
         self.app = app
         self.admission = admission
         self.recorder = recorder
         self.retry_after = b"%d" % retry_after
+        self.routes = routes
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         t = timing(scope) if scope["type"] == "http" else None
@@ -239,9 +255,9 @@ class Gate:
         self.admission.start(now, t.ready)
         wait = now - t.ready
         path = scope["path"]
-        route = route_of(path)
+        route = self.routes.of(path)
         self.recorder.queue_delay(route, wait)
-        if path in SHEDDABLE and self.admission.over(wait):
+        if path in self.routes.sheddable and self.admission.over(wait):
             self.admission.shed_at_start()
             return self._shed(scope, send, route, t)
         return self.app(scope, receive, send)

@@ -21,7 +21,7 @@ from contract.schemas import (
     LegacyPrediction,
     Prediction,
 )
-from service import admission, draining
+from service import admission, draining, model_metrics
 from service.fast_route import JSONBodyRoute
 from service.model import Model
 from service.observability import log_fields, metrics, tracing
@@ -99,10 +99,10 @@ class Predictor:
             charges = model.predict(records)
             seconds = time.perf_counter() - start
         if batch:
-            metrics.observe_batch(records, charges, seconds)
+            model_metrics.observe_batch(records, charges, seconds)
             log_fields.bind(model_version=model.version, batch_size=len(records))
         else:
-            metrics.SIGNALS.add(records[0], charges[0], seconds)
+            model_metrics.SIGNALS.add(records[0], charges[0], seconds)
             log_fields.bind(model_version=model.version)
         if telemetry.log_inputs:
             # A prediction is personal health data too: logged with the inputs or not at all (the request id
@@ -170,14 +170,3 @@ async def readyz(request: Request, response: Response) -> dict[str, str]:
         response.status_code = 503
         return {"status": "loading"}
     return {"status": "ready"}
-
-
-@router.get(routes.METRICS, include_in_schema=False)
-async def metrics_endpoint(request: Request) -> Response:
-    """Prometheus scrape: OpenMetrics (with exemplars) when the Accept header asks for it, else text 0.0.4.
-
-    With SERVICE_METRICS_PORT set the metrics are served there only, and this route answers 404."""
-    if request.app.state.settings.metrics_port is not None:
-        raise HTTPException(404, "Not Found")
-    body, content_type = metrics.exposition(request.headers.get("accept", ""))
-    return Response(body, media_type=content_type)

@@ -16,7 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from contract.routes import PREDICTION_ROUTES
-from service.observability import log_fields, metrics
+from service import model_metrics
+from service.observability import log_fields
 from service.observability.telemetry import Telemetry
 
 
@@ -32,8 +33,8 @@ def record_invalid(request: Request, fields: Sequence[str], listed: int | None =
     log_fields.bind(invalid_fields=list(fields[:listed]))
     if len(fields) > listed:
         log_fields.bind(invalid_fields_more=len(fields) - listed)
-    for label, n in Counter(metrics.validation_field(field) for field in fields).items():
-        metrics.VALIDATION_ERRORS.labels(label).inc(n)
+    for label, n in Counter(model_metrics.validation_field(field) for field in fields).items():
+        model_metrics.VALIDATION_ERRORS.labels(label).inc(n)
 
 
 def field_name(loc: Sequence[Any]) -> str:

@@ -12,8 +12,9 @@ from collections.abc import Awaitable
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service import model_metrics
 from service.faults import Faults
-from service.observability import log_fields, metrics
+from service.observability import log_fields
 
 
 class FaultInjectionMiddleware:
@@ -34,11 +35,11 @@ class FaultInjectionMiddleware:
         route = scope["path"]
         delay, error = self.faults.draw(route)
         if delay:
-            metrics.FAULTS_INJECTED.labels(route, "latency").inc()
+            model_metrics.FAULTS_INJECTED.labels(route, "latency").inc()
             log_fields.bind(fault="latency", fault_delay_ms=round(delay * 1000, 3))
             await asyncio.sleep(delay)
         if error:
-            metrics.FAULTS_INJECTED.labels(route, "error").inc()
+            model_metrics.FAULTS_INJECTED.labels(route, "error").inc()
             log_fields.bind(fault="error")
             await JSONResponse({"detail": "injected fault"}, 500)(scope, receive, send)
             return

@@ -27,6 +27,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from contract.routes import UNMATCHED
 from service.observability.logging import logger
 from service.observability.routes import METHODS
+from service.observability.settings import InstrumentSettings
 from service.settings import ServiceSettings
 
 REASONS = {
@@ -46,7 +47,7 @@ class HeadLimits:
     record: bool
 
     @classmethod
-    def from_settings(cls, settings: ServiceSettings) -> HeadLimits:
+    def from_settings(cls, settings: InstrumentSettings) -> HeadLimits:
         return cls(settings.max_url_bytes, settings.max_header_bytes, settings.max_headers, settings.instrumentation)
 
 

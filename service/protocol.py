@@ -38,8 +38,9 @@ from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 from contract.admission import STRICTEST_LATENCY_SLO_SECONDS
 from contract.durations import parse_duration
 from contract.routes import UNMATCHED
-from service.admission import SHEDDABLE, TIMING, Admission, Gate, Recorder, Timing, route_of, shed_response
+from service.admission import SERVICE_ROUTES, TIMING, Admission, Gate, Recorder, Routes, Timing, shed_response
 from service.http_limits import LimitedHttpToolsProtocol
+from service.observability.settings import InstrumentSettings
 from service.pacing import Pacer
 from service.settings import ServiceSettings
 
@@ -64,9 +65,10 @@ class Guards:
     recorder: Recorder
     pacer: Pacer
     gates: dict[int, Gate] = field(default_factory=dict)
+    routes: Routes = SERVICE_ROUTES
 
     @classmethod
-    def from_settings(cls, settings: ServiceSettings) -> Guards:
+    def from_settings(cls, settings: InstrumentSettings, routes: Routes = SERVICE_ROUTES) -> Guards:
         admission = Admission(settings.queue_delay_limit_seconds)
         return cls(
             head_timeout=settings.header_timeout_seconds,
@@ -77,12 +79,13 @@ class Guards:
             admission=admission,
             recorder=Recorder(settings.instrumentation),
             pacer=Pacer(admission),
+            routes=routes,
         )
 
     def gate(self, app: ASGIApp) -> Gate:
         gate = self.gates.get(id(app))
         if gate is None:
-            gate = self.gates[id(app)] = Gate(app, self.admission, self.recorder, self.retry_after)
+            gate = self.gates[id(app)] = Gate(app, self.admission, self.recorder, self.retry_after, self.routes)
         return gate
 
     @property
@@ -216,7 +219,7 @@ class ServiceProtocol(LimitedHttpToolsProtocol):
         t = cast(Timing, scope["extensions"][TIMING])
         path = scope["path"]
         # (Only a POST is shed with the canned bytes: a HEAD must get no body.)
-        if self._guards.admission.admit(path in SHEDDABLE and scope["method"] == "POST"):
+        if self._guards.admission.admit(path in self._guards.routes.sheddable and scope["method"] == "POST"):
             start = super()._start_asgi_task
             self._guards.pacer.submit(self.loop, lambda: start(cycle, app))
             return
@@ -255,7 +258,8 @@ class ServiceProtocol(LimitedHttpToolsProtocol):
 
     def _record(self, status: int, detail: str) -> None:
         recorder = self._guards.recorder
-        route = route_of(self.scope["path"]) if self._phase != HEAD and self.scope and "path" in self.scope else None
+        routes = self._guards.routes
+        route = routes.of(self.scope["path"]) if self._phase != HEAD and self.scope and "path" in self.scope else None
         try:
             method = self.parser.get_method().decode("ascii", "replace")
         except Exception:  # the request line itself was cut short: no method yet

@@ -74,13 +74,13 @@ def exporters(env: Mapping[str, str] = os.environ) -> list[str]:
     return chosen
 
 
-def _exporter(name: str) -> SpanExporter:
+def _exporter(name: str, endpoint: str | None = None) -> SpanExporter:
     if name == "console":
         return ConsoleSpanExporter(out=sys.stderr)
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     _encode_in_place()
-    return OTLPSpanExporter()
+    return OTLPSpanExporter(endpoint=endpoint)
 
 
 def _encode_in_place() -> None:
@@ -208,11 +208,34 @@ class SamplingGate:
         return self.ratio >= 1.0 or random.random() < self.ratio
 
 
-def setup(app: FastAPI, redact: bool = True) -> TracerProvider | None:
+def overrides(sample_ratio: float | None, endpoint: str | None) -> dict[str, str]:
+    """The OTEL_* variables that the instrumentation's settings stand for (SERVICE_TRACE_SAMPLE_RATIO,
+    SERVICE_OTLP_ENDPOINT): set, they win over the environment's."""
+    env: dict[str, str] = {}
+    if sample_ratio is not None:
+        env["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
+        env["OTEL_TRACES_SAMPLER_ARG"] = repr(sample_ratio)
+    if endpoint is not None:
+        env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = endpoint.rstrip("/") + "/v1/traces"
+    return env
+
+
+def setup(
+    app: FastAPI,
+    redact: bool = True,
+    *,
+    sample_ratio: float | None = None,
+    endpoint: str | None = None,
+    service_name: str = SERVICE_NAME,
+) -> TracerProvider | None:
     """Instrument the app when an exporter is configured; returns the provider (to shut down) or None.
 
-    `redact`: server spans carry neither the query string nor the client's address (see `Redact`)."""
-    names = exporters()
+    `redact`: server spans carry neither the query string nor the client's address (see `Redact`).
+    `sample_ratio`, `endpoint` (an OTLP/HTTP base URL): as the instrumentation's settings say, over the OTEL_*
+    variables. `service_name`: the resource's, unless OTEL_SERVICE_NAME names one."""
+    chosen = overrides(sample_ratio, endpoint)
+    env = {**os.environ, **chosen}
+    names = exporters(env)
     if not names:
         return None
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
@@ -222,15 +245,16 @@ def setup(app: FastAPI, redact: bool = True) -> TracerProvider | None:
     # ...) unless the user chose otherwise: the old names are deprecated, and the stable set is
     # also the cheaper one for the instrumentation to fill in.
     os.environ.setdefault(SEMCONV_OPT_IN, "http")
-    gate = head_sampling()
-    attributes: dict[str, Any] = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": SERVICE_NAME}
+    gate = head_sampling(env)
+    attributes: dict[str, Any] = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": service_name}
     options: dict[str, Any] = {"resource": FixedResource(Resource.create(attributes))}
     if gate is not None:
         # The gate took the root decision already: what reaches the SDK is to be kept.
         options["sampler"] = sampling.ParentBased(sampling.ALWAYS_ON) if gate[1] else sampling.ALWAYS_ON
     provider = TracerProvider(**options)
+    endpoint_url = chosen.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     for name in names:
-        provider.add_span_processor(BatchSpanProcessor(_exporter(name)))
+        provider.add_span_processor(BatchSpanProcessor(_exporter(name, endpoint_url)))
     trace.set_tracer_provider(provider)
     FastAPIInstrumentor.instrument_app(
         app,

@@ -41,6 +41,7 @@ def step(multiple: float, outcomes: dict[str, int], service: dict[str, int] | No
 
 
 def test_counters_read_the_services_own_metrics() -> None:
+    service_metrics.init_routes([PREDICT, PREDICT_BATCH])  # as the service's start does (instrument's lifespan)
     before = overload.parse_counters(generate_latest(REGISTRY).decode())
     duration = service_metrics.REQUEST_DURATION
     for status, n in (("200", 3), ("503", 2)):

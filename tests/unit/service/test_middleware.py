@@ -13,9 +13,10 @@ from starlette.types import Receive, Scope, Send
 
 from contract import routes
 from contract.schemas import EXAMPLE_RECORD
+from service import model_metrics
 from service.app import create_app
 from service.fault_injection import FaultInjectionMiddleware
-from service.observability import log_fields, metrics
+from service.observability import log_fields
 from service.observability import logging as service_logging
 from service.observability.middleware import ObservabilityMiddleware
 from service.settings import ServiceSettings
@@ -94,8 +95,8 @@ async def test_without_instrumentation_nothing_is_recorded(serve: Serve, log: Lo
 
 
 async def test_metrics_count_by_route_template_and_status(serve: Serve, log: LogCapture) -> None:
-    metrics.SIGNALS.min_count = 1
-    metrics.SIGNALS.flush()  # what earlier tests' apps left buffered
+    model_metrics.SIGNALS.min_count = 1
+    model_metrics.SIGNALS.flush()  # what earlier tests' apps left buffered
     before = {s: requests_counted(routes.PREDICT, s) for s in (200, 400, 422)}
     unmatched = requests_counted("unmatched", 404, "GET")
     single, batch = sample("model_inference_duration_seconds_count", kind="single"), sample("model_batch_size_sum")

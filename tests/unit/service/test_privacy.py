@@ -7,6 +7,7 @@ from prometheus_client import REGISTRY
 
 from contract import routes
 from contract.schemas import EXAMPLE_RECORD
+from service import model_metrics
 from service.observability import metrics
 from tests.unit.service.conftest import LogCapture, Serve
 
@@ -21,8 +22,8 @@ def signal_count() -> float:
 @pytest.fixture(autouse=True)
 def _empty_buffer() -> None:
     """What earlier tests' apps left buffered is folded in first, so counts here start clean."""
-    metrics.SIGNALS.min_count = 1
-    metrics.SIGNALS.flush()
+    model_metrics.SIGNALS.min_count = 1
+    model_metrics.SIGNALS.flush()
 
 
 async def test_one_request_shows_no_input_value_in_metrics(serve: Serve, log: LogCapture) -> None:

@@ -25,6 +25,7 @@ from starlette.routing import Match
 
 from contract import routes
 from contract.schemas import EXAMPLE_RECORD
+from service import model_metrics
 from service.observability import exposition, metrics, otlp, tracing
 from service.observability.routes import route_templates, static_paths
 from tests.unit.service.conftest import LogCapture, Traced, traced_client, traceparent
@@ -150,7 +151,7 @@ def test_bulk_observation_equals_one_observe_per_value() -> None:
     values_ = [0.0, 0.004, 0.1, 0.1000001, 2.5, 1e9, 7.0]
     bulk = Histogram("bulk", "b", buckets=(0.1, 1.0, 5.0), registry=None)
     single = Histogram("single", "s", buckets=(0.1, 1.0, 5.0), registry=None)
-    metrics._observe_many(bulk, values_)
+    model_metrics._observe_many(bulk, values_)
     for v in values_:
         single.observe(v)
     samples = [[(s.name.replace("bulk", "x"), s.labels, s.value) for s in m.samples] for m in bulk.collect()]

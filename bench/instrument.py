@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -38,7 +36,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.overhead import Result, Target, measure, pin, round_ratio
+from bench.overhead import Result, Target, measure, pin, round_ratio, unfit
 from stack.processes import free_port, running
 
 FEATURES = [42.0, 24.3, 2.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]  # one record, encoded (service/features.py)
@@ -180,11 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         serve(args.serve, args.port, args.sink)
         return 0
-    if shutil.which("wrk") is None or shutil.which("taskset") is None:
-        print("error: needs wrk and taskset (Debian: apt-get install wrk util-linux)", file=sys.stderr)
-        return 2
-    if (os.cpu_count() or 1) < 2:
-        print("error: needs two CPUs (one for the server, one for the load client)", file=sys.stderr)
+    if (why := unfit()) is not None:
+        print(f"error: {why}", file=sys.stderr)
         return 2
 
     with tempfile.TemporaryDirectory(prefix="instrument-") as tmp_name, ExitStack() as stack:

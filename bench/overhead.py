@@ -156,17 +156,23 @@ def scaling_ceiling(one: Result) -> float:
     return 2 * server / (server + client)
 
 
+def unfit() -> str | None:
+    """Why this machine cannot run a server-against-wrk bench (None: it can)."""
+    if shutil.which("wrk") is None or shutil.which("taskset") is None:
+        return "needs wrk and taskset (Debian: apt-get install wrk util-linux)"
+    if (os.cpu_count() or 1) < 2:
+        return "needs two CPUs (one for the server, one for the load client)"
+    return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=4, help="per measurement (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=12, help="interleaved rounds (default: %(default)s)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default: %(default)s)")
     args = parser.parse_args()
-    if shutil.which("wrk") is None or shutil.which("taskset") is None:
-        print("error: needs wrk and taskset (Debian: apt-get install wrk util-linux)", file=sys.stderr)
-        return 2
-    if (os.cpu_count() or 1) < 2:
-        print("error: needs two CPUs (one for the server, one for the load client)", file=sys.stderr)
+    if (why := unfit()) is not None:
+        print(f"error: {why}", file=sys.stderr)
         return 2
 
     with tempfile.TemporaryDirectory(prefix="overhead-") as tmp_name, ExitStack() as stack:

@@ -5,32 +5,21 @@ they are measured: service/observability/metrics.py and loadgen/metrics.py.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+# The load generator's side, the Metric record and le_text are defined in common/metrics.py (the load generator
+# reads them there, without this package) and re-exported here: every other part reads one contract.
+from common.metrics import LOADGEN_DROPPED as LOADGEN_DROPPED
+from common.metrics import LOADGEN_IN_FLIGHT as LOADGEN_IN_FLIGHT
+from common.metrics import LOADGEN_JOB as LOADGEN_JOB
+from common.metrics import LOADGEN_REQUEST_DURATION as LOADGEN_REQUEST_DURATION
+from common.metrics import LOADGEN_REQUESTS as LOADGEN_REQUESTS
+from common.metrics import LOADGEN_SCHEDULED as LOADGEN_SCHEDULED
+from common.metrics import LOADGEN_SENT as LOADGEN_SENT
+from common.metrics import LOADGEN_TARGET_RATE as LOADGEN_TARGET_RATE
+from common.metrics import Metric as Metric
+from common.metrics import le_text as le_text
 
-#: Prometheus's `job` label of each side: the scrape configs set it, the rules and dashboards select on it.
+#: Prometheus's `job` label of the service: the scrape configs set it, the rules and dashboards select on it.
 SERVICE_JOB = "service"
-LOADGEN_JOB = "loadgen"
-
-
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    labels: tuple[str, ...] = ()
-
-
-def le_text(bound: float) -> str:
-    """A bucket boundary as the Prometheus client writes its `le` label ("1.0", "0.005", "+Inf").
-
-    Label matching is on strings, so a rule or a test that reads one bucket must spell it exactly so.
-    The client writes Go's format, which switches to exponents from 1e6 on; no boundary of ours is that
-    large, so such a bound is refused rather than formatted by a second rule.
-    """
-    if bound == math.inf:
-        return "+Inf"
-    if not abs(bound) < 1e6:
-        raise ValueError(f"{bound}: no bucket boundary of ours is this large (Go would write an exponent)")
-    return repr(float(bound))
 
 
 # --- the service --------------------------------------------------------------------------------------
@@ -61,12 +50,3 @@ FAULTS_INJECTED = Metric("service_faults_injected_total", ("route", "kind"))
 
 #: `field` values of VALIDATION_ERRORS besides the record's own fields.
 VALIDATION_FIELDS_EXTRA = ("body", "records", "other")
-
-# --- the load generator (client side) -----------------------------------------------------------------
-LOADGEN_REQUEST_DURATION = Metric("loadgen_request_duration_seconds", ("route",))
-LOADGEN_REQUESTS = Metric("loadgen_requests_total", ("route", "outcome"))
-LOADGEN_SCHEDULED = Metric("loadgen_scheduled_total")
-LOADGEN_SENT = Metric("loadgen_sent_total")
-LOADGEN_DROPPED = Metric("loadgen_dropped_total")
-LOADGEN_IN_FLIGHT = Metric("loadgen_in_flight")
-LOADGEN_TARGET_RATE = Metric("loadgen_target_requests_per_second")

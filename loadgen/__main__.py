@@ -9,9 +9,10 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from contract.durations import parse_duration
+from common.durations import parse_duration
 from loadgen import runner, thresholds, workers
 from loadgen.schedule import Profile
 from loadgen.settings import LoadgenSettings, check_target
@@ -24,12 +25,23 @@ profiles (pick one; default: --rate 10):
   --sine 10:8:24h                mean 10, amplitude 8, period 24 h
   --spike 10:100:1m:30s          10 req/s, 100 req/s for 30 s from 1 min
 
+workload (what to send; see the README's "Workloads"): a scenario's `workload:` or --workload FILE lists the
+  requests: method, path, headers (${ENV_VAR} from the environment), a body source (a JSONL file, a CSV file and
+  a template, or a generator `module:callable`), a weight and the check an answer must pass (status, default 2xx;
+  optionally a JSON field). Without either: `insurance`, this project's service (/v1/predict 8, /v1/predict/batch
+  1, the original route 1). The request's name (its path unless named) is the `route` label of the results.
+  --routes /v1/predict=1          only single predictions (the mix by request name; others are not sent)
+  --invalid-fraction 0.01         = --option invalid_fraction=0.01: the insurance generator's invalid share
+  --batch-size 16                 = --option batch_size=16: records per batch request
+
 thresholds (k6 syntax, repeatable, also from a scenario file's `thresholds:`): p(99)<100ms  p(90)<500ms
   avg<50ms  max<2s  error_rate<0.001  failed_rate==0  rps>5  max(rps)>=5  min(rps)>1  max(p(99))<200ms
   dropped_rate==0  requests>=1000. A bare latency number is milliseconds.
   Latency reads the requests that did not fail (a refused connection is not a fast answer).
-  error_rate = (transport errors + 5xx) / finished requests; 4xx (the deliberate invalid share) are not errors.
-  failed_rate = (transport errors + every status >= 400) / finished requests (Locust's and k6's failure).
+  error_rate = (transport errors + 5xx + failed checks) / finished requests; 4xx (the deliberate invalid share)
+  are not errors. failed_rate = (transport errors + failed checks + every status >= 400) / finished requests
+  (Locust's and k6's failure). A failed check (outcome `check`): an answer under 400 with a status the check does
+  not expect, or without its JSON field.
   max(rps) / min(rps): the busiest / quietest whole second; max(p(99)): the worst second's p99.
   Unless a threshold on dropped_rate is given, dropped_rate<=0.01 applies: more than 1% dropped fails.
 
@@ -44,6 +56,7 @@ exit codes:
 examples:
   python -m loadgen run --rate 50 --duration 30s --threshold 'p(99)<100ms' --threshold 'error_rate<0.001'
   python -m loadgen run --scenario original --out results/
+  API_TOKEN=... python -m loadgen run --target http://127.0.0.1:9000 --workload my-workload.yaml --rate 20
 """
 
 EPILOG_DAEMON = """
@@ -62,11 +75,24 @@ def _numbers(text: str, n: int, flag: str) -> list[str]:
 def _routes(text: str) -> dict[str, float]:
     routes = {}
     for item in text.split(","):
-        name, equals, weight = item.partition("=")
-        if not equals:
+        name, equals, weight = item.rpartition("=")  # (a name may hold '=', a weight does not)
+        if not equals or not name.strip():
             raise ValueError(f"--routes takes NAME=WEIGHT pairs separated by ',' (got {item!r})")
-        routes[name.strip()] = float(weight)
+        try:
+            routes[name.strip()] = float(weight)
+        except ValueError:
+            raise ValueError(f"--routes: weight {weight!r} of {name.strip()!r} is not a number") from None
     return routes
+
+
+def _option(text: str) -> tuple[str, Any]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip():
+        raise ValueError(f"--option takes NAME=VALUE (got {text!r})")
+    try:
+        return name.strip(), yaml.safe_load(value)  # a number is a number, `true` a boolean, [1, 2] a list
+    except yaml.YAMLError as exc:
+        raise ValueError(f"--option {name.strip()}: value {value!r} is not YAML: {exc}") from None
 
 
 def profile_from_flags(args: argparse.Namespace, duration: float | None) -> dict[str, Any] | None:
@@ -91,6 +117,7 @@ def profile_from_flags(args: argparse.Namespace, duration: float | None) -> dict
 
 def build_scenario(args: argparse.Namespace) -> runner.Scenario:
     from loadgen.scenario import Scenario, load
+    from loadgen.workload import inline, reweigh, set_option
 
     doc: dict[str, Any] = load(args.scenario).model_dump(by_alias=True) if args.scenario else {}
     duration = parse_duration(args.duration) if args.duration else None
@@ -98,16 +125,26 @@ def build_scenario(args: argparse.Namespace) -> runner.Scenario:
     if profile is not None:
         doc["profile"] = TypeAdapter(Profile).validate_python(profile).model_dump(by_alias=True)
     doc.setdefault("profile", {"kind": "constant", "rate": 10.0})
-    if args.routes:
-        doc["routes"] = _routes(args.routes)
+    if args.workload:
+        doc["workload"] = inline(args.workload, Path.cwd())
     overrides = {
         "duration": args.duration, "requests": args.requests, "arrivals": args.arrivals,
-        "invalid_fraction": args.invalid_fraction, "batch_size": args.batch_size,
         "max_in_flight": args.max_in_flight, "max_connections": args.max_connections, "timeout": args.timeout,
         "idle_timeout": args.idle_timeout, "seed": args.seed,
     }  # fmt: skip
     doc.update({k: v for k, v in overrides.items() if v is not None})
-    return Scenario.model_validate(doc)
+    scenario = Scenario.model_validate(doc)
+    requests = scenario.workload
+    if args.routes:
+        requests = reweigh(requests, _routes(args.routes))
+    options = [_option(text) for text in args.option]
+    if args.invalid_fraction is not None:
+        options.append(("invalid_fraction", args.invalid_fraction))
+    if args.batch_size is not None:
+        options.append(("batch_size", args.batch_size))
+    for name, value in options:
+        requests = set_option(requests, name, value)
+    return scenario.model_copy(update={"workload": requests})
 
 
 def parser() -> argparse.ArgumentParser:
@@ -135,9 +172,25 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--duration", help="stop scheduling after this long (10s, 5m, 1h); default 30s")
     run.add_argument("--requests", type=int, help="stop after scheduling this many requests")
     run.add_argument("--arrivals", choices=["constant", "poisson"], help="evenly spaced (default) or Poisson")
-    run.add_argument("--routes", metavar="NAME=WEIGHT,...", help="route mix, e.g. single=8,batch=1,original=1")
-    run.add_argument("--batch-size", type=int, help="records per batch request (default 8)")
-    run.add_argument("--invalid-fraction", type=float, help="share of requests with one invalid record (default 0)")
+    run.add_argument(
+        "--workload", metavar="FILE",
+        help="the requests to send: a workload YAML file, or a name in loadgen/workloads/ (default: the scenario's; "
+        "without a scenario, `insurance`: this project's service)",
+    )  # fmt: skip
+    run.add_argument(
+        "--routes", metavar="NAME=WEIGHT,...",
+        help="the workload's mix by request name (its path unless named), e.g. "
+        "/v1/predict=8,/v1/predict/batch=1; requests not named are not sent",
+    )  # fmt: skip
+    run.add_argument(
+        "--option", action="append", default=[], metavar="NAME=VALUE",
+        help="set option NAME of every body generator that has it (repeatable; VALUE read as YAML)",
+    )  # fmt: skip
+    run.add_argument("--batch-size", type=int, help="= --option batch_size=N (insurance: records per batch request)")
+    run.add_argument(
+        "--invalid-fraction", type=float,
+        help="= --option invalid_fraction=X (insurance: share of requests with one invalid record)",
+    )  # fmt: skip
     run.add_argument("--max-in-flight", type=int, help="in-flight bound; requests due above it are dropped (1000)")
     run.add_argument(
         "--max-connections",
@@ -152,7 +205,7 @@ def parser() -> argparse.ArgumentParser:
         help="longest reuse of an idle connection (default 1s; less if the server's "
         "Keep-Alive: timeout=N says so): retired before a short server keep-alive closes it",
     )
-    run.add_argument("--seed", type=int, help="random seed for payloads and Poisson arrivals")
+    run.add_argument("--seed", type=int, help="random seed for the deck of requests and Poisson arrivals")
     run.add_argument("--threshold", action="append", default=[], metavar="EXPR", help="k6-style threshold (repeatable)")
     run.add_argument("--slo", type=Path, metavar="PATH", help="add the thresholds implied by this SLO spec")
     run.add_argument("--out", type=Path, metavar="DIR", help="write results.json, results.csv and report.html here")

@@ -21,12 +21,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from loadgen import metrics, workers
 from loadgen.client import make_client
+from loadgen.deck import Deck
 from loadgen.engine import Engine
-from loadgen.payloads import Payloads
 from loadgen.recorder import Point, Recorder, percentiles
-from loadgen.scenario import Scenario, load
+from loadgen.scenario import DEFAULT_WORKLOAD, Scenario, load
 from loadgen.schedule import Arrivals, Constant
 from loadgen.settings import LoadgenSettings
+from loadgen.workload import set_option
 
 log = logging.getLogger("loadgen.daemon")
 
@@ -39,17 +40,18 @@ LOG_EVERY_FOLDS = 60
 def scenario_from(settings: LoadgenSettings) -> Scenario:
     if settings.scenario is not None:
         return load(settings.scenario)
-    return Scenario(
+    scenario = Scenario(
         description=f"constant {settings.rate:g} req/s",
         profile=Constant(rate=settings.rate),
         arrivals="poisson",
-        routes={"single": 8, "batch": 1, "original": 1},
-        invalid_fraction=settings.invalid_fraction,
+        workload=str(settings.workload or DEFAULT_WORKLOAD),
         max_in_flight=settings.max_in_flight,
         max_connections=settings.max_connections,
         timeout=settings.timeout,
         idle_timeout=settings.idle_timeout,
     )
+    requests = set_option(scenario.workload, "invalid_fraction", settings.invalid_fraction, required=False)
+    return scenario.model_copy(update={"workload": requests})
 
 
 async def _fold(engine: Engine, recorder: Recorder) -> None:
@@ -67,9 +69,7 @@ async def serve(settings: LoadgenSettings) -> int:
     scenario = scenario_from(settings)
     if settings.workers > 1 and scenario.seed is None:  # every worker must deal the same schedule and deck
         scenario = scenario.model_copy(update={"seed": random.SystemRandom().randrange(2**32)})
-    payloads = Payloads(
-        scenario.routes, batch_size=scenario.batch_size, invalid_fraction=scenario.invalid_fraction, seed=scenario.seed
-    )
+    deck = Deck(scenario.workload, seed=scenario.seed)
     recorder = Recorder(series_limit=0)
     loop = asyncio.get_running_loop()
     if settings.workers == 1:
@@ -84,7 +84,7 @@ async def serve(settings: LoadgenSettings) -> int:
             max_connections=scenario.max_connections,
         ) as client:
             # Around the clock: never keep a core busy to shave µs off the schedule (see Engine).
-            engine = Engine(client, payloads, arrivals, recorder, max_in_flight=scenario.max_in_flight, precise=False)
+            engine = Engine(client, deck, arrivals, recorder, max_in_flight=scenario.max_in_flight, precise=False)
             async with _metrics(settings, scenario, engine, engine.stop):
                 folder = loop.create_task(_fold(engine, recorder))
                 try:
@@ -94,7 +94,7 @@ async def serve(settings: LoadgenSettings) -> int:
             counts: metrics.Source = engine
     else:
         job = workers.Job(
-            scenario, payloads, settings.target, settings.client, (0, 1), None, None, drain=settings.drain_seconds,
+            scenario, deck, settings.target, settings.client, (0, 1), None, None, drain=settings.drain_seconds,
             looped=True, precise=False, scale=1 / settings.rate_split,
         )  # fmt: skip
         pool = workers.Pool(workers.jobs(job, settings.workers), recorder, _log_every_minute)

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 
 from loadgen.alarm import Alarm
 from loadgen.client import Client
-from loadgen.payloads import Payloads
+from loadgen.deck import Deck
 from loadgen.recorder import Recorder
 from loadgen.schedule import Arrivals, peak_rate
 
@@ -52,7 +52,7 @@ class Engine:
     def __init__(
         self,
         client: Client,
-        payloads: Payloads,
+        deck: Deck,
         arrivals: Arrivals,
         recorder: Recorder,
         *,
@@ -63,7 +63,7 @@ class Engine:
         self.client = client
         self.precise = precise
         # The wire form of every request, built once: the hot path only indexes this list.
-        self._deck = [(r.route, client.prepare(r.route, r.body)) for r in payloads.deck]
+        self._deck = [(r.route, client.prepare(r.path, r.body, r.method, r.headers, r.check)) for r in deck.requests]
         self.arrivals = arrivals
         self.recorder = recorder
         self.max_in_flight = max_in_flight
@@ -120,7 +120,7 @@ class Engine:
         self._end = math.inf if duration is None else duration
         self._limit = math.inf if requests is None else requests
         self._due = self.arrivals.next()
-        # What exists now (modules, the payload deck) lives for the whole run: keep it out of the garbage
+        # What exists now (modules, the deck) lives for the whole run: keep it out of the garbage
         # collector's full passes, which would otherwise stall the schedule for milliseconds.
         gc.freeze()
         self.started = clock() if start is None else await start()

@@ -145,10 +145,28 @@ def _run_rows(summary: Summary, settings: Mapping[str, Any] | None) -> list[tupl
             continue
         if name == "profile" and isinstance(value, dict):
             value = _profile(value)
-        if name == "routes" and isinstance(value, dict):
-            value = ", ".join(f"{k}={v:g}" for k, v in value.items())
+        if name == "workload" and isinstance(value, list):
+            value = "; ".join(_request(r) for r in value if isinstance(r, dict))
         rows.append((name.replace("_", " "), _value(name, value)))
     return rows
+
+
+def _request(request: Mapping[str, Any]) -> str:
+    """One request of the workload: '/v1/predict = POST /v1/predict, weight 8, generator
+    contract.workload:insurance (invalid_fraction 0.01), check 2xx'."""
+    label = request.get("name") or request.get("path")
+    body = request.get("body") or {}
+    source = next((f"{k} {body[k]}" for k in ("jsonl", "csv", "generator") if body.get(k)), "no body")
+    if body.get("options"):
+        source += " (" + ", ".join(f"{k} {v}" for k, v in body["options"].items()) + ")"
+    check = request.get("check") or {}
+    expected = "/".join(str(s) for s in check.get("status") or []) or "2xx"
+    if check.get("json_field"):
+        expected += f" with {check['json_field']}"
+    return (
+        f"{label} = {request.get('method')} {request.get('path')}, weight {request.get('weight', 1):g}, {source}, "
+        f"check {expected}"
+    )
 
 
 #: Units of the profiles' parameters (loadgen.schedule): rates and durations.
@@ -182,9 +200,9 @@ def _result_rows(summary: Summary) -> list[tuple[str, str]]:
         ("dropped (in-flight bound)", f"{summary.dropped:,} requests ({_pct(summary.dropped_rate)} of scheduled)"),
         ("finished", f"{summary.completed:,} requests"),
         ("throughput", f"{summary.rps:,.2f} req/s (target {summary.target_rps:,.2f} req/s)"),
-        ("errors (transport + 5xx)", f"{summary.errors:,} requests ({_pct(summary.error_rate)} of finished)"),
+        ("errors (transport + check + 5xx)", f"{summary.errors:,} requests ({_pct(summary.error_rate)} of finished)"),
         (
-            "failed (transport + status >= 400)",
+            "failed (transport + check + status >= 400)",
             f"{summary.failed:,} requests ({_pct(summary.failed_rate)} of finished)",
         ),
         ("failed requests' latency", _value("failed_latency_ms", summary.failed_latency_ms or None)),
@@ -351,7 +369,7 @@ def _charts(series: Sequence[Point]) -> list[tuple[str, str, str]]:
          "equal values stay visible: with fewer than 100 requests in a second, its p99 is its max. Beyond "
          f"{charts.MAX_POINTS:,} seconds a point stands for several: the worst of them."),
         ("Throughput", charts.render(throughput, end),
-         "Target: the schedule's rate; sent, finished and errors (transport + 5xx) per second. Lines are drawn "
+         "Target: the schedule's rate; sent, finished and errors (transport + check + 5xx) per second. Lines are drawn "
          "wider from errors to target so that equal values stay visible."),
         ("Outcomes over time", charts.render(outcomes, end),
          "Finished requests per second by status code or transport error kind."),

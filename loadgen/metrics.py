@@ -1,4 +1,4 @@
-"""The daemon's Prometheus metrics, every one defined here (names and labels from contract.metrics).
+"""The daemon's Prometheus metrics, every one defined here (names and labels from common.metrics).
 
 A collector reads the engine's counters and the recorder's cumulative buckets at scrape time, so the
 request path does no Prometheus bookkeeping of its own and the label sets stay bounded (route x outcome).
@@ -14,9 +14,9 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from contract import metrics as names
-from contract.buckets import LATENCY_SECONDS
-from contract.metrics import le_text
+from common import metrics as names
+from common.buckets import LATENCY_SECONDS
+from common.metrics import le_text
 from loadgen.counts import ScheduleCounts
 from loadgen.recorder import Recorder
 

@@ -5,9 +5,9 @@ bounded set of (route, outcome), and the time series keeps at most `series_limit
 records into a per-second histogram only; `tick()` folds it into the totals once a second.
 
 Latency histograms (the HDR ones and the Prometheus buckets) hold the requests that did not fail (an
-answer below 500): a connection refused in a microsecond is not a fast answer, and a run against a
-closed port must not pass a latency threshold. The failed requests' latency has its own histogram
-beside them, and they are counted by kind (`outcomes`).
+answer below 500 that passed its check): a connection refused in a microsecond is not a fast answer, and a
+run against a closed port must not pass a latency threshold. The failed requests' latency has its own
+histogram beside them, and they are counted by kind (`outcomes`).
 
 Worker processes each keep a Recorder and hand the parent one `Second` a second (`take()`): the
 histograms' non-zero counts and the counters' increments, which the parent's Recorder adds up
@@ -26,8 +26,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from contract.buckets import LATENCY_SECONDS
+from common.buckets import LATENCY_SECONDS
+from loadgen.checks import CHECK  # an answer that failed its check
 from loadgen.http.errors import ERROR_KINDS  # transport error kinds: outcomes of requests with no HTTP status
+
+#: Outcomes without a status code that are errors: every transport error kind, and a failed check.
+_ERRORS = frozenset((*ERROR_KINDS, CHECK))
 
 #: Histograms count microseconds from 1 µs to 1 hour, 3 significant digits.
 _LOWEST_US, _HIGHEST_US, _DIGITS = 1, 3_600_000_000, 3
@@ -140,9 +144,10 @@ class Second:
 
 
 def is_error(outcome: str) -> bool:
-    """An error is a transport error or a 5xx. A 4xx is the target rejecting what we sent (on purpose,
-    for the invalid share), so it is not counted against the target."""
-    return outcome in ERROR_KINDS or outcome.startswith("5")
+    """An error is a transport error, a failed check (an answer that is not what the workload expects, as
+    the synthetic SLOs count it) or a 5xx. A 4xx is the target rejecting what we sent (on purpose, for the
+    invalid share), so it is not counted against the target."""
+    return outcome in _ERRORS or outcome.startswith("5")
 
 
 @dataclass
@@ -200,7 +205,7 @@ class Recorder:
         key = (route, outcome)
         self.outcomes[key] = self.outcomes.get(key, 0) + 1
         self.completed += 1
-        if outcome in ERROR_KINDS or outcome[0] == "5":
+        if outcome in _ERRORS or outcome[0] == "5":
             self.errors += 1
             self._failed_now.record(int(seconds * 1e6))
             return

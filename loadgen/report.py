@@ -31,7 +31,8 @@ class Counts(ScheduleCounts, Protocol):
 
 
 def is_failure(outcome: str) -> bool:
-    """Locust's and k6's (`http_req_failed`) failure: a transport error or any status >= 400, 4xx included."""
+    """Locust's and k6's (`http_req_failed`) failure: a transport error, a failed check or any status >= 400,
+    4xx included."""
     return not outcome[0].isdigit() or int(outcome) >= 400
 
 
@@ -192,8 +193,8 @@ def table(summary: Summary) -> Table:
     t.add_row("dropped (in-flight bound reached)", f"{summary.dropped:,} ({summary.dropped_rate:.2%} of the schedule)")
     t.add_row("throughput", f"{summary.rps:,.1f} req/s (target {summary.target_rps:,.1f})")
     t.add_row("busiest / quietest second", f"{summary.rps_max:,.0f} / {summary.rps_min:,.0f} req/s")
-    t.add_row("error rate (transport + 5xx)", f"{summary.error_rate:.4%} ({summary.errors:,})")
-    t.add_row("failed (transport + status >= 400)", f"{summary.failed_rate:.4%} ({summary.failed:,})")
+    t.add_row("error rate (transport + check + 5xx)", f"{summary.error_rate:.4%} ({summary.errors:,})")
+    t.add_row("failed (transport + check + status >= 400)", f"{summary.failed_rate:.4%} ({summary.failed:,})")
     for name, value in summary.latency_ms.items():
         t.add_row(f"latency {name} (not failed)", f"{value:,.2f} ms")
     if summary.worst_second_ms:

@@ -15,8 +15,8 @@ from rich.console import Console
 
 from loadgen import report, workers
 from loadgen.client import make_client
+from loadgen.deck import Deck
 from loadgen.engine import Engine, clock
-from loadgen.payloads import Payloads
 from loadgen.progress import Progress
 from loadgen.recorder import Point, Recorder
 from loadgen.scenario import Scenario
@@ -81,7 +81,7 @@ def _tick(engine: Engine, recorder: Recorder) -> Point:
     )
 
 
-async def _one_process(scenario: Scenario, payloads: Payloads, recorder: Recorder, target: str, client_kind: str,
+async def _one_process(scenario: Scenario, deck: Deck, recorder: Recorder, target: str, client_kind: str,
                        show: Shower, stopper: Stopper) -> Counts:  # fmt: skip
     arrivals = Arrivals(scenario.profile, scenario.arrivals, seed=scenario.seed)
     loop = asyncio.get_running_loop()
@@ -92,7 +92,7 @@ async def _one_process(scenario: Scenario, payloads: Payloads, recorder: Recorde
         idle_seconds=scenario.idle_timeout,
         max_connections=scenario.max_connections,
     ) as client:
-        engine = Engine(client, payloads, arrivals, recorder, max_in_flight=scenario.max_in_flight)
+        engine = Engine(client, deck, arrivals, recorder, max_in_flight=scenario.max_in_flight)
         stopper.stop = engine.stop
         ticker = loop.create_task(_ticker(engine, recorder, show))
         try:
@@ -103,9 +103,9 @@ async def _one_process(scenario: Scenario, payloads: Payloads, recorder: Recorde
     return engine
 
 
-async def _processes(scenario: Scenario, payloads: Payloads, recorder: Recorder, target: str, client_kind: str,
+async def _processes(scenario: Scenario, deck: Deck, recorder: Recorder, target: str, client_kind: str,
                      show: Shower, stopper: Stopper, n: int) -> Counts:  # fmt: skip
-    job = workers.Job(scenario, payloads, target, client_kind, (0, 1), scenario.run_length(), scenario.requests)
+    job = workers.Job(scenario, deck, target, client_kind, (0, 1), scenario.run_length(), scenario.requests)
     pool = workers.Pool(workers.jobs(job, n), recorder, show)
     stopper.stop, stopper.kill = pool.stop, pool.kill
     await pool.run()
@@ -129,9 +129,7 @@ async def execute(
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     if n_workers > 1 and scenario.seed is None:  # every worker must deal the same schedule and deck
         scenario = scenario.model_copy(update={"seed": random.SystemRandom().randrange(2**32)})
-    payloads = Payloads(
-        scenario.routes, batch_size=scenario.batch_size, invalid_fraction=scenario.invalid_fraction, seed=scenario.seed
-    )
+    deck = Deck(scenario.workload, seed=scenario.seed)
     recorder = Recorder()
     loop = asyncio.get_running_loop()
     stopper = Stopper(console)
@@ -141,9 +139,9 @@ async def execute(
         with Progress(console) as progress:
             show = Shower(progress)
             if n_workers == 1:
-                counts = await _one_process(scenario, payloads, recorder, target, client_kind, show, stopper)
+                counts = await _one_process(scenario, deck, recorder, target, client_kind, show, stopper)
             else:
-                counts = await _processes(scenario, payloads, recorder, target, client_kind, show, stopper, n_workers)
+                counts = await _processes(scenario, deck, recorder, target, client_kind, show, stopper, n_workers)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

@@ -1,4 +1,4 @@
-"""A scenario: what load to send (profile, arrivals, route mix, payloads, bounds), from YAML or flags."""
+"""A scenario: what load to send (profile, arrivals, the workload: which requests, bounds), from YAML or flags."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from loadgen import thresholds
 from loadgen.http.fast import IDLE_SECONDS
-from loadgen.payloads import ROUTES
 from loadgen.schedule import Duration, Profile, profile_length
+from loadgen.workload import Workload, inline, validate_workload
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 
 #: A run with neither a duration, a request count nor a finite profile stops after this long.
 DEFAULT_RUN_SECONDS = 30.0
+#: The workload of a scenario that names none: this project's prediction service (loadgen/workloads/).
+DEFAULT_WORKLOAD = "insurance"
 
 
 class Scenario(BaseModel):
@@ -29,9 +31,12 @@ class Scenario(BaseModel):
     arrivals: Literal["constant", "poisson"] = "constant"
     duration: Duration | None = Field(None, description="run: stop scheduling after this long")
     requests: int | None = Field(None, ge=1, description="run: stop after scheduling this many requests")
-    routes: dict[str, float] = Field(default_factory=lambda: {"single": 1.0}, description="route name -> weight")
-    batch_size: int = Field(8, ge=1, description="records per batch request")
-    invalid_fraction: float = Field(0.0, ge=0, le=1, description="share of requests with one invalid record")
+    workload: Workload = Field(
+        DEFAULT_WORKLOAD,
+        validate_default=True,
+        description="the requests (loadgen.workload), or a workload file: a path relative to the scenario file, "
+        "or a name in loadgen/workloads/",
+    )
     max_in_flight: int = Field(1000, ge=1, description="requests due beyond this many in flight are dropped")
     max_connections: int | None = Field(
         None,
@@ -55,15 +60,17 @@ class Scenario(BaseModel):
             thresholds.parse(text)  # a bad one says which and why
         return texts
 
-    @field_validator("routes")
+    @field_validator("workload", mode="before")
     @classmethod
-    def _known_routes(cls, routes: dict[str, float]) -> dict[str, float]:
-        unknown = set(routes) - set(ROUTES)
-        if unknown:
-            raise ValueError(f"unknown routes {sorted(unknown)}; known: {sorted(ROUTES)}")
-        if any(w < 0 for w in routes.values()) or sum(routes.values()) <= 0:
-            raise ValueError("route weights must be >= 0 with a positive sum")
-        return routes
+    def _inline(cls, ref: object) -> object:
+        """A file reference read (relative to the working directory here; `load` resolves a scenario file's
+        own references against its directory first)."""
+        return inline(ref, Path.cwd())
+
+    @field_validator("workload")
+    @classmethod
+    def _workload(cls, requests: Workload) -> Workload:
+        return validate_workload(requests)
 
     def run_length(self) -> float | None:
         """Seconds a bounded run lasts: the duration, else the profile's own end, else the default
@@ -81,4 +88,7 @@ def load(path: Path | str) -> Scenario:
     path = Path(path)
     if not path.exists() and not path.suffix and (SCENARIOS_DIR / f"{path}.yaml").exists():
         path = SCENARIOS_DIR / f"{path}.yaml"
-    return Scenario.model_validate(yaml.safe_load(path.read_text()))
+    doc = yaml.safe_load(path.read_text())
+    if isinstance(doc, dict):  # its workload's files are relative to the scenario file
+        doc["workload"] = inline(doc.get("workload", DEFAULT_WORKLOAD), path.parent)
+    return Scenario.model_validate(doc)

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from contract.durations import parse_duration
+from common.durations import parse_duration
 
 
 def _duration(value: object) -> object:
@@ -24,7 +24,7 @@ def _duration(value: object) -> object:
     return parse_duration(value) if isinstance(value, str) else value
 
 
-#: Seconds, written as a number or in contract.durations' syntax ('10s', '5m', '1h30m', '250ms').
+#: Seconds, written as a number or in common.durations' syntax ('10s', '5m', '1h30m', '250ms').
 Duration = Annotated[float, BeforeValidator(_duration), Field(ge=0)]
 Rate = Annotated[float, Field(ge=0, description="requests per second")]
 

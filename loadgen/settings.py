@@ -44,8 +44,17 @@ class LoadgenSettings(BaseSettings):
         None, description="Daemon: scenario YAML (or a name in loadgen/scenarios/); unset: constant `RATE`."
     )
     rate: float = Field(5.0, ge=0, description="Daemon without a scenario: requests per second (Poisson arrivals).")
+    workload: Path | None = Field(
+        None,
+        description="Daemon without a scenario: workload file (or a name in loadgen/workloads/); unset: "
+        "`insurance`, this project's service.",
+    )
     invalid_fraction: float = Field(
-        0.01, ge=0, le=1, description="Daemon without a scenario: share of requests with one invalid record."
+        0.01,
+        ge=0,
+        le=1,
+        description="Daemon without a scenario: the `invalid_fraction` option of the workload's "
+        "body generators that have one (the insurance workload's share of requests with one invalid record).",
     )
     max_in_flight: int = Field(200, ge=1, description="Daemon without a scenario: in-flight bound (above: dropped).")
     max_connections: int | None = Field(

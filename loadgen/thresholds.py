@@ -6,12 +6,13 @@
 
 Latency values take ms, s or us (a bare number is milliseconds, as in k6) and read the requests that did
 not fail (k6's `expected_response:true`): a refused connection is not a fast answer. `error_rate` is
-(transport errors + 5xx) / finished requests: 4xx answers to the deliberate invalid share are not
-errors. `failed_rate` is k6's `http_req_failed` and Locust's failure: transport errors and every status
->= 400, 4xx included. `rps` is finished requests per second of the run; `max(rps)` and `min(rps)` the
-busiest and the quietest whole second of the schedule; `max(p(N))` the worst second's p(N) (N: 50, 90,
-99). `dropped_rate` is dropped / scheduled; unless a threshold on it is given, DEFAULT_DROPPED applies:
-the numbers of a generator that could not keep its schedule describe the generator, not the target.
+(transport errors + failed checks + 5xx) / finished requests: 4xx answers to the deliberate invalid share
+are not errors. `failed_rate` is k6's `http_req_failed` and Locust's failure: transport errors, failed
+checks and every status >= 400, 4xx included. `rps` is finished requests per second of the run;
+`max(rps)` and `min(rps)` the busiest and the quietest whole second of the schedule; `max(p(N))` the
+worst second's p(N) (N: 50, 90, 99). `dropped_rate` is dropped / scheduled; unless a threshold on it is
+given, DEFAULT_DROPPED applies: the numbers of a generator that could not keep its schedule describe the
+generator, not the target.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from slo.thresholds import k6_thresholds
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne, "<": operator.lt, ">": operator.gt,
@@ -93,5 +92,8 @@ def with_defaults(checks: Sequence[Threshold]) -> list[Threshold]:
 
 
 def from_slo(path: Path | str) -> list[str]:
-    """The thresholds the SLO spec implies (one per objective), so the load test and the alerts agree."""
+    """The thresholds the SLO spec implies (one per objective), so the load test and the alerts agree.
+    (Imported here: only `--slo` needs the spec model.)"""
+    from slo.thresholds import k6_thresholds
+
     return list(k6_thresholds(path))

@@ -1,7 +1,7 @@
 """Worker processes: one schedule split across processes, each with its own event loop and connections.
 
 Every worker builds the same schedule (same profile, same seed) and keeps its share of it: arrivals k,
-k+n, k+2n, ... for worker k of n, dealing the payload deck in the same order (schedule.Arrivals and
+k+n, k+2n, ... for worker k of n, dealing the deck in the same order (schedule.Arrivals and
 Engine take `share=(k, n)`), so together they send exactly what one process would. The schedule starts at
 one instant for all (time.perf_counter is the system's monotonic clock, the same in every process).
 
@@ -29,8 +29,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from loadgen.client import make_client
+from loadgen.deck import Deck
 from loadgen.engine import Engine, clock
-from loadgen.payloads import Payloads
 from loadgen.recorder import Point, Recorder, Second
 from loadgen.scenario import Scenario
 from loadgen.schedule import Arrivals, peak_rate
@@ -70,7 +70,7 @@ class Job:
     """What one worker plays (sent to its process)."""
 
     scenario: Scenario
-    payloads: Payloads
+    deck: Deck
     target: str
     client_kind: str
     share: tuple[int, int]
@@ -154,7 +154,7 @@ async def work(conn: Connection, job: Job) -> None:
         idle_seconds=scenario.idle_timeout,
         max_connections=job.max_connections,
     ) as client:
-        engine = Engine(client, job.payloads, arrivals, recorder, max_in_flight=job.max_in_flight,
+        engine = Engine(client, job.deck, arrivals, recorder, max_in_flight=job.max_in_flight,
                         precise=job.precise, share=job.share)  # fmt: skip
 
         def on_message() -> None:

@@ -4,15 +4,22 @@ same transport error kinds as the fast client's (`loadgen.http.errors`)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import aiohttp
 from aiohttp.http import RawResponseMessage
 from aiohttp.http_exceptions import ContentLengthError, TransferEncodingError
 
-from loadgen.http.api import Done
+from loadgen.checks import Check
+from loadgen.http.api import BODYLESS, Done, Header
 from loadgen.http.errors import CLOSED, CONNECT, OTHER, PROTOCOL, RESET, TIMEOUT
 
 _RESETS = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+#: Every status a success: a request prepared without a check of its own.
+_ANY = Check(frozenset(range(100, 600)))
+
+#: A request as `prepare` builds it once: method, URL, body, headers, the check its response must pass.
+Prepared = tuple[str, str, bytes, dict[str, str], Check]
 
 
 def error_kind(exc: BaseException) -> str:
@@ -60,7 +67,6 @@ class AiohttpClient:
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300),
             timeout=self._timeout,
-            headers={"Content-Type": "application/json"},
             skip_auto_headers=("User-Agent",),
             auto_decompress=False,
         )
@@ -73,10 +79,16 @@ class AiohttpClient:
     async def warm(self, connections: int) -> None:
         """aiohttp opens connections on demand."""
 
-    def prepare(self, path: str, body: bytes, method: str = "POST") -> tuple[str, str, bytes]:
-        return method, self.base_url + path, body
+    def prepare(
+        self, path: str, body: bytes, method: str = "POST", headers: Sequence[Header] = (), check: Check = _ANY
+    ) -> Prepared:
+        """As the fast client: a JSON Content-Type unless `headers` name one (and a body is sent)."""
+        named = dict(headers)
+        if not any(name.lower() == "content-type" for name in named) and (body or method not in BODYLESS):
+            named = {"Content-Type": "application/json", **named}
+        return method, self.base_url + path, body, named, check
 
-    def start(self, prepared: tuple[str, str, bytes], done: Done, route: str, scheduled: float) -> None:
+    def start(self, prepared: Prepared, done: Done, route: str, scheduled: float) -> None:
         def finished(t: asyncio.Task[str]) -> None:
             self._tasks.discard(t)
             done(t.result(), route, scheduled)
@@ -85,18 +97,17 @@ class AiohttpClient:
         self._tasks.add(task)  # keep a reference until it is done
         task.add_done_callback(finished)
 
-    async def _send(self, method: str, url: str, body: bytes) -> str:
+    async def _send(self, method: str, url: str, body: bytes, headers: dict[str, str], check: Check) -> str:
         assert self._session is not None, "use `async with`"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (self._timeout.total or 0.0)
         timeout = self._timeout
         for attempt in (1, 2):
             try:
-                async with self._session.request(method, url, data=body, timeout=timeout) as response:
+                async with self._session.request(method, url, data=body, headers=headers, timeout=timeout) as response:
                     if response.status < 200:  # aiohttp hands over a 101: a protocol switch nobody asked for
                         return PROTOCOL
-                    await response.read()
-                    return str(response.status)
+                    return check.outcome(response.status, await response.read())
             except Exception as exc:  # every failure is an outcome, never a traceback
                 # Ended before any response: sent again once, within the same timeout, as the fast client
                 # does (aiohttp itself retries only idempotent methods, and only on a reused connection).

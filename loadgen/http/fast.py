@@ -34,12 +34,14 @@ import contextlib
 import ssl
 import time
 from collections import deque
+from collections.abc import Sequence
 from random import random
 from urllib.parse import urlsplit
 
 import httptools
 
-from loadgen.http.api import Done
+from loadgen.checks import Check
+from loadgen.http.api import BODYLESS, Done, Header
 from loadgen.http.errors import CLOSED, CONNECT, OTHER, PROTOCOL, RESET, TIMEOUT
 
 #: Default longest idle time before a pooled connection is retired instead of reused. Servers close idle
@@ -48,8 +50,12 @@ from loadgen.http.errors import CLOSED, CONNECT, OTHER, PROTOCOL, RESET, TIMEOUT
 IDLE_SECONDS = 1.0
 
 _now = time.monotonic
-_STATUS = {code: str(code) for code in range(100, 600)}  # outcome strings, made once
 _HEAD = ord("H")  # the first byte of a HEAD request (no other method this client sends starts with H)
+
+#: Every status a success, no body read: a request prepared without a check of its own.
+_ANY = Check(frozenset(range(100, 600)))
+#: A request as `prepare` builds it once: its bytes on the wire and the check its response must pass.
+Prepared = tuple[bytes, Check]
 
 
 class _ClosedEarly(ConnectionError):
@@ -117,22 +123,35 @@ class _Sniffer:
                 self.conn.idle_limit = min(self.conn.idle_limit, seconds / 2)
 
 
+class _Keeper(_Sniffer):
+    """The parser callbacks for a response whose check reads its body: the body is kept (and the keep-alive
+    header sniffed, as for a first response). Only such requests pay for a body callback."""
+
+    __slots__ = ()
+
+    def on_body(self, data: bytes) -> None:
+        self.conn.body += data
+
+
 class _Connection(asyncio.Protocol):
     """One keep-alive connection carrying one request at a time."""
 
-    __slots__ = ("client", "complete", "deadline", "done", "head", "head_bytes", "headed", "idle_limit",
-                 "idle_since", "keep", "lost", "parser", "retried", "route", "scheduled", "sniffing", "status",
-                 "transport", "wire")  # fmt: skip
+    __slots__ = ("body", "check", "client", "complete", "deadline", "done", "head", "head_bytes", "headed",
+                 "idle_limit", "idle_since", "keep", "keeping", "lost", "parser", "retried", "route", "scheduled",
+                 "sniffing", "status", "transport", "wire")  # fmt: skip
 
     def __init__(self, client: FastClient) -> None:
         self.client = client
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(_Sniffer(self))
         self.sniffing = True
+        self.keeping = False  # the parser's callbacks keep the body (_Keeper)
         self.idle_limit = client.idle_seconds
         self.idle_since = 0.0
         self.done: Done | None = None
-        self.wire = b""
+        self.wire: Prepared = (b"", _ANY)
+        self.check = _ANY
+        self.body = b""
         self.route = ""
         self.scheduled = 0.0
         self.deadline = 0.0
@@ -143,6 +162,7 @@ class _Connection(asyncio.Protocol):
 
     def _reset(self) -> None:
         """Ready for the next response."""
+        self.body = b""
         self.status = 0
         self.headed = False  # the final response's head is complete
         self.head_bytes = b""  # what arrived before that (all of it, usually one read)
@@ -152,10 +172,16 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def send(self, wire: bytes, done: Done, route: str, scheduled: float, deadline: float, retried: bool) -> None:
-        self.wire, self.done, self.route, self.scheduled, self.deadline = wire, done, route, scheduled, deadline
+    def send(
+        self, prepared: Prepared, done: Done, route: str, scheduled: float, deadline: float, retried: bool
+    ) -> None:
+        self.wire, self.done, self.route, self.scheduled, self.deadline = prepared, done, route, scheduled, deadline
+        wire, self.check = prepared
         self.retried = retried
         self.head = wire[0] == _HEAD
+        if self.check.path and not self.keeping:  # the check reads the body: a parser that keeps it
+            self.parser = httptools.HttpResponseParser(_Keeper(self))
+            self.sniffing = self.keeping = True
         try:
             self.transport.write(wire)  # type: ignore[union-attr]
         except RuntimeError:  # uvloop: closed under us (nothing of a response came): connection_lost decides
@@ -196,7 +222,7 @@ class _Connection(asyncio.Protocol):
                 raise
             # _Halt: a HEAD response (the connection stays usable with a fresh parser), or a stray one after
             self.parser = httptools.HttpResponseParser(self)
-            self.sniffing = False
+            self.sniffing = self.keeping = False
             if self.headed and not self.head:
                 self.keep = False
         except httptools.HttpParserUpgrade:  # 101 Switching Protocols, never asked for
@@ -208,7 +234,7 @@ class _Connection(asyncio.Protocol):
                 return
             self.keep = False  # a complete response, then bytes that are not one: drop the connection
         if self.complete:
-            self._end(_STATUS.get(self.status) or str(self.status), self.keep)
+            self._end(self.check.outcome(self.status, self.body), self.keep)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -216,7 +242,7 @@ class _Connection(asyncio.Protocol):
         if self.done is None:
             return
         if exc is None and self.headed and _ends_at_close(self.head_bytes):  # the close ends the body
-            self._end(str(self.status))
+            self._end(self.check.outcome(self.status, self.body))
             return
         if not self.head_bytes and not self.retried and self.client.retry(self):
             self.done = None  # the request goes on on a fresh connection
@@ -238,9 +264,11 @@ class _Connection(asyncio.Protocol):
         done, self.done = self.done, None
         # _reset() inline (the hot path)
         self.status, self.headed, self.head_bytes, self.complete, self.keep = 0, False, b"", False, False
+        if self.body:
+            self.body = b""
         if keep:
-            if self.sniffing:  # the first response was read with header callbacks: drop them
-                self.sniffing = False
+            if self.sniffing and not self.keeping:  # the first response was read with header callbacks: drop
+                self.sniffing = False  # them (a parser that keeps bodies stays: the next check may read one)
                 self.parser = httptools.HttpResponseParser(self)
             if self.client.waiting:
                 self.client.hand_over(self)
@@ -277,7 +305,7 @@ class FastClient:
         self.max_connections = max_connections
         #: Requests waiting for a connection (bounded pool only), oldest first: (wire, done, route, scheduled,
         #: deadline). Their deadlines are in order, so the sweeper times them out from the left.
-        self.waiting: deque[tuple[bytes, Done, str, float, float]] = deque()
+        self.waiting: deque[tuple[Prepared, Done, str, float, float]] = deque()
         self.retries = 0  # requests sent again on a fresh connection (see module doc)
         self._opening: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -313,14 +341,21 @@ class FastClient:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*(one() for _ in range(connections)), return_exceptions=True), 2.0)
 
-    def prepare(self, path: str, body: bytes, method: str = "POST") -> bytes:
-        head = (
-            f"{method} {self.prefix}{path} HTTP/1.1\r\nHost: {self.host_header}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
-        return head.encode("latin-1") + body
+    def prepare(
+        self, path: str, body: bytes, method: str = "POST", headers: Sequence[Header] = (), check: Check = _ANY
+    ) -> Prepared:
+        """The request's bytes, built once: a JSON Content-Type unless `headers` name one, a Content-Length
+        whenever there is a body (or the method usually has one)."""
+        lines = [f"{method} {self.prefix}{path} HTTP/1.1", f"Host: {self.host_header}"]
+        named = {name.lower() for name, _ in headers}
+        if "content-type" not in named and (body or method not in BODYLESS):
+            lines.append("Content-Type: application/json")
+        if body or method not in BODYLESS:
+            lines.append(f"Content-Length: {len(body)}")
+        lines += [f"{name}: {value}" for name, value in headers]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body, check
 
-    def start(self, prepared: bytes, done: Done, route: str, scheduled: float) -> None:
+    def start(self, prepared: Prepared, done: Done, route: str, scheduled: float) -> None:
         now = time.monotonic()
         idle = self.idle
         while idle:
@@ -367,7 +402,7 @@ class FastClient:
         self._spawn(conn.wire, conn.done, conn.route, conn.scheduled, conn.deadline, True)  # type: ignore[arg-type]
         return True
 
-    def _spawn(self, wire: bytes, done: Done, route: str, scheduled: float, deadline: float, retried: bool) -> None:
+    def _spawn(self, wire: Prepared, done: Done, route: str, scheduled: float, deadline: float, retried: bool) -> None:
         task = asyncio.get_running_loop().create_task(self._open(wire, done, route, scheduled, deadline, retried))
         self._opening.add(task)
         task.add_done_callback(self._opened)
@@ -386,7 +421,7 @@ class FastClient:
         return conn
 
     async def _open(
-        self, wire: bytes, done: Done, route: str, scheduled: float, deadline: float, retried: bool
+        self, wire: Prepared, done: Done, route: str, scheduled: float, deadline: float, retried: bool
     ) -> None:
         try:
             conn = await asyncio.wait_for(self._connect(), max(deadline - time.monotonic(), 0.0))

@@ -24,11 +24,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from contract import metrics as contract
-from loadgen.payloads import ROUTES, Payloads
+from contract.routes import PREDICT, PREDICT_ORIGINAL, PREDICTION_ROUTES
+from loadgen.deck import Deck
 from loadgen.runner import EXIT_FORCED, EXIT_INTERRUPTED, EXIT_THRESHOLDS
-from loadgen.scenario import load
-from loadgen.schedule import Arrivals
+from loadgen.scenario import Scenario, load
+from loadgen.schedule import Arrivals, Constant
 from loadgen.thresholds import DEFAULT_DROPPED
+from loadgen.workload import reweigh
 from tests import processes
 from tests.unit.loadgen.raw_http import OK, RawServer, read_request, server_thread
 from tests.unit.loadgen.stats import poisson_bounds
@@ -79,7 +81,7 @@ def poll(probe: Callable[[], T], done: Callable[[T], bool], timeout: float = 20.
 def test_run_holds_the_rate_with_about_10_percent_422s_and_passes(service_url: str, tmp_path: Path) -> None:
     r = loadgen_run(
         "--target", service_url, "--rate", "50", "--duration", "10s", "--invalid-fraction", "0.1",
-        "--routes", "single=8,batch=1,original=1", "--seed", "7", "--out", str(tmp_path),
+        "--routes", f"{PREDICT}=8,/v1/predict/batch=1,{PREDICT_ORIGINAL}=1", "--seed", "7", "--out", str(tmp_path),
         "--threshold", "error_rate<0.01", "--threshold", "rps>45", "--threshold", "p(99)<5s",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr + r.stdout
@@ -92,7 +94,7 @@ def test_run_holds_the_rate_with_about_10_percent_422s_and_passes(service_url: s
     # The deck holds exactly 10% invalid requests, dealt in a seeded order: 500 of them hold about as many.
     assert doc["outcomes"]["422"] / doc["completed"] == pytest.approx(0.10, abs=0.03)
     assert doc["error_rate"] == 0 and doc["passed"] is True
-    assert set(doc["routes"]) == set(ROUTES.values())
+    assert set(doc["routes"]) == set(PREDICTION_ROUTES)
     html = (tmp_path / "report.html").read_text()
     assert html.count("<svg") == 5  # latency, throughput, outcomes, in flight and dropped, schedule lag
     assert not re.search(r"<script|<link|src=|href=", html)  # self-contained: nothing fetched
@@ -152,7 +154,7 @@ def test_the_original_scenario_applies_its_three_checks_to_a_real_run(service_ur
                     timeout=90)  # fmt: skip
     doc = json.loads((tmp_path / "results.json").read_text())
     assert len(due) == 34 and doc["scheduled"] == doc["completed"] == 34 and doc["dropped"] == 0  # 31 + 1 + 2
-    assert doc["outcomes"] == {"200": 34} and set(doc["routes"]) == {ROUTES["original"]}
+    assert doc["outcomes"] == {"200": 34} and set(doc["routes"]) == {PREDICT_ORIGINAL}
     verdicts = {t["threshold"]: t["ok"] for t in doc["thresholds"]}
     # The latency check's verdict is the p99 measured (a shared CI machine can stall the service past 100 ms).
     fast = doc["latency_ms"]["p99"] < 100
@@ -179,7 +181,7 @@ def test_two_workers_merge_to_the_distribution_of_one_process(tmp_path: Path) ->
     latencies), and percentiles that agree with each other and with the ages the deck says to expect, within
     the timers' jitter (wide: other tests share the cores). The merge itself is bucket-exact:
     tests/unit/loadgen/test_recorder.py."""
-    flags = ("--rate", "50", "--duration", "6s", "--routes", "single=1", "--seed", "11", "--quiet")
+    flags = ("--rate", "50", "--duration", "6s", "--routes", f"{PREDICT}=1", "--seed", "11", "--quiet")
     with server_thread(sleeps_for_the_age) as server:
         one = loadgen_run("--target", server.url, *flags, "--workers", "1", "--out", str(tmp_path / "one"))
         two = loadgen_run("--target", server.url, *flags, "--workers", "2", "--out", str(tmp_path / "two"))
@@ -188,7 +190,7 @@ def test_two_workers_merge_to_the_distribution_of_one_process(tmp_path: Path) ->
     assert [d["workers"] for d in docs] == [1, 2]
     assert docs[0]["scheduled"] == docs[1]["scheduled"] == docs[0]["completed"] == docs[1]["completed"] == 300
     assert docs[0]["outcomes"] == docs[1]["outcomes"] == {"200": 300}
-    deck = Payloads({"single": 1}, seed=11).deck
+    deck = Deck(reweigh(Scenario(profile=Constant(rate=1)).workload, {PREDICT: 1}), seed=11).requests
     known = sorted(json.loads(deck[i].body)["age"] * MS_PER_YEAR for i in range(300))  # the 300 requests sent
     # p99 of 300 requests is their 3rd slowest: one stall of the shared machine moves it by 100 ms and more (seen
     # in CI), so it is only held to its floor; p50 to p95 (15 requests and more in the tail) are compared.

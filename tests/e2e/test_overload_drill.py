@@ -20,6 +20,8 @@ No timing goal is asserted beyond the burn-rate bound: the alerts fire, or stay 
 
 from __future__ import annotations
 
+import json
+import random
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +35,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from contract import metrics
 from contract.routes import PREDICT_BATCH
-from loadgen.payloads import Payloads
+from contract.workload import insurance
 from stack.prometheus import Prometheus
 from tests import live, prom
 from tests.e2e.test_slo_drill import Webhook, drill_alertmanager_config, webhook
@@ -66,7 +68,7 @@ SHEDDING_OFF = {"max_queue_delay_ms": "0"}
 
 def batch_body() -> bytes:
     """One valid batch of BATCH_SIZE records, built as the loadgen builds them."""
-    return Payloads({"batch": 1}, batch_size=BATCH_SIZE, invalid_fraction=0.0, seed=1, deck=1).deck[0].body
+    return json.dumps(insurance(1, random.Random(1), batch_size=BATCH_SIZE)[0]).encode()
 
 
 def capacity(service: str) -> float:
@@ -111,9 +113,12 @@ class Overload:
                 ],
             },
             "arrivals": "constant",
-            "routes": {"batch": 1},
-            "batch_size": BATCH_SIZE,
-            "invalid_fraction": 0.0,
+            "workload": [
+                {
+                    "path": PREDICT_BATCH,
+                    "body": {"generator": "contract.workload:insurance", "options": {"batch_size": BATCH_SIZE}},
+                }
+            ],
             "max_in_flight": 200,
             "timeout": "10s",
         }

@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from loadgen.checks import Check
 from loadgen.client import Done
+from loadgen.deck import Deck
+from loadgen.http.api import Header
+from loadgen.workload import BodySource, RequestSpec
+
+
+def numbered(count: int, rng: random.Random, *, tag: str = "") -> list[object]:
+    """A body generator (as a workload names one): `count` distinct bodies, so a test can tell them apart."""
+    return [{"tag": tag, "n": n, "r": rng.randrange(1000)} for n in range(count)]
+
+
+def specs(*paths: str) -> list[RequestSpec]:
+    """Requests to `paths`, equally weighted, every body a distinct one (`numbered`)."""
+    source = "tests.unit.loadgen.doubles:numbered"
+    return [RequestSpec(path=path, body=BodySource(generator=source, options={"tag": path})) for path in paths]
+
+
+def deck(*paths: str, size: int = 4, seed: int = 1) -> Deck:
+    """A deck over `specs(*paths)`."""
+    return Deck(specs(*paths), seed=seed, size=size)
 
 
 class FakeClock:
@@ -36,7 +58,9 @@ class HeldClient:
     async def __aexit__(self, *exc: object) -> None:
         pass
 
-    def prepare(self, path: str, body: bytes) -> bytes:
+    def prepare(
+        self, path: str, body: bytes, method: str = "POST", headers: Sequence[Header] = (), check: Check | None = None
+    ) -> bytes:
         return path.encode() + b" " + body
 
     async def warm(self, connections: int) -> None:

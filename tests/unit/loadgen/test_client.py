@@ -238,13 +238,34 @@ def test_make_client_picks_the_fast_one_for_plain_http_only() -> None:
 
 
 def test_clients_ready_the_same_request() -> None:
-    fast = FastClient("http://user@127.0.0.1:8000", timeout=1).prepare(ROUTE, BODY)
-    assert fast.startswith(b"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n") and fast.endswith(BODY)
-    assert AiohttpClient("http://127.0.0.1:8000/", timeout=1).prepare(ROUTE, BODY) == (
+    fast, check = FastClient("http://user@127.0.0.1:8000", timeout=1).prepare(ROUTE, BODY)
+    assert fast == (
+        b"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 10\r\n\r\n" + BODY
+    )
+    assert check.outcome(302) == "302"  # without a check of its own, any status is the outcome
+    assert AiohttpClient("http://127.0.0.1:8000/", timeout=1).prepare(ROUTE, BODY)[:4] == (
         "POST",
         "http://127.0.0.1:8000/v1/predict",
         BODY,
+        {"Content-Type": "application/json"},
     )
+
+
+def test_headers_and_bodyless_methods() -> None:
+    """A workload's headers go on the wire as given (a Content-Type of its own replaces the JSON one); a GET
+    without a body says neither a type nor a length."""
+    headers = (("Authorization", "Bearer x"), ("content-type", "text/csv"))
+    fast, _ = FastClient("http://127.0.0.1:8000/api", timeout=1).prepare("/score", b"a,b", "PUT", headers)
+    assert fast == (
+        b"PUT /api/score HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nContent-Length: 3\r\nAuthorization: Bearer x\r\n"
+        b"content-type: text/csv\r\n\r\na,b"
+    )
+    get, _ = FastClient("http://127.0.0.1:8000", timeout=1).prepare("/health", b"", "GET")
+    assert get == b"GET /health HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n"
+    aio = AiohttpClient("http://127.0.0.1:8000", timeout=1)
+    assert aio.prepare("/score", b"a,b", "PUT", headers)[3] == dict(headers)
+    assert aio.prepare("/health", b"", "GET")[3] == {}
 
 
 def test_a_bug_in_a_parser_callback_is_counted_and_reported(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from contract import metrics as contract
-from loadgen import daemon, payloads
+from contract.routes import PREDICTION_ROUTES
+from loadgen import daemon, deck
 from loadgen.__main__ import main
 from loadgen.schedule import Constant, Sine
 from loadgen.settings import LoadgenSettings
@@ -86,7 +87,7 @@ def test_daemon_serves_metrics_and_sigterm_drains_the_requests_in_flight(
     port = processes.free_port()
     for name, value in {"TARGET": server.url, "METRICS_PORT": str(port), "RATE": "200", "DRAIN_SECONDS": "5"}.items():
         monkeypatch.setenv(f"LOADGEN_{name}", value)
-    monkeypatch.setattr(payloads, "DECK_SIZE", 64)
+    monkeypatch.setattr(deck, "DECK_SIZE", 64)
     monkeypatch.setattr(daemon, "FOLD_SECONDS", 0.01)
     monkeypatch.setattr(daemon, "LOG_EVERY_FOLDS", 1)
     caplog.set_level(logging.INFO, logger="loadgen.daemon")
@@ -110,6 +111,14 @@ def test_daemon_serves_metrics_and_sigterm_drains_the_requests_in_flight(
 
 def test_the_daemons_scenario(tmp_path: Path) -> None:
     default = daemon.scenario_from(LoadgenSettings(rate=3, invalid_fraction=0.5, scenario=None))
-    assert default.profile == Constant(rate=3) and default.arrivals == "poisson" and default.invalid_fraction == 0.5
+    assert default.profile == Constant(rate=3) and default.arrivals == "poisson"
+    # The insurance workload, every request's invalid share the setting's.
+    assert tuple(r.path for r in default.workload) == PREDICTION_ROUTES
+    assert all(r.body and r.body.options["invalid_fraction"] == 0.5 for r in default.workload)
+    # A workload of one's own, whose generators have no invalid share: the setting leaves it as it is.
+    (tmp_path / "b.jsonl").write_text('{"x": 1}\n')
+    (tmp_path / "w.yaml").write_text("- {path: /score, body: {jsonl: b.jsonl}}\n")
+    own = daemon.scenario_from(LoadgenSettings(workload=tmp_path / "w.yaml", scenario=None))
+    assert [(r.path, r.body and r.body.jsonl) for r in own.workload] == [("/score", tmp_path / "b.jsonl")]
     daily = daemon.scenario_from(LoadgenSettings(scenario=Path("daily")))
     assert isinstance(daily.profile, Sine)

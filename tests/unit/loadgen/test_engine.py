@@ -11,18 +11,18 @@ import uvloop
 
 from loadgen import engine as engine_module
 from loadgen.client import Done
+from loadgen.deck import Deck
 from loadgen.engine import Engine
-from loadgen.payloads import Payloads
 from loadgen.recorder import Recorder, percentiles
 from loadgen.schedule import Arrivals, Constant
-from tests.unit.loadgen.doubles import FakeClock, HeldClient
+from tests.unit.loadgen.doubles import FakeClock, HeldClient, deck
 
 START = 1000.0  # the fake clock's reading when the schedule starts
 
 
 @pytest.fixture(scope="module")
-def payloads() -> Payloads:
-    return Payloads({"single": 1, "batch": 1}, seed=1, deck=4)
+def payloads() -> Deck:
+    return deck("/v1/predict", "/v1/predict/batch")
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
      (20_000.0, (0, 1), 60, 60)],
 )  # fmt: skip
 def test_warm_connections_cover_a_hiccup_at_the_peak_rate(
-    payloads: Payloads, rate: float, share: tuple[int, int], bound: int, warm: int
+    payloads: Deck, rate: float, share: tuple[int, int], bound: int, warm: int
 ) -> None:
     """16, or the requests due in 5 ms at this worker's share of the peak rate, never above the in-flight bound."""
     arrivals = Arrivals(Constant(rate=rate), "constant", share=share)
@@ -46,9 +46,7 @@ def test_warm_connections_cover_a_hiccup_at_the_peak_rate(
     assert engine.warm_connections() == warm
 
 
-def test_responses_send_what_fell_due_and_latency_counts_from_the_schedule(
-    payloads: Payloads, clock: FakeClock
-) -> None:
+def test_responses_send_what_fell_due_and_latency_counts_from_the_schedule(payloads: Deck, clock: FakeClock) -> None:
     """One request a second, the target answers late: each answer sends the next one on the spot, and
     its latency is counted from its scheduled time, not from when it went out (no coordinated omission)."""
     client, recorder = HeldClient(), Recorder()
@@ -72,7 +70,7 @@ def test_responses_send_what_fell_due_and_latency_counts_from_the_schedule(
 
     assert asyncio.run(go()) is True
     assert client.warmed == min(10, Engine.WARM_CONNECTIONS)
-    assert [s.wire for s in client.sent] == [r.route.encode() + b" " + r.body for r in payloads.deck[:3]]
+    assert [s.wire for s in client.sent] == [r.path.encode() + b" " + r.body for r in payloads.requests[:3]]
     assert (engine.scheduled, engine.sent, engine.dropped, engine.in_flight) == (3, 3, 0, 0)
     recorder.tick(engine.elapsed(), engine.target_rate(), engine.scheduled, engine.sent, engine.dropped)
     # Latencies from the scheduled starts: 1.25 s, 2.5 - 1 = 1.5 s, and 2.5 - 2 = 0.5 s for the last, which
@@ -87,7 +85,7 @@ def test_responses_send_what_fell_due_and_latency_counts_from_the_schedule(
     assert recorder.outcome_totals() == {"200": 2, "503": 1} and recorder.errors == 1
 
 
-def test_requests_due_at_the_in_flight_bound_are_dropped_and_counted(payloads: Payloads, clock: FakeClock) -> None:
+def test_requests_due_at_the_in_flight_bound_are_dropped_and_counted(payloads: Deck, clock: FakeClock) -> None:
     client, recorder = HeldClient(), Recorder()
     engine = Engine(client, payloads, Arrivals(Constant(rate=1.0), "constant"), recorder, max_in_flight=1)
 
@@ -105,7 +103,7 @@ def test_requests_due_at_the_in_flight_bound_are_dropped_and_counted(payloads: P
     assert len(client.sent) == 2
 
 
-def test_a_drain_that_runs_out_says_so(payloads: Payloads, clock: FakeClock) -> None:
+def test_a_drain_that_runs_out_says_so(payloads: Deck, clock: FakeClock) -> None:
     client = HeldClient()
     engine = Engine(client, payloads, Arrivals(Constant(rate=1.0), "constant"), Recorder(), max_in_flight=5)
 
@@ -120,7 +118,7 @@ def test_a_drain_that_runs_out_says_so(payloads: Payloads, clock: FakeClock) -> 
 
 
 @pytest.mark.parametrize("precise", [True, False])
-def test_a_bounded_run_sends_exactly_its_schedule(payloads: Payloads, precise: bool) -> None:
+def test_a_bounded_run_sends_exactly_its_schedule(payloads: Deck, precise: bool) -> None:
     """Real time, 50 ms: 200 req/s evenly spaced is 10 requests, however late the loop wakes up."""
 
     class Answering(HeldClient):
@@ -135,7 +133,7 @@ def test_a_bounded_run_sends_exactly_its_schedule(payloads: Payloads, precise: b
     assert asyncio.run(engine.run(duration=0.05)) is True
     assert (engine.scheduled, engine.sent, recorder.completed) == (10, 10, 10)
     assert 0.05 <= engine.window < 5  # the run waits out its duration
-    assert [s.route for s in client.sent] == [payloads.deck[i % 4].route for i in range(10)]  # dealt round
+    assert [s.route for s in client.sent] == [payloads.requests[i % 4].route for i in range(10)]  # dealt round
 
 
 class _Answering(HeldClient):
@@ -146,7 +144,7 @@ class _Answering(HeldClient):
 
 @pytest.mark.parametrize("run", [asyncio.run, uvloop.run], ids=["asyncio", "uvloop"])
 def test_a_precise_engine_sleeps_through_sub_millisecond_gaps(
-    payloads: Payloads, monkeypatch: pytest.MonkeyPatch, run: Callable[[Coroutine[Any, Any, bool]], bool]
+    payloads: Deck, monkeypatch: pytest.MonkeyPatch, run: Callable[[Coroutine[Any, Any, bool]], bool]
 ) -> None:
     """2,000 req/s, every gap 500 µs, under the loop's timer resolution: the engine sleeps on its alarm instead of
     yielding to I/O over and over (a spinning core takes the CPU a target or a worker sharing it needs).

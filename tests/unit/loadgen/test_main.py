@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from loadgen import payloads
+from loadgen import deck
 from loadgen.__main__ import build_scenario, main, parser
 from loadgen.runner import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE
 from loadgen.scenario import Scenario
@@ -30,7 +30,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("LOADGEN_"):
             monkeypatch.delenv(name)
-    monkeypatch.setattr(payloads, "DECK_SIZE", 64)
+    monkeypatch.setattr(deck, "DECK_SIZE", 64)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_quiet_shows_nothing_and_a_failed_threshold_exits_99(
 def test_a_run_with_every_knob(server: RawServer, tmp_path: Path) -> None:
     code = run(
         "--target", server.url + "/", "--ramp", "500:1000", "--duration", "50ms", "--arrivals", "poisson",
-        "--routes", "single=2,batch=1,original=1", "--batch-size", "2", "--invalid-fraction", "0", "--seed", "3",
+        "--routes", "/v1/predict=2,/v1/predict/batch=1", "--batch-size", "2", "--invalid-fraction", "0", "--seed", "3",
         "--max-in-flight", "50", "--max-connections", "4", "--timeout", "2s", "--idle-timeout", "300ms",
         "--threshold", "error_rate==0",
         "--client", "fast", "--out", str(tmp_path), "--quiet",
@@ -70,6 +70,14 @@ def test_a_run_with_every_knob(server: RawServer, tmp_path: Path) -> None:
     assert doc["scenario"] == "flags" and doc["target"] == server.url + "/"
     assert doc["settings"]["timeout"] == 2 and doc["settings"]["idle_timeout"] == 0.3
     assert doc["settings"]["max_connections"] == 4
+    # The insurance workload (the default) with the flags' mix and generator options.
+    workload = {r["path"]: (r["weight"], r["body"]["options"]) for r in doc["settings"]["workload"]}
+    assert workload == {
+        "/v1/predict": (2, {"invalid_fraction": 0}),
+        "/v1/predict/batch": (1, {"invalid_fraction": 0, "batch_size": 2}),
+        "/api/models/insurance_charges_model/prediction": (0, {"invalid_fraction": 0}),
+    }
+    assert set(doc["routes"]) <= {"/v1/predict", "/v1/predict/batch"}
 
 
 def test_slo_flag_takes_the_thresholds_of_the_spec(server: RawServer, tmp_path: Path) -> None:
@@ -92,9 +100,15 @@ def test_slo_flag_takes_the_thresholds_of_the_spec(server: RawServer, tmp_path: 
         (["--sine", "1:2"], "--sine takes 3 values"),
         (["--spike", "1:2:3"], "--spike takes 4 values"),
         (["--rate", "-1"], "greater than or equal to 0"),
-        (["--routes", "single=1,nope=1"], "unknown routes"),
+        (["--routes", "/v1/predict=1,single=1"], "unknown requests ['single']; the workload's: ["),
         (["--routes", "single"], "--routes takes NAME=WEIGHT pairs"),
-        (["--routes", "single=lots"], "could not convert"),
+        (["--routes", "/v1/predict=lots"], "weight 'lots' of '/v1/predict' is not a number"),
+        (["--routes", "/v1/predict=0"], "positive sum"),
+        (["--option", "nope=1"], "no body generator of the workload has the option 'nope'"),
+        (["--option", "novalue"], "--option takes NAME=VALUE"),
+        (["--option", "invalid_fraction=[1"], "is not YAML"),
+        (["--invalid-fraction", "2", "--requests", "1"], "invalid_fraction must be within 0-1"),
+        (["--workload", "/nonexistent/w.yaml"], "workload file /nonexistent/w.yaml"),
         (["--scenario", "/nonexistent/scenario.yaml"], "scenario.yaml"),
         (["--slo", "/nonexistent/slo.yaml"], "slo.yaml"),
         (["--target", "ftp://127.0.0.1:1", "--client", "fast", "--requests", "1"], "give an http:// or https://"),

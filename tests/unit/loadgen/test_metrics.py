@@ -11,10 +11,9 @@ from contract.buckets import LATENCY_SECONDS
 from contract.metrics import le_text
 from loadgen import metrics, workers
 from loadgen.engine import Engine
-from loadgen.payloads import Payloads
 from loadgen.recorder import Recorder
 from loadgen.schedule import Arrivals, Constant
-from tests.unit.loadgen.doubles import HeldClient
+from tests.unit.loadgen.doubles import HeldClient, deck
 
 LOADGEN = [
     contract.LOADGEN_REQUEST_DURATION, contract.LOADGEN_REQUESTS, contract.LOADGEN_SCHEDULED, contract.LOADGEN_SENT,
@@ -27,7 +26,8 @@ def test_the_exposition_is_the_contract() -> None:
     recorder.record("/v1/predict", "200", 0.004)
     recorder.record("/v1/predict", "200", 0.1)
     recorder.record("/v1/predict/batch", "connect", 0.0001)
-    engine = Engine(HeldClient(), Payloads({"single": 1}, seed=1, deck=2), Arrivals(Constant(rate=4), "constant"),
+    recorder.record("/v1/predict/batch", "check", 0.002)  # an answer that failed its check: counted, not timed
+    engine = Engine(HeldClient(), deck("/v1/predict", size=2), Arrivals(Constant(rate=4), "constant"),
                     recorder, max_in_flight=1)  # fmt: skip
     engine.scheduled, engine.sent, engine.dropped, engine.in_flight = 5, 4, 1, 1
     text = generate_latest(metrics.registry(engine)).decode()
@@ -46,14 +46,19 @@ def test_the_exposition_is_the_contract() -> None:
     assert values[contract.LOADGEN_DROPPED.name] == 1 and values[contract.LOADGEN_IN_FLIGHT.name] == 1
     assert values[contract.LOADGEN_TARGET_RATE.name] == 4
     requests = {(s.labels["route"], s.labels["outcome"]): s.value for s in samples[contract.LOADGEN_REQUESTS.name]}
-    assert requests == {("/v1/predict", "200"): 2, ("/v1/predict/batch", "connect"): 1}
+    assert requests == {
+        ("/v1/predict", "200"): 2,
+        ("/v1/predict/batch", "connect"): 1,
+        ("/v1/predict/batch", "check"): 1,
+    }
 
     buckets = {s.labels["le"]: s.value for s in samples[contract.LOADGEN_REQUEST_DURATION.name + "_bucket"]
                if s.labels["route"] == "/v1/predict"}  # fmt: skip
     assert list(buckets) == [*(le_text(b) for b in LATENCY_SECONDS), "+Inf"]
     assert buckets["0.0025"] == 0 and buckets["0.005"] == 1 and buckets["0.1"] == 2 and buckets["+Inf"] == 2
     assert "process_cpu_seconds_total" in samples  # and the process metrics of the daemon itself
-    # Answered requests only in the latency histogram: the refused connection is counted, not timed.
+    # Answered requests only in the latency histogram: the refused connection and the failed check are counted,
+    # not timed.
     counts = {s.labels["route"]: s.value for s in samples[contract.LOADGEN_REQUEST_DURATION.name + "_count"]}
     assert counts == {"/v1/predict": 2}
 

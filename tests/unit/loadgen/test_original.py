@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from contract.routes import PREDICT_ORIGINAL
 from loadgen import report, thresholds
-from loadgen.payloads import ROUTES
 from loadgen.recorder import Recorder
 from loadgen.scenario import load
 from loadgen.schedule import Arrivals, Users
@@ -36,7 +36,19 @@ def test_the_original_shape_sends_755_requests_in_270_s() -> None:
     profile = SCENARIO.profile
     assert isinstance(profile, Users)
     assert (profile.users, profile.step, profile.per_user) == ([1, 2, 3, 4, 5, 4, 3, 2, 1], 30, 1)
-    assert SCENARIO.run_length() == 270 and SCENARIO.routes == {"original": 1} and SCENARIO.invalid_fraction == 0
+    assert SCENARIO.run_length() == 270
+    # The original route's bodies: one valid insurance record each, answered 2xx (the default check).
+    [request] = SCENARIO.workload
+    assert (request.method, request.path, request.label, request.weight) == (
+        "POST",
+        PREDICT_ORIGINAL,
+        PREDICT_ORIGINAL,
+        1,
+    )
+    assert request.body and request.body.generator == "contract.workload:insurance"
+    assert request.body.options == {"invalid_fraction": 0.0} and request.check.check().statuses == frozenset(
+        range(200, 300)
+    )
     sent = schedule()
     assert len(sent) == pytest.approx(755, abs=5)
     # Step by step: users x 30 s, plus the last request of each user who left as the step began (Locust
@@ -65,7 +77,7 @@ def replay(times: list[float], outcome: str = "200", slow: float = 0.0, cut: flo
         for i, t in enumerate(times):
             if second <= t < second + 1:
                 latency = 0.150 if every and i % every == 0 else 0.005
-                recorder.record(ROUTES["original"], outcome if i == 100 else "200", latency)
+                recorder.record(PREDICT_ORIGINAL, outcome if i == 100 else "200", latency)
         recorder.tick(second + 1.0, 0.0, sum(t < second + 1 for t in times), sum(t < second + 1 for t in times), 0)
     counts = Counts(len(times), len(times), 0, 270.0 - cut)
     summary = report.summarize(counts, recorder, target="t", scenario=SCENARIO.description, started_at="now")
@@ -87,6 +99,9 @@ def test_its_three_checks_with_its_meaning_of_failure() -> None:
     one_404 = replay(sent, outcome="404")
     assert one_404.error_rate == 0 and not verdicts(one_404)["failed_rate==0"] and not one_404.passed
     assert [ok for t, ok in verdicts(one_404).items() if t != "failed_rate==0"] == [True] * 3
+    # One answer that failed its check: an error and a failure.
+    one_check = replay(sent, outcome="check")
+    assert one_check.errors == 1 and not verdicts(one_check)["failed_rate==0"] and not one_check.passed
     # 2% of the answers at 150 ms: p99 is over 100 ms.
     slow = replay(sent, slow=0.02)
     assert verdicts(slow) == {**verdicts(good), "p(99)<100ms": False}

@@ -13,15 +13,14 @@ from rich.console import Console
 
 from loadgen import html_report, report, thresholds
 from loadgen.engine import Engine
-from loadgen.payloads import Payloads
 from loadgen.recorder import Recorder
 from loadgen.schedule import Arrivals, Constant
-from tests.unit.loadgen.doubles import HeldClient
+from tests.unit.loadgen.doubles import HeldClient, deck
 
 
 def finished_run() -> tuple[Engine, Recorder]:
     recorder = Recorder()
-    engine = Engine(HeldClient(), Payloads({"single": 1}, seed=1, deck=2), Arrivals(Constant(rate=2), "constant"),
+    engine = Engine(HeldClient(), deck("/v1/predict", size=2), Arrivals(Constant(rate=2), "constant"),
                     recorder, max_in_flight=1)  # fmt: skip
     for second, outcomes in enumerate((["200", "200", "422"], ["503", "timeout"]), start=1):
         for i, outcome in enumerate(outcomes):
@@ -55,7 +54,7 @@ def test_summary_and_thresholds() -> None:
 
 
 def test_an_empty_run_summarises_to_zeros() -> None:
-    engine = Engine(HeldClient(), Payloads({"single": 1}, seed=1, deck=1), Arrivals(Constant(rate=1), "constant"),
+    engine = Engine(HeldClient(), deck("/v1/predict", size=1), Arrivals(Constant(rate=1), "constant"),
                     Recorder(), max_in_flight=1)  # fmt: skip
     summary = report.summarize(engine, engine.recorder, target="t", scenario="s", started_at="now")
     assert (summary.completed, summary.error_rate, summary.dropped_rate, summary.latency_ms["min"]) == (0, 0, 0, 0)
@@ -66,7 +65,11 @@ def test_files(tmp_path: Path) -> None:
     recorder.tick(3.0, 2.0, scheduled=6, sent=4, dropped=2)  # a second in which nothing finished
     summary = report.summarize(engine, recorder, target="http://t", scenario="<b>", started_at="now")
     report.check(summary, recorder, [thresholds.parse(t) for t in ("rps>1", "p(99)<1ms", "error_rate<0.5")])
-    settings = {"profile": {"kind": "constant", "rate": 2.0}, "timeout": 10.0, "routes": {"single": 1.0}}
+    settings = {
+        "profile": {"kind": "constant", "rate": 2.0},
+        "timeout": 10.0,
+        "workload": [{"path": "/v1/predict", "method": "POST", "weight": 1.0}],
+    }
     report.write_json(tmp_path / "r.json", summary, recorder.series, settings)
     report.write_csv(tmp_path / "r.csv", recorder.series)
     report.write_html(tmp_path / "r.html", summary, recorder.series, settings)
@@ -85,7 +88,7 @@ def test_files(tmp_path: Path) -> None:
     for text in (
         "constant: rate 2 req/s",
         "10 s",
-        "single=1",
+        "/v1/predict = POST /v1/predict, weight 1, no body, check 2xx",
         "2.50 req/s (target 3.00 req/s)",
         "2 requests (33.333% of scheduled)",
         "2 requests (40.000% of finished)",

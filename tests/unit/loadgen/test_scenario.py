@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from contract.routes import PREDICT, PREDICTION_ROUTES
 from loadgen.scenario import DEFAULT_RUN_SECONDS, SCENARIOS_DIR, Scenario, load
 from loadgen.schedule import Constant, Spike
+from loadgen.workload import WORKLOADS_DIR
 
 
 def test_every_shipped_scenario_loads_by_name() -> None:
@@ -16,6 +18,37 @@ def test_every_shipped_scenario_loads_by_name() -> None:
     assert names and all(load(n).description for n in names)
     spike = load("spike")
     assert isinstance(spike.profile, Spike) and spike.duration == 120 and spike.arrivals == "poisson"
+    assert [r.path for r in spike.workload] == [PREDICT]
+
+
+def test_the_shipped_workloads_send_to_the_contracts_routes() -> None:
+    """The insurance workload's paths are the service's prediction routes (the YAML spells them out: the load
+    generator does not import the contract), each body from the insurance generator."""
+    for scenario in [*(load(p.stem) for p in SCENARIOS_DIR.glob("*.yaml")), Scenario(profile=Constant(rate=1))]:
+        assert {r.path for r in scenario.workload} <= set(PREDICTION_ROUTES)
+        assert all(r.body and r.body.generator == "contract.workload:insurance" for r in scenario.workload)
+    default = Scenario(profile=Constant(rate=1)).workload  # loadgen/workloads/insurance.yaml
+    assert [(r.path, r.weight) for r in default] == list(zip(PREDICTION_ROUTES, (8, 1, 1), strict=True))
+    assert sorted(p.stem for p in WORKLOADS_DIR.glob("*.yaml")) == ["insurance"]
+    steady = load("steady").workload
+    assert [r.weight for r in steady] == [8, 1, 1] and all(r.body and r.body.options["invalid_fraction"] == 0.01
+                                                           for r in steady)  # fmt: skip
+
+
+def test_a_scenarios_workload_files_are_relative_to_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "w.yaml").write_text("- {path: /a, body: {jsonl: bodies.jsonl}}\n")
+    (tmp_path / "inline.yaml").write_text("profile: {kind: constant, rate: 1}\n"
+                                          "workload: [{path: /b, body: {csv: data/rows.csv}}]\n")  # fmt: skip
+    (tmp_path / "by-file.yaml").write_text("profile: {kind: constant, rate: 1}\nworkload: data/w.yaml\n")
+    monkeypatch.chdir("/")
+    inline = load(tmp_path / "inline.yaml").workload
+    assert inline[0].body and inline[0].body.csv == tmp_path / "data" / "rows.csv"
+    by_file = load(tmp_path / "by-file.yaml").workload  # relative to the workload file, which names it
+    assert by_file[0].body and by_file[0].body.jsonl == tmp_path / "data" / "bodies.jsonl"
+    # Through a dump and back (as `run` merges flags into a scenario), the paths stay where they were.
+    again = Scenario.model_validate(load(tmp_path / "by-file.yaml").model_dump(by_alias=True))
+    assert again.workload == by_file
 
 
 def test_a_file_path_loads(tmp_path: Path) -> None:
@@ -28,12 +61,17 @@ def test_a_file_path_loads(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("routes", "why"),
-    [({"single": 1, "nope": 1}, "unknown routes ['nope']"), ({"single": 0}, "positive sum"), ({"batch": -1}, ">= 0")],
+    ("workload", "why"),
+    [
+        ([{"path": "/a", "weight": 0}], "no request has a positive weight"),
+        ([{"path": "/a"}, {"path": "/a", "method": "GET"}], "requests named twice: ['/a']"),
+        ([{"path": "/a", "weight": -1}], "greater than or equal to 0"),
+        ("/nonexistent/workload.yaml", "workload file /nonexistent/workload.yaml"),
+    ],
 )
-def test_route_mixes_are_checked(routes: dict[str, float], why: str) -> None:
-    with pytest.raises(ValidationError, match=why.replace("[", r"\[").replace("]", r"\]")):
-        Scenario(profile=Constant(rate=1), routes=routes)
+def test_workloads_are_checked(workload: object, why: str) -> None:
+    with pytest.raises((ValidationError, ValueError), match=why.replace("[", r"\[").replace("]", r"\]")):
+        Scenario.model_validate({"profile": {"kind": "constant", "rate": 1}, "workload": workload})
 
 
 def test_unknown_fields_are_refused() -> None:

@@ -15,18 +15,19 @@ from typing import Any
 import pytest
 import uvloop
 
-from loadgen import payloads, workers
+from loadgen import deck, workers
+from loadgen.deck import Deck
 from loadgen.engine import clock
-from loadgen.payloads import Payloads
 from loadgen.recorder import Point, Recorder
 from loadgen.scenario import Scenario
 from loadgen.schedule import Constant, Users
+from tests.unit.loadgen import doubles
 from tests.unit.loadgen.raw_http import RawServer, server_thread
 
 
 @pytest.fixture(autouse=True)
 def small_decks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(payloads, "DECK_SIZE", 64)
+    monkeypatch.setattr(deck, "DECK_SIZE", 64)
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +37,11 @@ def server() -> Iterator[RawServer]:
 
 
 def job(target: str, rate: float, **fields: Any) -> workers.Job:
-    scenario = Scenario(profile=Constant(rate=rate), routes={"single": 1, "batch": 1}, batch_size=2, seed=5,
-                        max_in_flight=fields.pop("max_in_flight", 100),
+    scenario = Scenario(profile=Constant(rate=rate), workload=doubles.specs("/v1/predict", "/v1/predict/batch"),
+                        seed=5, max_in_flight=fields.pop("max_in_flight", 100),
                         max_connections=fields.pop("max_connections", None))  # fmt: skip
-    deck = Payloads(scenario.routes, batch_size=2, seed=5, deck=64)
-    return workers.Job(scenario, deck, target, "fast", (0, 1), fields.pop("duration", None),
+    dealt = Deck(scenario.workload, seed=5, size=64)
+    return workers.Job(scenario, dealt, target, "fast", (0, 1), fields.pop("duration", None),
                        fields.pop("requests", None), **fields)  # fmt: skip
 
 
@@ -82,7 +83,7 @@ def test_one_workers_life_over_its_pipe(server: RawServer) -> None:
     assert done == counters.sent and set(second[2].outcomes) == {("/v1/predict", "200"), ("/v1/predict/batch", "200")}
     # Share 1 of 2 deals the one-process deck's requests 1, 3, 5, ...
     bodies = [r.partition(b"\r\n\r\n")[2] for r in server.requests[first:]]
-    assert bodies == [work.payloads.deck[i % 64].body for i in range(1, 2 * len(bodies), 2)]
+    assert bodies == [work.deck.requests[i % 64].body for i in range(1, 2 * len(bodies), 2)]
 
 
 def test_a_pool_of_two_sends_exactly_the_one_process_schedule(server: RawServer) -> None:
@@ -95,7 +96,7 @@ def test_a_pool_of_two_sends_exactly_the_one_process_schedule(server: RawServer)
     assert totals.scheduled == totals.sent == recorder.completed == 65 == len(server.requests) - first  # 0..1.28 s
     assert 1.2 <= totals.window <= 1.3 and totals.target_rate() == 50 and totals.in_flight == 0
     bodies = sorted(r.partition(b"\r\n\r\n")[2] for r in server.requests[first:])
-    assert bodies == sorted(pool.jobs[0].payloads.deck[i % 64].body for i in range(65))
+    assert bodies == sorted(pool.jobs[0].deck.requests[i % 64].body for i in range(65))
     # One closed second; the request due at exactly 1.00 s may fire before or after the workers' tick reads it.
     assert [(p.t // 1) for p, _ in points] == [1] and points[0][1] in (50, 51) and isinstance(points[0][0], Point)
     # The last partial second is in, waiting for the caller's closing tick (as after Engine.run).

@@ -23,7 +23,7 @@ CLIENTS = ("fast", "aiohttp")
 async def post(client: Client, *, body: bytes = BODY, method: str = "POST", timeout: float = 10.0) -> str:
     """One request through `client`; its outcome."""
     outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    prepared = client.prepare(ROUTE, body, method)  # type: ignore[call-arg]
+    prepared = client.prepare(ROUTE, body, method)
     client.start(prepared, lambda o, _route, _at: outcome.set_result(o), ROUTE, 0.0)
     return await asyncio.wait_for(outcome, timeout)
 

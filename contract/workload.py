@@ -1,46 +1,30 @@
-"""Request bodies sampled from the data set's distribution, a share of them invalid, over a route mix.
+"""The insurance workload's body generator: this service's records, sampled from the data set, some invalid.
 
-Valid records are rows of contract/data/insurance.csv drawn with replacement (the empirical
-distribution, bmi jittered and clipped to the API's range); invalid ones take a valid record and break
-exactly one rule of the contract (contract.schemas.InsuranceRecord), read from its JSON schema rather
-than restated here, and checked against the model itself. Bodies are serialised once, up front: the
-hot path only picks a pre-built (route, bytes) pair from a shuffled deck.
+A load generator workload names it (`generator: "contract.workload:insurance"`, loadgen/workloads/
+insurance.yaml) the way any workload names a generator of its own: the load generator imports it only then,
+and knows nothing else of insurance records.
+
+Valid records are rows of contract/data/insurance.csv drawn with replacement (the empirical distribution,
+bmi jittered and clipped to the API's range); invalid ones take a valid record and break exactly one rule
+of the contract (contract.schemas.InsuranceRecord), read from its JSON schema rather than restated here, and
+checked against the model itself.
 """
 
 from __future__ import annotations
 
-import json
 import random
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
 
 from contract import dataset
-from contract.routes import PREDICTION_ROUTES_BY_NAME
 from contract.schemas import InsuranceRecord
-
-#: Route names used in scenarios -> the service's route templates (the `route` label everywhere).
-ROUTES: dict[str, str] = PREDICTION_ROUTES_BY_NAME
 
 _SCHEMA: dict[str, Any] = InsuranceRecord.model_json_schema()
 _FIELDS: dict[str, dict[str, Any]] = _SCHEMA["properties"]
 
 Record = dict[str, Any]
-
-#: Requests in a deck: enough that the route mix and the invalid share hold in any second of load, few
-#: enough to build in about a second at startup.
-DECK_SIZE = 8192
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """One pre-built request: the route template (also the path) and its JSON body."""
-
-    route: str
-    body: bytes
-    invalid: bool
 
 
 def _bmi_bounds() -> tuple[float, float]:
@@ -101,39 +85,23 @@ def invalid_record(valid: Record, rng: random.Random) -> Record:
     raise AssertionError(f"{broken} should be invalid")
 
 
-def _body(route: str, records: list[Record]) -> bytes:
-    doc: object = {"records": records} if route == ROUTES["batch"] else records[0]
-    return json.dumps(doc, separators=(",", ":")).encode()
-
-
-class Payloads:
-    """A shuffled deck of pre-built requests whose mix follows the route weights and the invalid share.
-
-    The engine deals the deck (DECK_SIZE requests unless told) round and round: one list index per request.
-    """
-
-    def __init__(
-        self,
-        routes: Mapping[str, float],
-        *,
-        batch_size: int = 8,
-        invalid_fraction: float = 0.0,
-        seed: int | None = None,
-        deck: int | None = None,
-    ) -> None:
-        deck = DECK_SIZE if deck is None else deck
-        rng = random.Random(seed)
-        names = [name for name, w in routes.items() if w > 0]
-        weights = [routes[n] for n in names]
-        rows = dataset.load().records
-        # Exactly the asked share of invalid requests per deck, so short runs see it too.
-        broken = set(rng.sample(range(deck), round(invalid_fraction * deck)))
-        self.deck: list[Request] = []
-        for n in range(deck):
-            route = ROUTES[rng.choices(names, weights)[0]]
-            records = sample_records(batch_size if route == ROUTES["batch"] else 1, rng, rows)
-            invalid = n in broken
-            if invalid:
-                i = rng.randrange(len(records))
-                records[i] = invalid_record(records[i], rng)
-            self.deck.append(Request(route, _body(route, records), invalid))
+def insurance(
+    count: int, rng: random.Random, *, batch_size: int | None = None, invalid_fraction: float = 0.0
+) -> list[object]:
+    """`count` request bodies: one record each (`/v1/predict`, the original route), or `{"records": [...]}`
+    with `batch_size` records (`/v1/predict/batch`). Exactly round(invalid_fraction * count) of them hold
+    one invalid record (the 4xx path), so a short run sees the asked share too."""
+    if not 0 <= invalid_fraction <= 1:
+        raise ValueError(f"invalid_fraction must be within 0-1 (got {invalid_fraction})")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be a whole number >= 1 (got {batch_size!r})")
+    rows = dataset.load().records
+    broken = set(rng.sample(range(count), round(invalid_fraction * count)))
+    out: list[object] = []
+    for n in range(count):
+        records = sample_records(batch_size or 1, rng, rows)
+        if n in broken:
+            i = rng.randrange(len(records))
+            records[i] = invalid_record(records[i], rng)
+        out.append({"records": records} if batch_size is not None else records[0])
+    return out

@@ -28,8 +28,9 @@ profiles (pick one; default: --rate 10):
 workload (what to send; see the README's "Workloads"): a scenario's `workload:` or --workload FILE lists the
   requests: method, path, headers (${ENV_VAR} from the environment), a body source (a JSONL file, a CSV file and
   a template, or a generator `module:callable`), a weight and the check an answer must pass (status, default 2xx;
-  optionally a JSON field). Without either: `insurance`, this project's service (/v1/predict 8, /v1/predict/batch
-  1, the original route 1). The request's name (its path unless named) is the `route` label of the results.
+  optionally a JSON field). Without either: `insurance-predict`, this project's service, POST /v1/predict
+  (`--workload insurance`: /v1/predict 8, /v1/predict/batch 1, the original route 1; loadgen/workloads/).
+  The request's name (its path unless named) is the `route` label of the results.
   --routes /v1/predict=1          only single predictions (the mix by request name; others are not sent)
   --invalid-fraction 0.01         = --option invalid_fraction=0.01: the insurance generator's invalid share
   --batch-size 16                 = --option batch_size=16: records per batch request
@@ -175,20 +176,23 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--workload", metavar="FILE",
         help="the requests to send: a workload YAML file, or a name in loadgen/workloads/ (default: the scenario's; "
-        "without a scenario, `insurance`: this project's service)",
+        "without a scenario, `insurance-predict`: this project's service, single predictions)",
     )  # fmt: skip
     run.add_argument(
         "--routes", metavar="NAME=WEIGHT,...",
         help="the workload's mix by request name (its path unless named), e.g. "
-        "/v1/predict=8,/v1/predict/batch=1; requests not named are not sent",
+        "/v1/predict=8,/v1/predict/batch=1; requests not named are not sent (this project's routes, once "
+        "single, batch and original, are named by their paths)",
     )  # fmt: skip
     run.add_argument(
         "--option", action="append", default=[], metavar="NAME=VALUE",
         help="set option NAME of every body generator that has it (repeatable; VALUE read as YAML)",
     )  # fmt: skip
-    run.add_argument("--batch-size", type=int, help="= --option batch_size=N (insurance: records per batch request)")
     run.add_argument(
-        "--invalid-fraction", type=float,
+        "--batch-size", type=int, metavar="N", help="= --option batch_size=N (insurance: records per batch request)"
+    )
+    run.add_argument(
+        "--invalid-fraction", type=float, metavar="X",
         help="= --option invalid_fraction=X (insurance: share of requests with one invalid record)",
     )  # fmt: skip
     run.add_argument("--max-in-flight", type=int, help="in-flight bound; requests due above it are dropped (1000)")

@@ -27,12 +27,15 @@ SUCCESS_STATUSES: frozenset[int] = frozenset(range(200, 300))
 class Check:
     """Expected statuses and, optionally, a JSON field (a dotted path: `predictions.0.charges`) in the body."""
 
-    __slots__ = ("field", "path", "statuses")
+    __slots__ = ("field", "known", "path", "statuses")
 
     def __init__(self, statuses: frozenset[int] = SUCCESS_STATUSES, field: str | None = None) -> None:
         self.statuses = statuses
         self.field = field
         self.path: tuple[str, ...] = tuple(field.split(".")) if field else ()
+        #: The outcome of every status whose verdict needs no body: a client's hot path reads it with one
+        #: dict lookup, and calls `outcome` for the rest.
+        self.known: dict[int, str] = {s: t for s, t in _TEXT.items() if s >= 400 or (s in statuses and not field)}
 
     def __reduce__(self) -> tuple[type[Check], tuple[frozenset[int], str | None]]:  # (sent to worker processes)
         return Check, (self.statuses, self.field)

@@ -1,9 +1,10 @@
 """HTTP clients: every request ends in exactly one outcome string, and nothing the target does raises.
 
-An outcome is the final status code ("200", "422", "503", ...) or a transport error kind
-(`loadgen.http.errors.ERROR_KINDS`: connect, timeout, closed, reset, protocol, other). Both clients take
-pre-built requests (`prepare`, done once per payload) and report through a callback, so the engine needs
-no task per request:
+An outcome is the final status code ("200", "422", "503", ...), a transport error kind
+(`loadgen.http.errors.ERROR_KINDS`: connect, timeout, closed, reset, protocol, other) or `check` (an answer
+that failed its request's check, `loadgen.checks`). Both clients take pre-built requests (`prepare`, done once
+per request of the deck, with its headers and check) and report through a callback, so the engine needs no
+task per request:
 
 - `FastClient` (plain http://, the default; `loadgen.http.fast`): HTTP/1.1 keep-alive on asyncio protocols,
   responses parsed by llhttp (httptools). A load generator's own cost per request bounds the highest rate

@@ -24,7 +24,7 @@ from loadgen.client import make_client
 from loadgen.deck import Deck
 from loadgen.engine import Engine
 from loadgen.recorder import Point, Recorder, percentiles
-from loadgen.scenario import DEFAULT_WORKLOAD, Scenario, load
+from loadgen.scenario import DAEMON_WORKLOAD, Scenario, load
 from loadgen.schedule import Arrivals, Constant
 from loadgen.settings import LoadgenSettings
 from loadgen.workload import set_option
@@ -44,7 +44,7 @@ def scenario_from(settings: LoadgenSettings) -> Scenario:
         description=f"constant {settings.rate:g} req/s",
         profile=Constant(rate=settings.rate),
         arrivals="poisson",
-        workload=str(settings.workload or DEFAULT_WORKLOAD),
+        workload=str(settings.workload or DAEMON_WORKLOAD),
         max_in_flight=settings.max_in_flight,
         max_connections=settings.max_connections,
         timeout=settings.timeout,

@@ -76,7 +76,7 @@ class Engine:
         self._stopping = False
         self._end = self._limit = self._due = math.inf  # set by run()
         # One of n worker processes (share k of n) deals requests k, k+n, ... of the one-process deck order.
-        self._next = share[0] % len(self._deck)  # index of the next payload in the deck
+        self._next = share[0] % len(self._deck)  # index of the next request in the deck
         self._step = share[1]
         self._begun = asyncio.Event()
         self._idle: asyncio.Event | None = None

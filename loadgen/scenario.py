@@ -17,8 +17,10 @@ SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 
 #: A run with neither a duration, a request count nor a finite profile stops after this long.
 DEFAULT_RUN_SECONDS = 30.0
-#: The workload of a scenario that names none: this project's prediction service (loadgen/workloads/).
-DEFAULT_WORKLOAD = "insurance"
+#: The workload of a scenario that names none: this project's service, single predictions (loadgen/workloads/).
+DEFAULT_WORKLOAD = "insurance-predict"
+#: The daemon's workload without a scenario: this project's service, its three prediction routes 8:1:1.
+DAEMON_WORKLOAD = "insurance"
 
 
 class Scenario(BaseModel):

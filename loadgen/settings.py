@@ -47,7 +47,7 @@ class LoadgenSettings(BaseSettings):
     workload: Path | None = Field(
         None,
         description="Daemon without a scenario: workload file (or a name in loadgen/workloads/); unset: "
-        "`insurance`, this project's service.",
+        "`insurance`, this project's service (its three prediction routes).",
     )
     invalid_fraction: float = Field(
         0.01,

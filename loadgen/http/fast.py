@@ -234,7 +234,7 @@ class _Connection(asyncio.Protocol):
                 return
             self.keep = False  # a complete response, then bytes that are not one: drop the connection
         if self.complete:
-            self._end(self.check.outcome(self.status, self.body), self.keep)
+            self._end(self.check.known.get(self.status) or self.check.outcome(self.status, self.body), self.keep)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True

@@ -81,7 +81,8 @@ def poll(probe: Callable[[], T], done: Callable[[T], bool], timeout: float = 20.
 def test_run_holds_the_rate_with_about_10_percent_422s_and_passes(service_url: str, tmp_path: Path) -> None:
     r = loadgen_run(
         "--target", service_url, "--rate", "50", "--duration", "10s", "--invalid-fraction", "0.1",
-        "--routes", f"{PREDICT}=8,/v1/predict/batch=1,{PREDICT_ORIGINAL}=1", "--seed", "7", "--out", str(tmp_path),
+        "--workload", "insurance", "--routes", f"{PREDICT}=8,/v1/predict/batch=1,{PREDICT_ORIGINAL}=1",
+        "--seed", "7", "--out", str(tmp_path),
         "--threshold", "error_rate<0.01", "--threshold", "rps>45", "--threshold", "p(99)<5s",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr + r.stdout

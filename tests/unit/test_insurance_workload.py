@@ -79,7 +79,7 @@ def test_bad_options_are_refused(options: dict[str, object], message: str) -> No
 
 
 def test_the_insurance_workloads_deck_follows_its_mix_and_invalid_share() -> None:
-    requests = set_option(Scenario(profile=Constant(rate=1)).workload, "invalid_fraction", 0.1)
+    requests = set_option(Scenario(profile=Constant(rate=1), workload="insurance").workload, "invalid_fraction", 0.1)
     requests = set_option(requests, "batch_size", 3)
     deck = Deck(requests, seed=3, size=500).requests
     counts = Counter(r.route for r in deck)

@@ -5,15 +5,20 @@ the body, on the same keep-alive connection as the requests that do not."""
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from typing import Any
 
 import pytest
 import uvloop
+import yaml
 
 from loadgen.checks import CHECK, SUCCESS_STATUSES, Check, has_field
 from loadgen.client import make_client
+from loadgen.http.errors import ERROR_KINDS
 from loadgen.recorder import is_error
 from loadgen.report import is_failure
+from stack.processes import ROOT
 from tests.unit.loadgen.raw_http import RawServer, Reader, Writer, raw_server, read_request
 
 
@@ -88,3 +93,22 @@ def test_the_check_itself() -> None:
     assert not has_field(b"\xff", ("x",)) and not has_field(b"", ("x",))
     assert Check(frozenset({200}), "x") == Check(frozenset({200}), "x") != Check()
     assert "statuses=[200]" in repr(Check(frozenset({200})))
+    # The clients' shortcut (`known`, no body needed) says what `outcome` says, and holds no body-dependent one.
+    for check in (default, Check(frozenset({200, 204})), Check(field="x"), Check(frozenset({201}), "x")):
+        for status in range(100, 600):
+            if status in check.known:
+                assert check.known[status] == check.outcome(status, b"{}") == check.outcome(status, b'{"x":1}')
+        assert not check.path or not set(check.known) & check.statuses
+
+
+def test_the_synthetic_slos_count_a_failed_check_as_a_bad_event() -> None:
+    """The spec's synthetic availability SLI selects its bad events by outcome: every failure kind the load
+    generator can report must match it, and no answer under 500."""
+    spec = yaml.safe_load((ROOT / "prometheus" / "slo.yaml").read_text())
+    queries = [s["sli"]["events"]["error_query"] for s in spec["slos"] if "loadgen_requests_total" in json.dumps(s)]
+    matchers = {m for q in queries for m in re.findall(r'outcome!~"([^"]+)"', q)}
+    assert matchers  # the synthetic SLOs select outcomes this way
+    for matcher in matchers:
+        good = re.compile(matcher)  # Prometheus anchors its regular expressions: fullmatch
+        assert all(not good.fullmatch(kind) for kind in (*ERROR_KINDS, CHECK, "500", "503"))
+        assert all(good.fullmatch(status) for status in ("200", "204", "302", "404", "422"))

@@ -59,9 +59,9 @@ def test_quiet_shows_nothing_and_a_failed_threshold_exits_99(
 def test_a_run_with_every_knob(server: RawServer, tmp_path: Path) -> None:
     code = run(
         "--target", server.url + "/", "--ramp", "500:1000", "--duration", "50ms", "--arrivals", "poisson",
-        "--routes", "/v1/predict=2,/v1/predict/batch=1", "--batch-size", "2", "--invalid-fraction", "0", "--seed", "3",
-        "--max-in-flight", "50", "--max-connections", "4", "--timeout", "2s", "--idle-timeout", "300ms",
-        "--threshold", "error_rate==0",
+        "--workload", "insurance", "--routes", "/v1/predict=2,/v1/predict/batch=1", "--batch-size", "2",
+        "--invalid-fraction", "0", "--seed", "3", "--max-in-flight", "50", "--max-connections", "4",
+        "--timeout", "2s", "--idle-timeout", "300ms", "--threshold", "error_rate==0",
         "--client", "fast", "--out", str(tmp_path), "--quiet",
     )  # fmt: skip
     doc = json.loads((tmp_path / "results.json").read_text())
@@ -70,7 +70,7 @@ def test_a_run_with_every_knob(server: RawServer, tmp_path: Path) -> None:
     assert doc["scenario"] == "flags" and doc["target"] == server.url + "/"
     assert doc["settings"]["timeout"] == 2 and doc["settings"]["idle_timeout"] == 0.3
     assert doc["settings"]["max_connections"] == 4
-    # The insurance workload (the default) with the flags' mix and generator options.
+    # The insurance workload with the flags' mix and generator options.
     workload = {r["path"]: (r["weight"], r["body"]["options"]) for r in doc["settings"]["workload"]}
     assert workload == {
         "/v1/predict": (2, {"invalid_fraction": 0}),

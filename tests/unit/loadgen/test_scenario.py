@@ -24,12 +24,15 @@ def test_every_shipped_scenario_loads_by_name() -> None:
 def test_the_shipped_workloads_send_to_the_contracts_routes() -> None:
     """The insurance workload's paths are the service's prediction routes (the YAML spells them out: the load
     generator does not import the contract), each body from the insurance generator."""
-    for scenario in [*(load(p.stem) for p in SCENARIOS_DIR.glob("*.yaml")), Scenario(profile=Constant(rate=1))]:
+    shipped = [*(load(p.stem) for p in SCENARIOS_DIR.glob("*.yaml")), Scenario(profile=Constant(rate=1))]
+    for scenario in shipped:
         assert {r.path for r in scenario.workload} <= set(PREDICTION_ROUTES)
         assert all(r.body and r.body.generator == "contract.workload:insurance" for r in scenario.workload)
-    default = Scenario(profile=Constant(rate=1)).workload  # loadgen/workloads/insurance.yaml
-    assert [(r.path, r.weight) for r in default] == list(zip(PREDICTION_ROUTES, (8, 1, 1), strict=True))
-    assert sorted(p.stem for p in WORKLOADS_DIR.glob("*.yaml")) == ["insurance"]
+    default = Scenario(profile=Constant(rate=1)).workload  # loadgen/workloads/insurance-predict.yaml
+    assert [(r.path, r.weight) for r in default] == [(PREDICT, 1)]
+    everything = Scenario(profile=Constant(rate=1), workload="insurance").workload
+    assert [(r.path, r.weight) for r in everything] == list(zip(PREDICTION_ROUTES, (8, 1, 1), strict=True))
+    assert sorted(p.stem for p in WORKLOADS_DIR.glob("*.yaml")) == ["insurance", "insurance-predict"]
     steady = load("steady").workload
     assert [r.weight for r in steady] == [8, 1, 1] and all(r.body and r.body.options["invalid_fraction"] == 0.01
                                                            for r in steady)  # fmt: skip

@@ -41,7 +41,8 @@ from tests.processes import ROOT, free_port, running, stop, wait_until_ready
 __all__ = ["prometheus_binaries"]  # the autouse fixture: the stack's Prometheus and Alertmanager binaries
 
 #: The soak: long enough for 15 s rates and the shrunk windows to fill before and after the errors.
-SOAK = "50s"
+SOAK_SECONDS = 50
+SOAK = f"{SOAK_SECONDS}s"
 #: Seconds of clean traffic once the stack is up, before the target's error switch is turned on.
 CLEAN_SECONDS = 15
 #: Requests a second: well within either server's capacity (the issue measured BentoML at about 300).
@@ -150,18 +151,20 @@ def availability_page(alert: dict[str, Any]) -> bool:
 
 def drive(soak: Soak, base: str, prometheus: Prometheus, dashboards: Path) -> None:
     """While the stack runs: clean traffic, then the error switch on; meanwhile run the dashboards' queries until
-    each has returned data, and watch for the availability page."""
-    switched_at = time.monotonic() + CLEAN_SECONDS
+    each has returned data, and watch for the availability page. Bounded by the soak's length: it ends when both
+    are seen, when Prometheus has stopped (the soak is over), or after SOAK_SECONDS."""
+    start = time.monotonic()
     switched = False
-    while not (switched and soak.dashboards_passed and soak.pages):
-        if not switched and time.monotonic() >= switched_at:
+    while not (switched and soak.dashboards_passed and soak.pages) and time.monotonic() - start < SOAK_SECONDS:
+        if not switched and time.monotonic() - start >= CLEAN_SECONDS:
             httpx.post(f"{base}{soak.target.switch}", json={"on": True}, timeout=5).raise_for_status()
             switched = True
-        if not soak.dashboards_passed:
-            soak.dashboards = check(prometheus.url, dashboards, rate_interval="15s", time_range="1m")
-            soak.dashboards_passed = all(r.ok for r in soak.dashboards)
         try:
-            soak.pages = [a for a in prometheus.alerts() if availability_page(a)] if switched else []
+            if not soak.dashboards_passed:
+                soak.dashboards = check(prometheus.url, dashboards, rate_interval="15s", time_range="1m")
+                soak.dashboards_passed = all(r.ok for r in soak.dashboards)
+            if switched:
+                soak.pages = [a for a in prometheus.alerts() if availability_page(a)]
         except (PrometheusError, OSError):  # the soak is over: Prometheus stopped
             return
         time.sleep(1.0)
@@ -220,6 +223,10 @@ def test_the_report_names_every_slo_of_the_spec_and_breaches(soak: Soak) -> None
     # clean seconds and failing ones, both counted from the target's own metrics
     assert 0 < availability["errors"] < availability["requests"], availability
     assert soak.report["ok"] is False
+    # The 500s come fast: where the histogram has a status label (BentoML's) they are bad events of the latency
+    # SLIs too; prometheus-fastapi-instrumentator's has none, so they count as good there (slo init said so).
+    fast_failures_count = soak.target.preset != "fastapi-instrumentator"
+    assert reported["requests-latency-500ms"]["ok"] is not fast_failures_count, soak.out
 
 
 def test_every_generated_dashboard_query_returns_data(soak: Soak) -> None:

@@ -46,9 +46,10 @@ def ensure() -> Path:
         return PYTHON
     if not PYTHON.is_file():
         _run(f"creating {VENV.name}", [sys.executable, "-m", "venv", str(VENV)])
-    # uv from the dev environment installs the lock (pip takes minutes for it), every pin and hash checked.
-    uv = [sys.executable, "-m", "uv", "pip", "install", "--quiet", "--python", str(PYTHON)]
-    _run(f"installing {LOCK.relative_to(ROOT)}", [*uv, "--require-hashes", "--no-deps", "-r", str(LOCK)])
+    # uv from the dev environment makes the virtualenv exactly the lock (pip takes minutes for it), every pin and
+    # hash checked; a package an older lock had and this one has not is removed.
+    uv = [sys.executable, "-m", "uv", "pip", "sync", "--quiet", "--python", str(PYTHON), "--require-hashes"]
+    _run(f"installing {LOCK.relative_to(ROOT)}", [*uv, str(LOCK)])
     STAMP.write_text(_digest() + "\n")
     return PYTHON
 

@@ -149,13 +149,16 @@ def availability_page(alert: dict[str, Any]) -> bool:
     )
 
 
-def drive(soak: Soak, base: str, prometheus: Prometheus, dashboards: Path) -> None:
+def drive(soak: Soak, base: str, prometheus: Prometheus, dashboards: Path, proc: subprocess.Popen[bytes]) -> None:
     """While the stack runs: clean traffic, then the error switch on; meanwhile run the dashboards' queries until
-    each has returned data, and watch for the availability page. Bounded by the soak's length: it ends when both
-    are seen, when Prometheus has stopped (the soak is over), or after SOAK_SECONDS."""
+    each has returned data, and watch for the availability page (kept once seen). Bounded by the soak: it ends
+    when both are seen, when the stack has exited, or after SOAK_SECONDS. A query that fails (Prometheus slow on
+    a busy machine) is tried again on the next turn."""
     start = time.monotonic()
     switched = False
     while not (switched and soak.dashboards_passed and soak.pages) and time.monotonic() - start < SOAK_SECONDS:
+        if proc.poll() is not None:
+            return
         if not switched and time.monotonic() - start >= CLEAN_SECONDS:
             httpx.post(f"{base}{soak.target.switch}", json={"on": True}, timeout=5).raise_for_status()
             switched = True
@@ -163,10 +166,10 @@ def drive(soak: Soak, base: str, prometheus: Prometheus, dashboards: Path) -> No
             if not soak.dashboards_passed:
                 soak.dashboards = check(prometheus.url, dashboards, rate_interval="15s", time_range="1m")
                 soak.dashboards_passed = all(r.ok for r in soak.dashboards)
-            if switched:
+            if switched and not soak.pages:
                 soak.pages = [a for a in prometheus.alerts() if availability_page(a)]
-        except (PrometheusError, OSError):  # the soak is over: Prometheus stopped
-            return
+        except (PrometheusError, OSError):
+            pass
         time.sleep(1.0)
 
 
@@ -193,7 +196,7 @@ def soak(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         try:
             wait_for_text(log, "the stack is up", 60)
             prometheus = Prometheus(f"http://127.0.0.1:{env['STACK_PROMETHEUS_PORT']}", timeout=5)
-            drive(soak, base, prometheus, dashboards)
+            drive(soak, base, prometheus, dashboards, proc)
         finally:
             soak.code = run_to_end(proc, 150)
         soak.out = log.read_text()

@@ -45,9 +45,15 @@ class Pacer:
         """Start this turn's share; the rest waits for the next turn (after the loop has polled its sockets)."""
         waiting, cost = self.waiting, self.admission.cost
         share = len(waiting) if cost <= 0 else max(1, int(self.budget / cost))  # (no cost measured: all)
-        for _ in range(min(len(waiting), share)):
-            waiting.popleft()()
-        if waiting:
-            loop.call_soon(self._turn, loop)
-        else:
-            self._scheduled = False
+        try:
+            for _ in range(min(len(waiting), share)):
+                start = waiting.popleft()
+                try:
+                    start()
+                except Exception as exc:  # one request's start failing must not stop the others': the loop reports it
+                    loop.call_exception_handler({"message": "starting an admitted request failed", "exception": exc})
+        finally:  # whatever happened, the requests still waiting get a turn
+            if waiting:
+                loop.call_soon(self._turn, loop)
+            else:
+                self._scheduled = False

@@ -45,3 +45,27 @@ def test_with_shedding_off_everything_starts_at_once() -> None:
     started: list[int] = []
     pacer.submit(asyncio.new_event_loop(), lambda: started.append(1))
     assert started == [1] and not pacer.waiting
+
+
+def test_a_start_that_fails_is_reported_and_the_others_still_start() -> None:
+    admission = Admission(0.05)
+    admission.cost = 0.001
+    pacer = Pacer(admission)
+    started: list[int] = []
+    reported: list[dict[str, object]] = []
+
+    def broken() -> None:
+        raise RuntimeError("the connection went away")
+
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _loop, context: reported.append(context))
+        pacer.submit(loop, broken)
+        for i in range(6):
+            pacer.submit(loop, lambda i=i: started.append(i))  # type: ignore[misc]
+        for _ in range(4):
+            await asyncio.sleep(0)
+
+    asyncio.run(go())
+    assert started == list(range(6)) and not pacer.waiting
+    assert len(reported) == 1 and isinstance(reported[0]["exception"], RuntimeError)

@@ -45,7 +45,7 @@ class ServiceSettings(InstrumentSettings):
         ge=1,
         le=256,
         description="Connections a worker accepts per event-loop turn at most (libuv accepts one per listening "
-        "handle; the worker listens on the socket this many times).",
+        "handle; the worker listens on the socket this many times). One worker only: with several, 1.",
     )
     drain_seconds: float = Field(
         0.0, ge=0, description="After SIGTERM, serve on this long with /readyz answering 503, then shut down."

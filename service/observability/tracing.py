@@ -48,6 +48,7 @@ from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contract import routes
@@ -281,10 +282,20 @@ def setup(
             return stack
         static = static_paths(app.routes)  # (the routes are final once the stack is built)
         otel.default_span_details = memoized_span_details(otel.default_span_details, static)
-        return SamplingGate(stack, untraced, *gate)
+        return SamplingGate(stack, _without_span_recording(untraced), *gate)
 
     app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
     return provider
+
+
+def _without_span_recording(stack: ASGIApp) -> ASGIApp:
+    """The unsampled requests' stack without the instrumentation's exception recorder, a coroutine layer per
+    request that only writes an exception into a recording span (they have none); the stack as it is if its
+    shape is not the one the instrumentation builds (ServerErrorMiddleware around that recorder)."""
+    recorder = getattr(stack, "app", None)
+    if not isinstance(stack, ServerErrorMiddleware) or type(recorder).__name__ != "ExceptionHandlerMiddleware":
+        return stack
+    return ServerErrorMiddleware(recorder.app, handler=stack.handler, debug=stack.debug)  # type: ignore[union-attr]
 
 
 def sampled() -> bool:

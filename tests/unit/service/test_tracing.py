@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from typing import Any
 
 import pytest
 
@@ -78,6 +79,33 @@ async def test_an_exception_is_recorded_on_the_server_span(traced: Traced, log: 
     assert r.status_code == 500
     (server,) = traced.memory.get_finished_spans()
     assert [e.name for e in server.events] == ["exception"]
+
+
+async def test_an_unsampled_request_skips_the_exception_recorder_and_still_answers_500(
+    traced: Traced, log: LogCapture
+) -> None:
+    from tests.raising_app import BOOM, MESSAGE
+
+    @traced.app.get(BOOM)
+    async def boom() -> None:
+        raise RuntimeError(MESSAGE)
+
+    try:
+        async with traced_client(traced) as c:
+            r = await c.get(BOOM, headers={"X-Request-ID": "t-boom"})
+            gate = traced.app.middleware_stack
+    finally:
+        traced.app.router.routes.pop()
+    assert r.status_code == 500
+    assert log.request("t-boom")["status_code"] == 500
+    assert traced.memory.get_finished_spans() == ()
+    assert isinstance(gate, tracing.SamplingGate)
+    layers: list[str] = []
+    layer: Any = gate.untraced
+    while layer is not None and len(layers) < 50:
+        layers.append(type(layer).__name__)
+        layer = getattr(layer, "app", None)
+    assert "ExceptionHandlerMiddleware" not in layers and "ServerErrorMiddleware" in layers
 
 
 @pytest.mark.parametrize(

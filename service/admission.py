@@ -16,7 +16,7 @@ it (`Timing`, carried in the ASGI scope's extensions), and admission is decided 
 
 Probes, /metrics and the other routes are queued and measured but never shed. The bound is
 SERVICE_MAX_QUEUE_DELAY_MS (default: half the strictest latency SLO threshold, contract/admission.py);
-0 turns shedding by time off. Pacing (service/pacing.py) starts the admitted requests a twentieth of the bound's
+0 turns shedding by time off. Pacing (service/pacing.py) starts the admitted requests a fortieth of the bound's
 work a loop turn, which keeps each turn short and bounds the part of the wait the worker cannot see: a request
 waits in the kernel at most one turn.
 

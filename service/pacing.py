@@ -5,7 +5,7 @@ The event loop runs, in one turn, every task that became ready before the turn, 
 sockets again. Started all at once, a turn's admissions (the admission bound's worth of work: 50 ms) made the
 next turn that long, and every request arriving meanwhile, a shed one included, waited for it before it was
 even read: a 503 took as long as an admission's wait (the overload bench: 503 p99 100 ms at 3x). Started at
-most `budget` seconds of predicted work a turn (a twentieth of the bound, 2.5 ms), the loop polls its sockets
+most `budget` seconds of predicted work a turn (a fortieth of the bound, 1.25 ms), the loop polls its sockets
 every few ms: sheds are answered within that, and the admitted requests wait here, in order, where their wait is
 predicted (`Admission.pending` counts them until their task starts) and measured (the Gate) as before.
 """
@@ -19,8 +19,9 @@ from collections.abc import Callable
 from service.admission import Admission
 
 #: The share of the admission bound a loop turn may start. A shed waits for the turn in which it arrives to end:
-#: at a tenth (5 ms of work, plus the turn's reading) the client's 503 p99 at 3x was 12-14 ms, at a twentieth 7-10.
-TURN_SHARE = 0.05
+#: the client's 503 p99 at 3x, two 15 s runs each, was 12-14 ms at a tenth (5 ms of work a turn), 8-62 ms at a
+#: twentieth (one run with a stall), 4.7-5.0 ms at a fortieth. More turns cost an epoll call each: nothing to see.
+TURN_SHARE = 0.025
 
 
 class Pacer:

@@ -1,4 +1,4 @@
-"""Pacing: admitted requests start in order, a twentieth of the admission bound's work a loop turn; the rest waits
+"""Pacing: admitted requests start in order, a fortieth of the admission bound's work a loop turn; the rest waits
 for a later turn (after the loop has polled its sockets); with shedding off, at once."""
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ def _turns(pacer: Pacer, requests: int) -> list[list[int]]:
     return asyncio.run(go())
 
 
-def test_a_turn_starts_a_twentieth_of_the_bounds_work_in_order() -> None:
-    admission = Admission(0.1)
-    admission.cost = 0.001  # 5 ms of the 100 ms bound: 5 a turn
+def test_a_turn_starts_a_fortieth_of_the_bounds_work_in_order() -> None:
+    admission = Admission(0.2)
+    admission.cost = 0.001  # 5 ms of the 200 ms bound: 5 a turn
     turns = _turns(Pacer(admission), 12)
     assert turns == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11]]
 

@@ -48,24 +48,24 @@ __all__ = ["prometheus_binaries"]  # the autouse fixture: the stack's Prometheus
 #: The soak, as the issue asks for it.
 SOAK_SECONDS = 120
 SOAK = f"{SOAK_SECONDS // 60}m"
-#: Seconds of clean traffic once the stack is up, before the target's error switch is turned on: the rate windows
-#: of the dashboards (15 s) and of the page's long window fill with good answers first.
-CLEAN_SECONDS = 30
 #: Requests a second: well within every server's capacity (the issue measured BentoML at about 300).
 RATE = 10
 #: The data set's records the workload sends (its JSONL file).
 BODIES = 200
 #: The SLO whose page the fault drill must raise: the target's own availability, from its own metrics.
 PAGED = "requests-availability"
-#: The windows of the soak's rules (target_env shrinks them).
-WINDOWS = Windows(RULES_SHRINK)
-#: How soon after the switch the page must fire. Every prediction fails from then on, so the error ratio is over any
-#: burn-rate threshold in both windows of a page condition once they hold failed requests; the minimum-traffic
-#: guard (each condition's short window holds at least 100 requests) leaves, at RATE, only the slower condition
-#: (6x over 6h and 30m, shrunk) able to fire. Its short window bounds the wait: by then it holds nothing but
-#: failures, however late the first ones were scraped. Then a scrape, and two rule evaluations (the recorded
-#: ratios, then the alert that reads them).
-PAGE_BOUND_SECONDS = WINDOWS.actual(POLICY["page"][1].short) + 3 * SCRAPE_SECONDS
+#: The short window of the page condition that can fire at RATE (6x over 6h and 30m, shrunk): the 14.4x one's
+#: short window holds fewer requests than its minimum-traffic guard asks (100).
+PAGE_WINDOW = Windows(RULES_SHRINK).actual(POLICY["page"][1].short)
+#: Seconds of clean traffic once the stack is up, before the target's error switch is turned on: the page's short
+#: window fills with requests first, so its minimum-traffic guard holds from the switch on (at RATE it needs a
+#: third of that window), and the dashboards' 15 s rate windows fill with good answers.
+CLEAN_SECONDS = PAGE_WINDOW
+#: How soon after the switch the page must fire. Every prediction fails from then on, so the error ratio is over
+#: the burn-rate threshold in both windows as soon as they hold failed requests; at the latest, the short window
+#: holds nothing but failures, however late the first ones were scraped. Then a scrape, and two rule evaluations
+#: (the recorded ratios, then the alert that reads them).
+PAGE_BOUND_SECONDS = PAGE_WINDOW + 3 * SCRAPE_SECONDS
 
 
 @dataclass
@@ -146,7 +146,7 @@ class Soak:
     switched_at: float | None = None
     #: Seconds from the switch to each page's first firing evaluation, by SLO name (Prometheus's ALERTS series).
     pages: dict[str, float] = field(default_factory=dict)
-    #: The target's scrapes and the paged SLO's short-window numbers, second by second, read at the soak's end.
+    #: The target's scrapes and the paged SLO's short-window numbers, second by second, until the page was seen.
     timeline: str = ""
 
 

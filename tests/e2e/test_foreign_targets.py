@@ -203,8 +203,10 @@ def timeline(prometheus: Prometheus, start: float, end: float) -> str:
 def drive(soak: Soak, base: str, prometheus: Prometheus, dashboards: Path, proc: subprocess.Popen[bytes]) -> None:
     """While the stack runs: clean traffic, then the error switch on; meanwhile ask Prometheus when the availability
     pages fired, and run the dashboards' queries until each has returned data. Bounded by the soak: it ends when
-    both are seen, when the stack has exited, or after SOAK_SECONDS. Each query step that fails (Prometheus slow on
-    a busy machine) is tried again on the next turn, apart: a slow dashboard query cannot hold up the page's."""
+    both are seen (PAGED's own page: the synthetic one, from the loadgen's metrics, often fires a scrape or two
+    earlier, and a loop that stopped at the first availability page missed PAGED's beside a busy test file), when
+    the stack has exited, or after SOAK_SECONDS. Each query step that fails (Prometheus slow on a busy machine) is
+    tried again on the next turn, apart: a slow dashboard query cannot hold up the page's."""
     start = time.monotonic()
     began = time.time()
     while proc.poll() is None and time.monotonic() - start < SOAK_SECONDS:

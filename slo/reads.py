@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from contract import metrics
+from contract.routes import prediction_routes_regex
 from slo.selectors import Matcher, Selector
 from slo.spec import SLOSpec, Spec, SpecError
 
@@ -128,3 +129,11 @@ def reads_our_service(spec: Spec) -> bool:
         for found in map(reads, spec.slos)
         for family in found.families
     )
+
+
+def serves_our_model(spec: Spec) -> bool:
+    """Whether the spec is about our prediction service itself, whose model writes metrics of its own, not only about
+    an app with our instrumentation (`instrument(app)` writes our request metrics for any app): it reads our request
+    histogram on the contract's prediction routes, which only our service serves."""
+    ours = Matcher("route", "=~", prediction_routes_regex())
+    return reads_our_service(spec) and any(reads(slo).route == ours for slo in spec.slos)

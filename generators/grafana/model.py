@@ -1,4 +1,6 @@
-"""Model: what the model is asked and what it answers, beside the training data's reference values.
+"""Model: what the model is asked and what it answers, beside the training data's reference values, and what
+it costs (inference time, batch sizes). Our service's own metrics: an app that only calls `instrument(app)` has
+none of them, so a spec about such an app gets no model dashboard (generators.grafana.render).
 
 The reference values are computed from the shipped training data when the dashboard is
 generated, so a drift panel compares live traffic with the data the model actually learned from.
@@ -41,7 +43,7 @@ def build() -> db.Dashboard:
         p.dashboard(
             "Model: inputs and predictions",
             "prediction-model",
-            "Predicted charges, input distributions against the training data, validation errors.",
+            "Predicted charges, inference cost, input distributions against the training data, validation errors.",
             ["model", "drift"],
             "now-3h",
             "1m",
@@ -68,6 +70,26 @@ def build() -> db.Dashboard:
                 "currencyUSD",
                 width=18,
                 lines=[(round(means["charges"], 2), "blue")],
+            )
+        )
+        .with_row(p.row("Inference"))
+        .with_panel(
+            p.timeseries_panel(
+                "Inference time",
+                "p50 and p99 of the model's own inference time, single records and batches apart.",
+                [
+                    (p.quantile(q, m.INFERENCE_DURATION.name, PROC, by="kind"), f"{{{{kind}}}} p{round(q * 100)}")
+                    for q in (0.5, 0.99)
+                ],
+                "s",
+            )
+        )
+        .with_panel(
+            p.timeseries_panel(
+                "Batch size",
+                "Mean and p90 records per batch request.",
+                [(p.mean(m.BATCH_SIZE.name, PROC), "mean"), (p.quantile(0.9, m.BATCH_SIZE.name, PROC), "p90")],
+                "short",
             )
         )
         .with_row(p.row("Numeric inputs"))

@@ -9,18 +9,20 @@ from grafana_foundation_sdk.builders.dashboard import Dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
 from generators.grafana import load, model, service, slo_overview
-from slo.reads import reads_our_service
+from slo.reads import reads_our_service, serves_our_model
 from slo.spec import load_spec
 
 
 def render(spec_path: Path) -> dict[str, str]:
     """File name -> JSON text of every dashboard: the SLO overview and the synthetic load's for any spec (the load
-    generator runs against any target); the service's and the model's for a spec about our service, whose
-    metrics they read."""
+    generator runs against any target); the service's for a spec that reads our request metrics (any app that
+    calls `instrument(app)` writes them); the model's for a spec about our prediction service itself."""
     spec = load_spec(spec_path)
     dashboards = {"slo-overview.json": slo_overview.build(spec)}
     if reads_our_service(spec):
-        dashboards |= {"service.json": service.build(spec), "model.json": model.build()}
+        dashboards["service.json"] = service.build(spec)
+    if serves_our_model(spec):
+        dashboards["model.json"] = model.build()
     dashboards["load.json"] = load.build(spec)
     return {name: _to_json(d) for name, d in dashboards.items()}
 

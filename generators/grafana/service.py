@@ -1,4 +1,5 @@
-"""Service: the RED signals of the prediction service, its inference cost and its processes."""
+"""Service: the RED signals of the prediction service, its admission and its processes: what `instrument(app)`
+(service/instrument.py) writes for any app; the model's own inference cost is on the model's dashboard."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def build(spec: Spec) -> db.Dashboard:
         p.dashboard(
             "Prediction service",
             "prediction-service",
-            "Request rate, errors and latency of the prediction service; inference; processes.",
+            "Request rate, errors and latency of the prediction service; admission; processes.",
             ["service", "red"],
             "now-1h",
             "30s",
@@ -163,32 +164,6 @@ def build(spec: Spec) -> db.Dashboard:
                 "reqps",
                 width=8,
                 minimum=0,
-            )
-        )
-        .with_row(p.row("Model inference"))
-        .with_panel(
-            p.timeseries_panel(
-                "Inference time",
-                "p50 and p99 of the model's own inference time, single records and batches apart.",
-                [
-                    (
-                        p.quantile(q, m.INFERENCE_DURATION.name, proc, by="kind"),
-                        f"{{{{kind}}}} p{round(q * 100)}",
-                    )
-                    for q in (0.5, 0.99)
-                ],
-                "s",
-            )
-        )
-        .with_panel(
-            p.timeseries_panel(
-                "Batch size",
-                "Mean and p90 records per batch request.",
-                [
-                    (p.mean(m.BATCH_SIZE.name, proc), "mean"),
-                    (p.quantile(0.9, m.BATCH_SIZE.name, proc), "p90"),
-                ],
-                "short",
             )
         )
         .with_row(p.row("Processes"))

@@ -35,6 +35,10 @@ SOAK = "40s"
 #: Seconds of clean traffic before the target's errors are switched on (of the soak's 40).
 CLEAN_SECONDS = 12
 ERROR_RATE = 0.5
+#: How much shorter the rules' windows are than the spec's: a page's windows fit in a soak of seconds.
+RULES_SHRINK = 60
+#: Prometheus's scrape and rule evaluation interval in these runs: short, as the shrunk windows are.
+SCRAPE_SECONDS = 1
 
 
 @pytest.fixture(autouse=True)
@@ -54,11 +58,12 @@ def target(tmp_path: Path) -> Iterator[str]:
 
 
 def target_env(tmp: Path) -> dict[str, str]:
-    """Free ports for the three processes a target's stack runs, 1 s scrapes, rules shrunk 60x."""
+    """Free ports for the three processes a target's stack runs, scrapes every SCRAPE_SECONDS, rules shrunk RULES_SHRINK
+    times."""
     return {
         **{f"STACK_{name.upper()}_PORT": str(free_port()) for name in ("loadgen", "prometheus", "alertmanager")},
-        "STACK_SCRAPE_INTERVAL": "1s",
-        "STACK_RULES_SHRINK": "60",
+        "STACK_SCRAPE_INTERVAL": f"{SCRAPE_SECONDS}s",
+        "STACK_RULES_SHRINK": str(RULES_SHRINK),
         "STACK_RUN_DIR": str(tmp / "run"),
         "STACK_READY_TIMEOUT": "60",
     }

@@ -6,6 +6,7 @@ Their queries are proven on live data by tests/test_dashboards_live.py.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from generators.grafana.render import render
 from generators.paths import DASHBOARDS, ROOT, SPEC
+from slo.init import PRESETS, Objectives, write_spec
 from slo.spec import load_spec
 from slo.windows import POLICY
 from stack.dashboard_check import queries
@@ -81,3 +83,14 @@ def test_latency_panels_draw_the_specs_latency_thresholds(name: str, title: str)
     assert steps[-1]["color"] == "red"
     if name == "service.json":
         assert panel["description"].endswith("thresholds, 100 ms and 500 ms.")
+
+
+def test_an_app_with_our_instrumentation_gets_the_service_dashboard_and_not_our_models(tmp_path: Path) -> None:
+    """`instrument(app)` writes our request metrics for any app, but only our service writes the model's: a model
+    dashboard for another app would be a page of empty panels."""
+    path = tmp_path / "slo.yaml"
+    write_spec(PRESETS["service"], "my-model", ["/predict"], Objectives(), path)
+    assert {"service.json", "model.json"} <= set(RENDERED)  # ours, on the contract's routes
+    rendered = render(path)
+    assert set(rendered) == {"slo-overview.json", "service.json", "load.json"}
+    assert not [q.expr for text in rendered.values() for q in queries(json.loads(text)) if "model_" in q.expr]

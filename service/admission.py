@@ -11,8 +11,9 @@ it (`Timing`, carried in the ASGI scope's extensions), and admission is decided 
   requests queue). Over the bound, the request is answered 503 with canned bytes, no ASGI task, no
   middleware: a shed costs a few µs beyond parsing it, so a worker overloaded threefold still spends most
   of its time on the predictions it admits.
-- at the start of its task (`Gate`, the outermost ASGI layer): the real wait is known; over the bound (the
-  prediction was wrong), 503 as well. Every started request's wait goes into the queue-delay histogram.
+- at the start of its task (`Gate`, the outermost ASGI layer): the real wait is known; past the latency
+  objective the bound is half of (the prediction was wrong, and the request can no longer be answered in time),
+  503 as well. Every started request's wait goes into the queue-delay histogram.
 
 Probes, /metrics and the other routes are queued and measured but never shed. The bound is
 SERVICE_MAX_QUEUE_DELAY_MS (default: half the strictest latency SLO threshold, contract/admission.py);
@@ -33,6 +34,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from contract.admission import QUEUE_DELAY_SHARE
 from contract.routes import (
     ADMIN_FAULTS,
     HEALTHZ,
@@ -112,8 +114,15 @@ class Admission:
     #: first burst a worker meets admits a few dozen, not all of it, while the real figure is learnt.
     FIRST_COST = 0.002
 
-    def __init__(self, limit: float) -> None:
+    def __init__(self, limit: float, predicted: bool = False) -> None:
         self.limit = limit  #: seconds; 0: never shed
+        #: The real wait past which the Gate sheds a request at its start. Where arrival admission predicts (our
+        #: protocol, `predicted`), the Gate is its backstop: a request that waited past the bound was mispredicted
+        #: (a stall, a worker descheduled) but can still be answered within the latency objective the bound is a
+        #: share of (contract/admission.py), and answering it costs a prediction, shedding it the wait the client
+        #: already paid; past the objective it cannot, and is shed. Without a prediction (plain uvicorn) the Gate is
+        #: the admission: the bound itself.
+        self.late = limit / QUEUE_DELAY_SHARE if predicted else limit
         self.pending = 0
         self.cost = self.FIRST_COST
         self._last_start = 0.0
@@ -143,7 +152,7 @@ class Admission:
         self._last_shed = True
 
     def over(self, wait: float) -> bool:
-        return bool(self.limit) and wait > self.limit
+        return bool(self.limit) and wait > self.late
 
 
 class Recorder:

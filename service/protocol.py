@@ -69,7 +69,7 @@ class Guards:
 
     @classmethod
     def from_settings(cls, settings: InstrumentSettings, routes: Routes = SERVICE_ROUTES) -> Guards:
-        admission = Admission(settings.queue_delay_limit_seconds)
+        admission = Admission(settings.queue_delay_limit_seconds, predicted=True)
         return cls(
             head_timeout=settings.header_timeout_seconds,
             body_timeout=settings.body_timeout_seconds,

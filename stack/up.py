@@ -27,6 +27,7 @@ from stack import logtail, procfile, report, target
 from stack.page import build
 from stack.processes import answers
 from stack.prometheus import Prometheus
+from stack.server_series import OURS, server_series
 from stack.settings import ROOT, StackSettings
 from stack.status.model import Source, Watched
 from stack.status.render import shown
@@ -137,9 +138,10 @@ def status_screen(settings: StackSettings, processes: Supervisor, running: list[
     url = addresses(settings)
     ready = ready_urls(settings, running)
     window, shortest = settings.rate_windows()
+    specs = load_specs(settings.path(settings.slo_spec))
     source = Source(
         prometheus=Prometheus(url["prometheus"], timeout=STATUS_TIMEOUT),
-        specs=load_specs(settings.path(settings.slo_spec)),
+        specs=specs,
         watched=[Watched(name, url[name], ready[name], processes.log(name)) for name in running],
         pid=processes.pid,
         window=window,
@@ -147,6 +149,7 @@ def status_screen(settings: StackSettings, processes: Supervisor, running: list[
         links=links(settings, running),
         logs=processes.logs,
         service_side=service_side(settings),
+        server=server_series(specs) or OURS,
     )
     return Screen(source, console, settings.status_refresh, settings.status_interval)
 

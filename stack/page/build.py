@@ -7,11 +7,13 @@ import os
 from pathlib import Path
 
 from generators.grafana.render import render as render_dashboards
+from slo.spec import load_specs
 from stack.page import compare, render
 from stack.page.fetch import Frame, fetch_dashboard, scrape_interval
 from stack.page.panels import RENDERERS
 from stack.prometheus import Prometheus
 from stack.report import Report
+from stack.server_series import OURS, server_series
 
 PAGE = "report.html"
 COMPARE_PAGE = "compare.html"
@@ -35,7 +37,9 @@ def write(
     dashboards = [json.loads(text) for text in render_dashboards(spec_path).values()]
     drawn = frozenset(RENDERERS)
     fetched = [(d, fetch_dashboard(prom, d, frame, drawn)) for d in dashboards]
-    record = compare.run_record(report, frame, compare.figures(prom, report, frame), prom.url, prometheus_data)
+    server = server_series(load_specs(spec_path)) or OURS
+    found = compare.figures(prom, report, frame, server)
+    record = compare.run_record(report, frame, found, prom.url, prometheus_data)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / compare.RUN_FILE).write_text(json.dumps(record, indent=2) + "\n")
     path = folder / PAGE

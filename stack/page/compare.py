@@ -20,31 +20,43 @@ from pathlib import Path
 from typing import Any
 
 from contract import metrics
-from contract.routes import prediction_routes_regex
 from stack.page.fetch import Frame
 from stack.page.units import fmt
 from stack.prometheus import Prometheus
 from stack.report import Report, render
+from stack.server_series import OURS, ServerSeries
 
 FORMAT = "slo-stack-run/1"
 RUN_FILE = "run.json"
 
-SERVICE = f'job="{metrics.SERVICE_JOB}", route=~"{prediction_routes_regex()}"'
 LOADGEN = f'job="{metrics.LOADGEN_JOB}"'
-LATENCY = {
-    "client": f"{metrics.LOADGEN_REQUEST_DURATION.name}_bucket{{{LOADGEN}}}",
-    "service": f"{metrics.REQUEST_DURATION.name}_bucket{{{SERVICE}}}",
-}
-RATES = {
+CLIENT_LATENCY = f"{metrics.LOADGEN_REQUEST_DURATION.name}_bucket{{{LOADGEN}}}"
+CLIENT_RATES = {
     "target": f"sum(avg_over_time({metrics.LOADGEN_TARGET_RATE.name}{{{LOADGEN}}}[{{range}}]))",
     "scheduled": f"sum(rate({metrics.LOADGEN_SCHEDULED.name}{{{LOADGEN}}}[{{range}}]))",
     "sent": f"sum(rate({metrics.LOADGEN_SENT.name}{{{LOADGEN}}}[{{range}}]))",
     "dropped": f"sum(rate({metrics.LOADGEN_DROPPED.name}{{{LOADGEN}}}[{{range}}]))",
-    "service answered": f"sum(rate({metrics.REQUEST_DURATION.name}_count{{{SERVICE}}}[{{range}}]))",
-    # a 5xx series is born with the first 5xx: none while the service answered is 0, not "no data"
-    "service 5xx": f'sum(rate({metrics.REQUEST_DURATION.name}_count{{{SERVICE}, status_code=~"5.."}}[{{range}}])) '
-    f"or on() (0 * sum(rate({metrics.REQUEST_DURATION.name}_count{{{SERVICE}}}[{{range}}])))",
 }
+
+
+def latency_series(server: ServerSeries) -> dict[str, str]:
+    """Each side's latency buckets (the server's: none where its spec reads no histogram)."""
+    series = {"client": CLIENT_LATENCY}
+    if server.histogram is not None:
+        series["service"] = f"{server.histogram}_bucket{{{server.selector}}}"
+    return series
+
+
+def rates(server: ServerSeries) -> dict[str, str]:
+    """Each rate figure's query, `{range}` for the window."""
+    counted = f"{server.counted}{{{server.selector}}}"
+    answered = f"sum(rate({counted}[{{range}}]))"
+    found = dict(CLIENT_RATES, **{"service answered": answered})
+    if server.status_label is not None:
+        fives = f'{server.counted}{{{server.selector},{server.status_label}=~"5.."}}'
+        # a 5xx series is born with the first 5xx: none while the service answered is 0, not "no data"
+        found["service 5xx"] = f"sum(rate({fives}[{{range}}])) or on() (0 * {answered})"
+    return found
 
 
 @dataclass(frozen=True)
@@ -59,16 +71,19 @@ def finite(value: float | None) -> float | None:
     return None if value is None or math.isinf(value) else value
 
 
-def figures(prom: Prometheus, report: Report, frame: Frame) -> dict[str, dict[str, float | None]]:
-    """The run's figures (see the module's doc), each group name -> figure name -> value (None: no data)."""
+def figures(
+    prom: Prometheus, report: Report, frame: Frame, server: ServerSeries = OURS
+) -> dict[str, dict[str, float | None]]:
+    """The run's figures (see the module's doc), each group name -> figure name -> value (None: no data); the
+    server's side read from `server`, the spec's own request series."""
     at, window = frame.window.end, frame.range
     latency: dict[str, float | None] = {}
-    for side, buckets in LATENCY.items():
+    for side, buckets in latency_series(server).items():
         for q in (0.5, 0.99):
             expr = f"histogram_quantile({q}, sum by (le) (increase({buckets}[{window}])))"
             latency[f"{side} p{round(q * 100)}"] = finite(prom.scalar(expr, at))
-    rates = {name: finite(prom.scalar(expr.replace("{range}", window), at)) for name, expr in RATES.items()}
-    return {"sli": {s.name: s.sli for s in report.slos}, "latency": latency, "rate": rates}
+    rate = {name: finite(prom.scalar(expr.replace("{range}", window), at)) for name, expr in rates(server).items()}
+    return {"sli": {s.name: s.sli for s in report.slos}, "latency": latency, "rate": rate}
 
 
 UNITS = {"sli": "percentunit", "latency": "s", "rate": "reqps"}

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from contract import metrics as m
-from contract.routes import prediction_routes_regex
 from generators.prometheus.slo_rules import sli_error_metric
 from slo.spec import Spec
 from slo.windows import PERIOD_SECONDS, SLI_WINDOWS, prom_duration
 from stack.processes import answers
 from stack.prometheus import Prometheus, PrometheusError
+from stack.server_series import OURS, ServerSeries
 
 
 class Gap(enum.Enum):
@@ -54,25 +54,26 @@ BURN_NOW = "slo:current_burn_rate:ratio"
 #: Every recording rule the status reads (a unit test checks the generated rules define each).
 RECORDINGS = (SLI_NOW, SLI_PERIOD, BUDGET_REMAINING, BURN_NOW)
 
-SERVICE = f'job="{m.SERVICE_JOB}",route=~"{prediction_routes_regex()}"'
 CLIENT = f'job="{m.LOADGEN_JOB}"'
 QUANTILES = (0.5, 0.99)
 
 
-def queries(window: str) -> dict[str, str]:
-    """Name -> PromQL of everything the status asks Prometheus, rates over `window` (e.g. "1m")."""
+def queries(window: str, server: ServerSeries = OURS) -> dict[str, str]:
+    """Name -> PromQL of everything the status asks Prometheus, rates over `window` (e.g. "1m"); the server's
+    requests as `server` counts them."""
 
     def quantile(q: float, metric: str, selector: str) -> str:
         return f"histogram_quantile({q}, sum by (le) (rate({metric}_bucket{{{selector}}}[{window}])))"
 
     asked = {
-        "service_by_status": f"sum by (status_code) (rate({m.REQUEST_DURATION.name}_count{{{SERVICE}}}[{window}]))",
+        "service_by_status": server.by_status(window),
         "client_by_outcome": f"sum by (outcome) (rate({m.LOADGEN_REQUESTS.name}{{{CLIENT}}}[{window}]))",
         "client_dropped": f"sum(rate({m.LOADGEN_DROPPED.name}{{{CLIENT}}}[{window}]))",
         "client_target": f"sum({m.LOADGEN_TARGET_RATE.name}{{{CLIENT}}})",
     }
     for q in QUANTILES:
-        asked[f"service_p{q * 100:g}"] = quantile(q, m.REQUEST_DURATION.name, SERVICE)
+        if (server_quantile := server.quantile(q, window)) is not None:
+            asked[f"service_p{q * 100:g}"] = server_quantile
         asked[f"client_p{q * 100:g}"] = quantile(q, m.LOADGEN_REQUEST_DURATION.name, CLIENT)
     for name in RECORDINGS:
         asked[name] = name
@@ -188,15 +189,15 @@ def total(answer: Answer) -> Reading:
     return sum(v for v in map(value, answer) if not math.isnan(v))
 
 
-def grouped(answer: Answer, label: str) -> dict[str, float] | Gap:
-    """Rates by `label`, status codes gathered into classes."""
+def grouped(answer: Answer, label: str | None) -> dict[str, float] | Gap:
+    """Rates by `label`, status codes gathered into classes (no label: every request is "all")."""
     if isinstance(answer, Gap):
         return answer
     out: dict[str, float] = {}
     for series in answer:
         v = value(series)
         if not math.isnan(v):
-            key = outcome_group(series["metric"].get(label, "?"))
+            key = outcome_group(series["metric"].get(label, "?")) if label else "all"
             out[key] = out.get(key, 0.0) + v
     return out
 
@@ -293,6 +294,8 @@ class Source:
     links: dict[str, str] = field(default_factory=dict)
     logs: Path | None = None
     service_side: str | None = "service"  # Status.service_side
+    #: The server's request series (the spec's: stack.server_series); none, with no server side to show.
+    server: ServerSeries = OURS
 
 
 def rate_window(source: Source, uptime: float) -> str:
@@ -305,7 +308,7 @@ def fetch(source: Source, started: float, now: Callable[[], float] = time.time) 
     """Read everything at once: the queries, the alerts and the readiness probes run side by side, so one
     slow answer costs one timeout, not one per question."""
     window = rate_window(source, now() - started)
-    asked = queries(window)
+    asked = queries(window, source.server)
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="stack-status") as pool:
         futures = {name: pool.submit(ask, source.prometheus, expr) for name, expr in asked.items()}
         alert_future = pool.submit(ask_alerts, source.prometheus)
@@ -327,9 +330,9 @@ def fetch(source: Source, started: float, now: Callable[[], float] = time.time) 
             target=single(got["client_target"]),
         ),
         service=Traffic(
-            by_outcome=grouped(got["service_by_status"], "status_code"),
-            p50=single(got["service_p50"]),
-            p99=single(got["service_p99"]),
+            by_outcome=grouped(got["service_by_status"], source.server.status_label),
+            p50=single(got.get("service_p50", Gap.NO_DATA)),
+            p99=single(got.get("service_p99", Gap.NO_DATA)),
         ),
         slos=slo_states(source.specs, got),
         alerts=active,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -302,3 +303,17 @@ def test_the_fault_drill_pages_within_its_bound(soak: Soak) -> None:
     print(f"{soak.target.preset}: pages {soak.pages} s after the switch\n{soak.timeline}")  # shown by -rP
     assert PAGED in soak.pages, f"no {PAGED} page while the target failed:\n{soak.timeline}"
     assert soak.pages[PAGED] <= PAGE_BOUND_SECONDS, f"paged after {soak.pages[PAGED]:.0f} s:\n{soak.timeline}"
+
+
+#: A status line's target side (stack/status/render.py's side_line): its total rate and its outcomes.
+TARGET_SIDE = re.compile(r"\| target ([0-9.,]+) req/s \(([^)]*)\) p50 (.+?) p99 ([^|]+?)(?: \||$)", re.MULTILINE)
+
+
+def test_the_status_shows_the_targets_own_traffic(soak: Soak) -> None:
+    """The status lines read the target's own series, as its spec names them (stack/server_series.py): its rate,
+    its 5xx once the switch is on, and its latency where its histogram has data."""
+    sides = TARGET_SIDE.findall(soak.out)
+    assert sides, soak.out
+    assert any(float(total.replace(",", "")) > 0 for total, *_ in sides), sides
+    assert any("5xx" in outcomes for _, outcomes, *_ in sides), sides
+    assert any(p99.endswith((" ms", " s")) for *_, p99 in sides), sides

@@ -1,7 +1,8 @@
 """The admission bound's default, derived from the strictest latency SLO.
 
-A request that has waited in a worker longer than `max_queue_delay` is answered 503 at once
-(service/admission.py). Unset, the bound is a share of the strictest latency threshold of the SLO spec
+A prediction predicted to wait in a worker longer than `max_queue_delay` is answered 503 at once, and one that
+really waited past the threshold the bound is a share of, at its start (service/admission.py). Unset, the bound
+is a share of the strictest latency threshold of the SLO spec
 (prometheus/slo.yaml): the rest of that threshold is for the time the request may spend before the
 worker sees it (in the kernel, at most one turn of the event loop, which admission keeps about as short
 as the bound) and for the service time itself. The threshold is stated here once for the service (which

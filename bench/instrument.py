@@ -25,6 +25,7 @@ an open-loop load). Goals: (b)/(a) >= 0.75 and (b)/(c) >= 2.0 in requests per se
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
 import statistics
@@ -165,6 +166,26 @@ def verdicts(results: dict[str, Result]) -> list[tuple[str, float, float, str]]:
     return out
 
 
+#: What variant (c) imports beyond the development environment: requirements/bench.txt has them.
+THEIRS = ("prometheus_fastapi_instrumentator", "opentelemetry.instrumentation.fastapi")
+
+
+def missing_libraries(modules: tuple[str, ...] = THEIRS) -> str | None:
+    """Why variant (c) cannot start (None: it can): checked before anything starts, not in its server's log."""
+    missing = [m for m in modules if _absent(m)]
+    if not missing:
+        return None
+    return (f"needs {', '.join(missing)} (requirements/bench.txt: .venv/bin/python -m uv pip install --python "
+            ".venv/bin/python --require-hashes -r requirements/bench.txt)")  # fmt: skip
+
+
+def _absent(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is None
+    except ModuleNotFoundError:  # a parent package is missing
+        return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=4, help="per throughput measurement (default: %(default)s)")
@@ -178,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         serve(args.serve, args.port, args.sink)
         return 0
-    if (why := unfit()) is not None:
+    if (why := unfit() or missing_libraries()) is not None:
         print(f"error: {why}", file=sys.stderr)
         return 2
 

@@ -43,3 +43,10 @@ def test_each_goal_is_met_or_missed_on_the_median_of_the_rounds_ratios() -> None
     assert ours_theirs[1] == pytest.approx(2.0) and ours_theirs[3] == "met"
     results["ours"] = Result([700.0, 700.0, 700.0], [], [])
     assert [v[3] for v in instrument.verdicts(results)] == ["MISSED", "MISSED"]
+
+
+def test_a_missing_library_of_variant_c_is_named_before_anything_starts() -> None:
+    assert instrument.missing_libraries(("json", "os.path")) is None
+    why = instrument.missing_libraries(("json", "no_such_library_here.sub", "os.no_such_module"))
+    assert why is not None and why.startswith("needs no_such_library_here.sub, os.no_such_module (")
+    assert "requirements/bench.txt" in why

@@ -34,6 +34,10 @@ class Matcher:
     def __str__(self) -> str:
         return f'{self.label}{self.op}"{self.value}"'
 
+    def promql(self) -> str:
+        """The matcher as PromQL reads it back: the value quoted with JSON's escapes (a regex's `\\.` stays one)."""
+        return f"{self.label}{self.op}{json.dumps(self.value)}"
+
 
 @dataclass(frozen=True)
 class Selector:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from contract import metrics
 from contract.routes import prediction_routes_regex
 from slo.reads import Reads, reads
+from slo.selectors import Matcher
 from slo.spec import SLOSpec, Spec, SpecError
 
 
@@ -64,9 +65,10 @@ def server_series(specs: Sequence[Spec]) -> ServerSeries | None:
         histogram = next((f for f in families if f.histogram), None)
         counted = next((f for f in families if f.status_label), histogram or families[0])
         first = server[0]
-        matchers = [f'job="{first.job}"'] if first.job else []
+        matchers = [Matcher("job", "=", first.job)] if first.job else []
+        matchers += [first.route] if first.route else []
         return ServerSeries(
-            selector=",".join(matchers + ([str(first.route)] if first.route else [])),
+            selector=",".join(m.promql() for m in matchers),
             histogram=histogram.name if histogram else None,
             counted=f"{counted.name}_count" if counted.histogram else counted.name,
             status_label=counted.status_label,

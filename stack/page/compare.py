@@ -53,7 +53,8 @@ def rates(server: ServerSeries) -> dict[str, str]:
     answered = f"sum(rate({counted}[{{range}}]))"
     found = dict(CLIENT_RATES, **{"service answered": answered})
     if server.status_label is not None:
-        fives = f'{server.counted}{{{server.selector},{server.status_label}=~"5.."}}'
+        matchers = ",".join(m for m in (server.selector, f'{server.status_label}=~"5.."') if m)
+        fives = f"{server.counted}{{{matchers}}}"
         # a 5xx series is born with the first 5xx: none while the service answered is 0, not "no data"
         found["service 5xx"] = f"sum(rate({fives}[{{range}}])) or on() (0 * {answered})"
     return found

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import promql_parser
 import pytest
 
 from slo.init import PRESETS, Objectives, write_spec
 from slo.spec import load_spec, load_specs
 from stack.page import compare
-from stack.server_series import OURS, server_series
+from stack.server_series import OURS, ServerSeries, server_series
 from stack.settings import ROOT
 from stack.status import model
 
@@ -77,3 +78,20 @@ def test_our_runs_figures_are_read_as_before() -> None:
     """The queries of run.json's figures for our own service (run folders written before read the same)."""
     assert compare.latency_series(OURS)["service"].startswith("http_server_request_duration_seconds_bucket{")
     assert 'status_code=~"5.."' in compare.rates(OURS)["service 5xx"]
+
+
+def test_a_route_with_regex_syntax_stays_escaped_in_the_queries(tmp_path: Path) -> None:
+    """slo init escapes a route's "." in its regex; the status and figures must write it back as PromQL reads it."""
+    path = tmp_path / "slo.yaml"
+    write_spec(PRESETS["bentoml"], "my-model", ["/v1/model.predict"], Objectives(), path)
+    found = server_series([load_spec(path)])
+    assert found is not None
+    assert 'endpoint=~"/v1/model\\\\.predict"' in found.selector  # PromQL's "\\." : a regex's escaped dot
+    parsed = promql_parser.parse(found.by_status("1m"))  # PromQL's own parser accepts it
+    assert parsed is not None
+
+
+def test_a_series_without_job_or_route_matchers_still_makes_valid_queries() -> None:
+    bare = ServerSeries(selector="", histogram="h", counted="h_count", status_label="code")
+    for expr in (*compare.rates(bare).values(), bare.by_status("1m")):
+        promql_parser.parse(expr.replace("{range}", "1m"))

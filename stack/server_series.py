@@ -32,15 +32,15 @@ class ServerSeries:
     counted: str
     status_label: str | None
 
+    @property
+    def buckets(self) -> str | None:
+        """The histogram's bucket series, selected (None: no histogram)."""
+        return None if self.histogram is None else f"{self.histogram}_bucket{{{self.selector}}}"
+
     def by_status(self, window: str) -> str:
         """Requests a second by status, over `window` (one series without a status label: all of them)."""
         by = f" by ({self.status_label})" if self.status_label else ""
         return f"sum{by} (rate({self.counted}{{{self.selector}}}[{window}]))"
-
-    def quantile(self, q: float, window: str) -> str | None:
-        if self.histogram is None:
-            return None
-        return f"histogram_quantile({q}, sum by (le) (rate({self.histogram}_bucket{{{self.selector}}}[{window}])))"
 
 
 #: Our service's (contract/metrics.py), for a spec that reads none of its own.

@@ -42,8 +42,8 @@ CLIENT_RATES = {
 def latency_series(server: ServerSeries) -> dict[str, str]:
     """Each side's latency buckets (the server's: none where its spec reads no histogram)."""
     series = {"client": CLIENT_LATENCY}
-    if server.histogram is not None:
-        series["service"] = f"{server.histogram}_bucket{{{server.selector}}}"
+    if server.buckets is not None:
+        series["service"] = server.buckets
     return series
 
 

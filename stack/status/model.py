@@ -62,8 +62,8 @@ def queries(window: str, server: ServerSeries = OURS) -> dict[str, str]:
     """Name -> PromQL of everything the status asks Prometheus, rates over `window` (e.g. "1m"); the server's
     requests as `server` counts them."""
 
-    def quantile(q: float, metric: str, selector: str) -> str:
-        return f"histogram_quantile({q}, sum by (le) (rate({metric}_bucket{{{selector}}}[{window}])))"
+    def quantile(q: float, buckets: str) -> str:
+        return f"histogram_quantile({q}, sum by (le) (rate({buckets}[{window}])))"
 
     asked = {
         "service_by_status": server.by_status(window),
@@ -72,9 +72,9 @@ def queries(window: str, server: ServerSeries = OURS) -> dict[str, str]:
         "client_target": f"sum({m.LOADGEN_TARGET_RATE.name}{{{CLIENT}}})",
     }
     for q in QUANTILES:
-        if (server_quantile := server.quantile(q, window)) is not None:
-            asked[f"service_p{q * 100:g}"] = server_quantile
-        asked[f"client_p{q * 100:g}"] = quantile(q, m.LOADGEN_REQUEST_DURATION.name, CLIENT)
+        if server.buckets is not None:
+            asked[f"service_p{q * 100:g}"] = quantile(q, server.buckets)
+        asked[f"client_p{q * 100:g}"] = quantile(q, f"{m.LOADGEN_REQUEST_DURATION.name}_bucket{{{CLIENT}}}")
     for name in RECORDINGS:
         asked[name] = name
     return asked

@@ -79,9 +79,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         description="Predicts yearly medical insurance charges from age, sex, BMI, children, smoking and region.",
         lifespan=lifespan,
         # FastAPI's own OpenTelemetry support (0.16x) would add a second server span and spans per
-        # dependency/endpoint/serialization as soon as a tracer provider exists: traces come from
-        # opentelemetry-instrumentation-fastapi (service/observability/tracing.py), metrics and logs
-        # from the request middleware.
+        # dependency/endpoint/serialization as soon as a tracer provider exists: server spans come from
+        # service/observability/server_span.py, metrics and logs from the request middleware.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings

@@ -29,9 +29,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -100,7 +99,7 @@ def instrument(
     provider = None
     if settings.instrumentation:
         provider = tracing.setup(
-            cast(FastAPI, app),  # (the FastAPI instrumentation takes a Starlette app as well)
+            app,
             redact=not settings.trace_request_details,
             sample_ratio=settings.trace_sample_ratio,
             endpoint=None if settings.otlp_endpoint is None else str(settings.otlp_endpoint),
@@ -160,8 +159,8 @@ def _admission(stack: ASGIApp, done: Instrumentation) -> ASGIApp:
 
 
 def _wrap_stack(app: Starlette, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
-    """`wrap` the app's middleware, just inside Starlette's outermost ServerErrorMiddleware (where the FastAPI
-    tracing instrumentation, which wraps the stack later, expects that one)."""
+    """`wrap` the app's middleware, just inside Starlette's outermost ServerErrorMiddleware (whose 500 answers an
+    exception raised in the wrapping layer)."""
     build = app.build_middleware_stack
 
     def build_middleware_stack() -> ASGIApp:

@@ -12,8 +12,8 @@ with `log_fields.bind`: the request's fields are a context variable this middlew
 request starts and resets when it ends (log_fields.py). An exception from the app becomes a logged 500
 (with its stack) here, once.
 
-It runs inside the OpenTelemetry server span when tracing is on (the FastAPI instrumentation wraps
-the whole middleware stack), so the current span is the request's: its trace id goes in the log
+It runs inside the server span when tracing is on (server_span.ServerSpans wraps the whole
+middleware stack), so the current span is the request's: its trace id goes in the log
 line and, when sampled, as the latency observation's exemplar.
 """
 

@@ -27,7 +27,6 @@ from service import train
 from service.api import Predictor
 from service.app import create_app, load_and_warm
 from service.observability import logging as service_logging
-from service.observability import tracing
 from service.settings import ServiceSettings
 from tests import otlp_sink
 
@@ -128,7 +127,6 @@ def traced(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
         "OTEL_TRACES_SAMPLER_ARG": "0",
         "OTEL_BSP_SCHEDULE_DELAY": "50",
-        tracing.SEMCONV_OPT_IN: "http",
     }
     with pytest.MonkeyPatch.context() as patch:
         for name in (

@@ -17,18 +17,15 @@ import requests
 from fastapi import FastAPI
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as library_encode
 from opentelemetry.exporter.otlp.proto.http import trace_exporter
-from opentelemetry.instrumentation import fastapi as otel_fastapi
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import Gauge, Histogram, values
 from starlette.routing import Match
 
 from contract import routes
-from contract.schemas import EXAMPLE_RECORD
 from service import model_metrics
 from service.observability import exposition, metrics, otlp, tracing
-from service.observability.routes import route_templates, static_paths
-from tests.unit.service.conftest import LogCapture, Traced, traced_client, traceparent
+from service.observability.routes import route_templates
+from tests.unit.service.conftest import Traced
 from tests.unit.test_otlp import finished_spans
 
 pytestmark = pytest.mark.anyio
@@ -74,49 +71,6 @@ def test_the_otlp_exporter_sends_the_in_place_encoding(monkeypatch: pytest.Monke
     (body,) = capture.bodies
     assert body == library_encode(spans).SerializePartialToString()
     assert filled == ["model.predict", "POST /v1/predict", "plain root"]  # the fast path ran for the plain spans
-
-
-async def test_only_sampled_requests_enter_the_instrumentation(
-    traced: Traced, log: LogCapture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The gate wraps the instrumented stack: `build_middleware_stack` and the middleware's `.app` are as expected."""
-    entered: list[str] = []
-    call = OpenTelemetryMiddleware.__call__
-
-    async def spy(self: OpenTelemetryMiddleware, scope: Any, receive: Any, send: Any) -> None:
-        entered.append(scope["path"])
-        await call(self, scope, receive, send)
-
-    monkeypatch.setattr(OpenTelemetryMiddleware, "__call__", spy)
-    async with traced_client(traced) as c:
-        await c.post(routes.PREDICT, json=EXAMPLE_RECORD)
-        await c.post(routes.PREDICT_ORIGINAL, json=EXAMPLE_RECORD, headers=traceparent())
-    assert isinstance(traced.app.middleware_stack, tracing.SamplingGate)
-    assert entered == [routes.PREDICT_ORIGINAL]
-    assert log.requests()[0]["status_code"] == 200
-
-
-async def test_span_details_are_the_instrumentation_s_and_computed_once_per_route(
-    traced: Traced, log: LogCapture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls: list[str] = []
-    library = otel_fastapi._get_default_span_details
-
-    def spy(scope: Any) -> tuple[str, dict[str, str]]:
-        calls.append(scope["path"])
-        return library(scope)
-
-    monkeypatch.setattr(otel_fastapi, "_get_default_span_details", spy)
-    async with traced_client(traced) as c:  # the stack is built anew: with the spy as the library's function
-        for _ in range(3):
-            await c.post(routes.PREDICT, json=EXAMPLE_RECORD, headers=traceparent())
-    assert calls == [routes.PREDICT]
-    names = {s.name for s in traced.memory.get_finished_spans()}
-    assert f"POST {routes.PREDICT}" in names
-    for path in static_paths(traced.app.routes):
-        scope = {"type": "http", "method": "GET", "path": path, "app": traced.app}
-        memo = tracing.memoized_span_details(library, {path})
-        assert memo(scope) == library(scope)
 
 
 def test_the_resource_hashes_once_and_alike(traced: Traced, monkeypatch: pytest.MonkeyPatch) -> None:

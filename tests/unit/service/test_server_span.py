@@ -1,0 +1,236 @@
+"""The server span layer on its own: a tiny ASGI app, a tracer provider of the test's, spans kept in memory.
+
+The name and attributes are the stable HTTP semantic conventions', as opentelemetry-instrumentation-asgi 0.66
+wrote them for this service before this layer replaced it (with `server.address` without the port).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider, sampling
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+from starlette.types import Message, Receive, Scope, Send
+
+from service.observability.server_span import Sampling, ServerSpans, split_host
+
+pytestmark = pytest.mark.anyio
+PARENT_TRACE = 0x0AF7651916CD43DD8448EB211C80319C
+EVERY_REQUEST = Sampling(1.0, True)
+
+
+@dataclass
+class Route:
+    """What Starlette's router leaves in the scope for a matched route (the layer reads its `path`)."""
+
+    path: str
+
+
+class App:
+    """Answers `status` (or raises `error`), sets `scope["route"]` when given one, notes the current span."""
+
+    def __init__(self, status: int = 200, route: str | None = None, error: Exception | None = None) -> None:
+        self.status, self.route, self.error = status, route, error
+        self.calls = 0
+        self.current: trace.Span | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.calls += 1
+        self.current = trace.get_current_span()
+        if self.route is not None:
+            scope["route"] = Route(self.route)
+        if self.error is not None:
+            raise self.error
+        await send({"type": "http.response.start", "status": self.status, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+def scope(method: str = "POST", path: str = "/predict", headers: list[tuple[bytes, bytes]] | None = None) -> Scope:
+    return {
+        "type": "http",
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "query_string": b"patient=alice",
+        "headers": [(b"host", b"model.example:8080"), (b"user-agent", b"wrk/4"), *(headers or [])],
+        "client": ("10.1.2.3", 5555),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+def traceparent(flag: str = "01") -> tuple[bytes, bytes]:
+    return b"traceparent", f"00-{PARENT_TRACE:032x}-b7ad6b7169203331-{flag}".encode()
+
+
+class Traces:
+    def __init__(self) -> None:
+        self.memory = InMemorySpanExporter()
+        self.provider = TracerProvider(sampler=sampling.ParentBased(sampling.ALWAYS_ON))
+        self.provider.add_span_processor(SimpleSpanProcessor(self.memory))
+
+    def layer(self, app: App, sampling_: Sampling | None = EVERY_REQUEST, **options: Any) -> ServerSpans:
+        options = {"static": {"/predict"}, "excluded": {"/metrics"}, **options}
+        return ServerSpans(app, self.provider.get_tracer("test"), sampling_, **options)
+
+    def spans(self) -> tuple[ReadableSpan, ...]:
+        return self.memory.get_finished_spans()
+
+
+@pytest.fixture
+def traces() -> Traces:
+    return Traces()
+
+
+async def call(layer: ServerSpans, request: Scope) -> list[Message]:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await layer(request, receive, send)
+    return sent
+
+
+async def test_a_static_route_s_span_has_the_stable_http_attributes(traces: Traces) -> None:
+    app = App()
+    sent = await call(traces.layer(app), scope())
+    (span,) = traces.spans()
+    assert (span.name, span.kind, span.status.status_code) == ("POST /predict", trace.SpanKind.SERVER, StatusCode.UNSET)
+    assert dict(span.attributes or {}) == {
+        "http.request.method": "POST",
+        "url.scheme": "http",
+        "url.path": "/predict",
+        "network.protocol.version": "1.1",
+        "server.address": "model.example",
+        "server.port": 8080,
+        "user_agent.original": "wrk/4",
+        "http.route": "/predict",
+        "http.response.status_code": 200,
+    }
+    assert app.current is not None and app.current.get_span_context() == span.context  # current inside the app
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+
+
+async def test_a_route_with_parameters_is_named_by_the_template_the_app_matched(traces: Traces) -> None:
+    await call(traces.layer(App(route="/models/{name}")), scope("GET", "/models/alice"))
+    (span,) = traces.spans()
+    assert span.name == "GET /models/{name}"
+    assert (span.attributes or {})["http.route"] == "/models/{name}"
+
+
+async def test_an_unmatched_path_is_named_by_its_method_alone(traces: Traces) -> None:
+    await call(traces.layer(App(status=404)), scope("GET", "/no/such/path"))
+    (span,) = traces.spans()
+    assert span.name == "GET" and "http.route" not in (span.attributes or {})
+    assert span.status.status_code is StatusCode.UNSET  # a client's error is not the server's
+
+
+async def test_an_unknown_method_is_other_and_named_http(traces: Traces) -> None:
+    await call(traces.layer(App(status=405)), scope("BREW", "/predict"))
+    (span,) = traces.spans()
+    attributes = dict(span.attributes or {})
+    assert span.name == "HTTP" and attributes["http.request.method"] == "_OTHER"
+    assert attributes["http.request.method_original"] == "BREW"
+
+
+async def test_a_5xx_answer_is_an_error(traces: Traces) -> None:
+    await call(traces.layer(App(status=503)), scope())
+    (span,) = traces.spans()
+    assert span.status.status_code is StatusCode.ERROR and (span.attributes or {})["error.type"] == "503"
+
+
+async def test_an_exception_that_escapes_is_an_error_and_still_raised(traces: Traces) -> None:
+    with pytest.raises(RuntimeError):
+        await call(traces.layer(App(error=RuntimeError("boom"))), scope())
+    (span,) = traces.spans()
+    assert span.status.status_code is StatusCode.ERROR and (span.attributes or {})["error.type"] == "RuntimeError"
+    assert trace.get_current_span() is trace.INVALID_SPAN  # the request's context is detached
+
+
+async def test_the_query_and_the_client_only_with_details(traces: Traces) -> None:
+    await call(traces.layer(App()), scope())
+    await call(traces.layer(App(), details=True), scope())
+    redacted, detailed = (dict(s.attributes or {}) for s in traces.spans())
+    assert not {"url.query", "client.address", "client.port"} & set(redacted)
+    assert (detailed["url.query"], detailed["client.address"], detailed["client.port"]) == (
+        "patient=alice",
+        "10.1.2.3",
+        5555,
+    )
+
+
+async def test_a_sampled_parent_s_trace_is_continued(traces: Traces) -> None:
+    await call(traces.layer(App(), Sampling(0.0, True)), scope(headers=[traceparent("01")]))
+    (span,) = traces.spans()
+    assert span.context.trace_id == PARENT_TRACE and span.parent is not None
+    assert span.parent.span_id == 0xB7AD6B7169203331
+
+
+async def test_an_unsampled_parent_records_nothing_but_its_trace_id_is_current(traces: Traces) -> None:
+    app = App()
+    await call(traces.layer(app, Sampling(1.0, True)), scope(headers=[traceparent("00")]))
+    assert traces.spans() == ()
+    assert app.current is not None and app.current.get_span_context().trace_id == PARENT_TRACE
+
+
+async def test_a_root_the_gate_does_not_sample_goes_straight_to_the_app(
+    traces: Traces, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = App()
+    layer = traces.layer(app, Sampling(0.0, True))
+
+    async def traced(*args: Any) -> None:
+        raise AssertionError("the traced path was taken")
+
+    monkeypatch.setattr(layer, "_traced", traced)
+    await call(layer, scope())
+    assert app.calls == 1 and app.current is trace.INVALID_SPAN
+
+
+async def test_without_a_gate_the_sdk_s_sampler_decides(traces: Traces) -> None:
+    traces.provider = TracerProvider(sampler=sampling.ALWAYS_OFF)
+    traces.provider.add_span_processor(SimpleSpanProcessor(traces.memory))
+    app = App()
+    await call(traces.layer(app, None), scope())
+    assert traces.spans() == () and app.calls == 1
+
+
+async def test_excluded_paths_and_other_protocols_are_not_traced(traces: Traces) -> None:
+    app = App()
+    await call(traces.layer(app), scope("GET", "/metrics"))
+    await call(traces.layer(app), {**scope(), "type": "websocket"})
+    assert traces.spans() == () and app.calls == 2
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("model.example", ("model.example", 8000)),
+        ("model.example:8080", ("model.example", 8080)),
+        ("[::1]", ("::1", 8000)),
+        ("[::1]:9000", ("::1", 9000)),
+        ("::1", ("::1", 8000)),
+        ("model.example:http", ("model.example", 8000)),
+    ],
+)
+def test_the_server_address_and_port_come_from_the_host_header(host: str, expected: tuple[str, int]) -> None:
+    assert split_host(host, 8000) == expected
+
+
+@pytest.mark.parametrize(("ratio", "drawn"), [(0.0, 0), (1.0, 1000)])
+def test_the_gate_samples_its_ratio_of_roots(ratio: float, drawn: int) -> None:
+    assert sum(Sampling(ratio, True).traced([]) for _ in range(1000)) == drawn
+
+
+def test_the_gate_sends_a_parented_request_to_the_sdk_only_when_parent_based() -> None:
+    assert Sampling(0.0, True).traced([traceparent("00")])
+    assert not Sampling(0.0, False).traced([traceparent("01")])

@@ -12,7 +12,9 @@ naming the limit, its connection is closed, and it is counted and logged like an
 
 It overrides the protocol's parser callbacks (`on_message_begin`, `on_url`, `on_header`,
 `on_headers_complete`, `on_body`, `on_message_complete`) and `data_received`, each calling uvicorn's
-own; tests/unit/service/test_http_limits.py fails if uvicorn changes them.
+own; tests/unit/service/test_http_limits.py fails if uvicorn changes them. They name the class they extend
+(`HttpToolsProtocol.on_header(self, ...)`) instead of calling `super()`: the callbacks run nine times a request,
+and each `super()` cost about 900 CPU instructions, 1.5% of an instrumented request over HTTP (callgrind).
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             return  # answered, closing: nothing more is parsed
         if self._in_head:
             self._head_bytes += len(data)
-        super().data_received(data)
+        HttpToolsProtocol.data_received(self, data)
         if self._refusal is None and self._in_head and self._head_bytes > self._limits.head_bytes:
             # The head is still incomplete after more than its limit: refused before the parser buffers more.
             self._refuse(431, f"request head exceeds {self._limits.head_bytes} bytes (SERVICE_MAX_HEADER_BYTES)")
@@ -85,14 +87,14 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         if self._refusal is not None:
             return
-        super().on_message_begin()
+        HttpToolsProtocol.on_message_begin(self)
         self._began = time.perf_counter()
         self._header_fields = self._header_bytes = 0
 
     def on_url(self, url: bytes) -> None:
         if self._refusal is not None:
             return
-        super().on_url(url)
+        HttpToolsProtocol.on_url(self, url)
         if len(self.url) > self._limits.url_bytes:
             self._refuse(414, f"request target exceeds {self._limits.url_bytes} bytes (SERVICE_MAX_URL_BYTES)")
 
@@ -106,22 +108,22 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         elif self._header_bytes + len(self.url) > self._limits.head_bytes:
             self._refuse(431, f"request head exceeds {self._limits.head_bytes} bytes (SERVICE_MAX_HEADER_BYTES)")
         else:
-            super().on_header(name, value)
+            HttpToolsProtocol.on_header(self, name, value)
 
     def on_headers_complete(self) -> None:
         if self._refusal is not None:
             return
         self._in_head = False
-        super().on_headers_complete()
+        HttpToolsProtocol.on_headers_complete(self)
 
     def on_body(self, body: bytes) -> None:
         if self._refusal is None:
-            super().on_body(body)
+            HttpToolsProtocol.on_body(self, body)
 
     def on_message_complete(self) -> None:
         if self._refusal is not None:
             return
-        super().on_message_complete()
+        HttpToolsProtocol.on_message_complete(self)
         self._in_head, self._head_bytes = True, 0
 
     def _refuse(self, status: int, detail: str) -> None:

@@ -22,7 +22,8 @@ On top of service/http_limits.py (414, 431 while the head arrives), per connecti
 
 It overrides uvicorn's `_start_asgi_task`, `on_*` parser callbacks, `connection_made`, `connection_lost`,
 `eof_received` and `shutdown`, each calling uvicorn's own; tests/unit/service/test_protocol.py fails if uvicorn
-changes them.
+changes them. The per-request ones call the class they extend by name, not `super()` (service/http_limits.py says
+why). `X-Request-Timeout` is read with Content-Length in one pass at the head's end, not in a callback per header.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
@@ -144,7 +145,7 @@ class ServiceProtocol(LimitedHttpToolsProtocol):
 
     # --- parser callbacks --------------------------------------------------------------------------
     def on_message_begin(self) -> None:
-        super().on_message_begin()
+        LimitedHttpToolsProtocol.on_message_begin(self)
         if self._refusal is not None:
             return
         now = self._began
@@ -155,29 +156,31 @@ class ServiceProtocol(LimitedHttpToolsProtocol):
         self._timing = Timing(now)
         self.scope["extensions"] = {TIMING: self._timing}  # type: ignore[dict-item]  # an extension of ours
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        super().on_header(name, value)
-        if self._refusal is None and self.headers and self.headers[-1][0] == DEADLINE_HEADER and self._timing:
-            try:
-                seconds = parse_duration(value.decode("ascii", "replace"))
-            except ValueError as exc:
-                self._refuse(400, f"X-Request-Timeout: {exc}")
-                return
-            if seconds < MIN_DEADLINE_SECONDS:  # it could only ever pass: a 504 of the client's making
-                self._refuse(400, f"X-Request-Timeout: under the minimum {MIN_DEADLINE_SECONDS * 1000:g}ms")
-                return
-            self._timing.deadline = self._timing.arrival + seconds
-
     def on_headers_complete(self) -> None:
         if self._refusal is not None:
             return
         self._phase, self._since = BODY, time.perf_counter()
-        length = _content_length(self.headers)
+        length, deadline = _length_and_deadline(self.headers)
         if length is not None and length > self._guards.max_body_bytes:
             self._in_head = False
             self._refuse(413, f"request body exceeds {self._guards.max_body_bytes} bytes (SERVICE_MAX_BODY_BYTES)")
             return
-        super().on_headers_complete()
+        if deadline is not None and self._timing is not None and not self._set_deadline(self._timing, deadline):
+            return
+        LimitedHttpToolsProtocol.on_headers_complete(self)
+
+    def _set_deadline(self, timing: Timing, value: bytes) -> bool:
+        """The request's deadline from its X-Request-Timeout; False (and a 400) for one that is refused."""
+        try:
+            seconds = parse_duration(value.decode("ascii", "replace"))
+        except ValueError as exc:
+            self._refuse(400, f"X-Request-Timeout: {exc}")
+            return False
+        if seconds < MIN_DEADLINE_SECONDS:  # it could only ever pass: a 504 of the client's making
+            self._refuse(400, f"X-Request-Timeout: under the minimum {MIN_DEADLINE_SECONDS * 1000:g}ms")
+            return False
+        timing.deadline = timing.arrival + seconds
+        return True
 
     def on_body(self, body: bytes) -> None:
         if self._refusal is not None:
@@ -186,14 +189,14 @@ class ServiceProtocol(LimitedHttpToolsProtocol):
         if self._body_bytes > self._guards.max_body_bytes:
             self._refuse(413, f"request body exceeds {self._guards.max_body_bytes} bytes (SERVICE_MAX_BODY_BYTES)")
             return
-        super().on_body(body)
+        LimitedHttpToolsProtocol.on_body(self, body)
         if self._deferred is not None:
             self.flow.resume_reading()  # the task reads nothing before the body is complete: keep reading
 
     def on_message_complete(self) -> None:
         if self._refusal is not None:
             return
-        super().on_message_complete()
+        LimitedHttpToolsProtocol.on_message_complete(self)
         if self._timing is not None:
             self._timing.ready = time.perf_counter()  # its wait starts (a pipelined one's, behind the one before)
         self._phase = RUNNING
@@ -216,12 +219,13 @@ class ServiceProtocol(LimitedHttpToolsProtocol):
 
     def _admit(self, cycle: RequestResponseCycle, app: Any) -> None:
         scope = cycle.scope
-        t = cast(Timing, scope["extensions"][TIMING])
+        extensions: Any = scope["extensions"]  # (ours holds a Timing: not an ASGI type)
+        t: Timing = extensions[TIMING]
         path = scope["path"]
         # (Only a POST is shed with the canned bytes: a HEAD must get no body.)
         if self._guards.admission.admit(path in self._guards.routes.sheddable and scope["method"] == "POST"):
-            start = super()._start_asgi_task
-            self._guards.pacer.submit(self.loop, lambda: start(cycle, app))
+            start = LimitedHttpToolsProtocol._start_asgi_task
+            self._guards.pacer.submit(self.loop, lambda: start(self, cycle, app))
             return
         keep_alive = cycle.keep_alive
         self.transport.write(shed_response(self._guards.retry_after, keep_alive))
@@ -236,7 +240,7 @@ class ServiceProtocol(LimitedHttpToolsProtocol):
     def on_response_complete(self) -> None:
         if self._phase == RUNNING:  # (a pipelined request may be arriving already)
             self._phase = IDLE
-        super().on_response_complete()
+        LimitedHttpToolsProtocol.on_response_complete(self)
 
     # --- time limits -------------------------------------------------------------------------------
     def check_time(self, now: float) -> None:
@@ -267,14 +271,19 @@ class ServiceProtocol(LimitedHttpToolsProtocol):
         recorder.answer(method, route or UNMATCHED, status, time.perf_counter() - self._began, refused=detail)
 
 
-def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+def _length_and_deadline(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, bytes | None]:
+    """Content-Length (None: absent or malformed, which httptools refuses with a 400 anyway) and the raw
+    X-Request-Timeout, in one pass over the header fields."""
+    length = deadline = None
     for name, value in headers:
         if name == b"content-length":
             try:
-                return int(value)
+                length = int(value)
             except ValueError:
-                return None  # httptools refuses it (400) anyway
-    return None
+                length = None
+        elif name == DEADLINE_HEADER:
+            deadline = value
+    return length, deadline
 
 
 def _sweep(loop: asyncio.AbstractEventLoop, connections: set[Any], guards: Guards) -> None:

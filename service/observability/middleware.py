@@ -22,6 +22,7 @@ from __future__ import annotations
 import random
 import re
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from opentelemetry import trace
@@ -91,13 +92,14 @@ class ObservabilityMiddleware:
         started = False
         error: Exception | None = None
 
-        async def send_with_id(message: Message) -> None:
+        def send_with_id(message: Message) -> Awaitable[None]:
+            # Not a coroutine: the server's send is awaited directly (no frame of its own for each message).
             nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started = True
                 message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
-            await send(message)
+            return send(message)
 
         fields, token = log_fields.start() if self.instrument else ({}, None)
         if self.instrument:

@@ -121,11 +121,11 @@ class ServerSpans:
         status: int | None = None
         error: str | None = None
 
-        async def send_status(message: Message) -> None:
+        def send_status(message: Message) -> Awaitable[None]:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-            await send(message)
+            return send(message)  # (not a coroutine: the server's send is awaited directly)
 
         try:
             await self.app(scope, receive, send_status)

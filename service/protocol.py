@@ -160,26 +160,28 @@ class ServiceProtocol(LimitedHttpToolsProtocol):
         if self._refusal is not None:
             return
         self._phase, self._since = BODY, time.perf_counter()
-        length, deadline = _length_and_deadline(self.headers)
+        length, deadlines = _length_and_deadlines(self.headers)
+        if deadlines and self._timing is not None and not self._set_deadline(self._timing, deadlines):
+            return
         if length is not None and length > self._guards.max_body_bytes:
             self._in_head = False
             self._refuse(413, f"request body exceeds {self._guards.max_body_bytes} bytes (SERVICE_MAX_BODY_BYTES)")
             return
-        if deadline is not None and self._timing is not None and not self._set_deadline(self._timing, deadline):
-            return
         LimitedHttpToolsProtocol.on_headers_complete(self)
 
-    def _set_deadline(self, timing: Timing, value: bytes) -> bool:
-        """The request's deadline from its X-Request-Timeout; False (and a 400) for one that is refused."""
-        try:
-            seconds = parse_duration(value.decode("ascii", "replace"))
-        except ValueError as exc:
-            self._refuse(400, f"X-Request-Timeout: {exc}")
-            return False
-        if seconds < MIN_DEADLINE_SECONDS:  # it could only ever pass: a 504 of the client's making
-            self._refuse(400, f"X-Request-Timeout: under the minimum {MIN_DEADLINE_SECONDS * 1000:g}ms")
-            return False
-        timing.deadline = timing.arrival + seconds
+    def _set_deadline(self, timing: Timing, values: list[bytes]) -> bool:
+        """The request's deadline from its X-Request-Timeout fields (each is checked, the last one counts); False
+        (and a 400) when one is refused."""
+        for value in values:
+            try:
+                seconds = parse_duration(value.decode("ascii", "replace"))
+            except ValueError as exc:
+                self._refuse(400, f"X-Request-Timeout: {exc}")
+                return False
+            if seconds < MIN_DEADLINE_SECONDS:  # it could only ever pass: a 504 of the client's making
+                self._refuse(400, f"X-Request-Timeout: under the minimum {MIN_DEADLINE_SECONDS * 1000:g}ms")
+                return False
+            timing.deadline = timing.arrival + seconds
         return True
 
     def on_body(self, body: bytes) -> None:
@@ -271,10 +273,11 @@ class ServiceProtocol(LimitedHttpToolsProtocol):
         recorder.answer(method, route or UNMATCHED, status, time.perf_counter() - self._began, refused=detail)
 
 
-def _length_and_deadline(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, bytes | None]:
+def _length_and_deadlines(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, list[bytes]]:
     """Content-Length (None: absent or malformed, which httptools refuses with a 400 anyway) and the raw
-    X-Request-Timeout, in one pass over the header fields."""
-    length = deadline = None
+    X-Request-Timeout fields, in one pass over the header fields."""
+    length = None
+    deadlines: list[bytes] = []
     for name, value in headers:
         if name == b"content-length":
             try:
@@ -282,8 +285,8 @@ def _length_and_deadline(headers: list[tuple[bytes, bytes]]) -> tuple[int | None
             except ValueError:
                 length = None
         elif name == DEADLINE_HEADER:
-            deadline = value
-    return length, deadline
+            deadlines.append(value)
+    return length, deadlines
 
 
 def _sweep(loop: asyncio.AbstractEventLoop, connections: set[Any], guards: Guards) -> None:

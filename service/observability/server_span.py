@@ -73,7 +73,8 @@ def split_host(host: str, default_port: int | None) -> tuple[str, int | None]:
         address, port = host.split(":")
     else:
         address, port = host, ""
-    return address, int(port) if port.isdigit() else default_port
+    # (isascii: "²" is a digit to str.isdigit, not to int; a Host header is anyone's bytes)
+    return address, int(port) if port.isascii() and port.isdigit() else default_port
 
 
 class ServerSpans:
@@ -129,7 +130,9 @@ class ServerSpans:
 
         try:
             await self.app(scope, receive, send_status)
-        except BaseException as exc:  # its event is recorded by the request middleware inside, where it can be
+        except Exception as exc:  # its event is recorded by the request middleware inside, where it can be
+            # (Not BaseException: a cancelled request, at shutdown, is not the server's error; the SDK's use_span
+            # does the same.)
             error = type(exc).__qualname__
             raise
         finally:
@@ -167,9 +170,9 @@ class ServerSpans:
 
 
 def _name(method: str | None, route: str | None) -> str:
-    """The span's name as the semantic conventions say: "{method} {route}", the method alone, or "HTTP"."""
-    if method is None:
-        return "HTTP"
+    """The span's name as the semantic conventions say: "{method} {route}" or the method alone, where the method
+    is "HTTP" when it is not a known one."""
+    method = method or "HTTP"
     return f"{method} {route}" if route is not None else method
 
 

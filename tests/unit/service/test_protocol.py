@@ -255,6 +255,14 @@ def test_a_deadline_is_seen_and_a_malformed_one_refused(address: tuple[str, int]
     assert answer.startswith(b"HTTP/1.1 400") and b"X-Request-Timeout: not a duration" in answer
 
 
+def test_every_deadline_field_is_checked(address: tuple[str, int]) -> None:
+    """A malformed one is refused even when a well-formed one follows it."""
+    with socket.create_connection(address, timeout=5) as conn:
+        conn.sendall(post(headers=b"x-request-timeout: soon\r\nx-request-timeout: 1s\r\n"))
+        answer = read_answers(conn)
+    assert answer.startswith(b"HTTP/1.1 400") and b"X-Request-Timeout: not a duration" in answer
+
+
 def test_a_deadline_no_answer_could_meet_is_refused(address: tuple[str, int]) -> None:
     """Its 504 would be a server error of the client's making, burning the availability SLO at will."""
     with socket.create_connection(address, timeout=5) as conn:

@@ -6,6 +6,7 @@ wrote them for this service before this layer replaced it (with `server.address`
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,7 @@ class Route:
 class App:
     """Answers `status` (or raises `error`), sets `scope["route"]` when given one, notes the current span."""
 
-    def __init__(self, status: int = 200, route: str | None = None, error: Exception | None = None) -> None:
+    def __init__(self, status: int = 200, route: str | None = None, error: BaseException | None = None) -> None:
         self.status, self.route, self.error = status, route, error
         self.calls = 0
         self.current: trace.Span | None = None
@@ -136,10 +137,11 @@ async def test_an_unmatched_path_is_named_by_its_method_alone(traces: Traces) ->
 
 async def test_an_unknown_method_is_other_and_named_http(traces: Traces) -> None:
     await call(traces.layer(App(status=405)), scope("BREW", "/predict"))
-    (span,) = traces.spans()
-    attributes = dict(span.attributes or {})
-    assert span.name == "HTTP" and attributes["http.request.method"] == "_OTHER"
-    assert attributes["http.request.method_original"] == "BREW"
+    await call(traces.layer(App(status=404)), scope("BREW", "/no/such/path"))
+    routed, unrouted = traces.spans()
+    attributes = dict(routed.attributes or {})
+    assert routed.name == "HTTP /predict" and unrouted.name == "HTTP"
+    assert attributes["http.request.method"] == "_OTHER" and attributes["http.request.method_original"] == "BREW"
 
 
 async def test_a_5xx_answer_is_an_error(traces: Traces) -> None:
@@ -154,6 +156,14 @@ async def test_an_exception_that_escapes_is_an_error_and_still_raised(traces: Tr
     (span,) = traces.spans()
     assert span.status.status_code is StatusCode.ERROR and (span.attributes or {})["error.type"] == "RuntimeError"
     assert trace.get_current_span() is trace.INVALID_SPAN  # the request's context is detached
+
+
+async def test_a_cancelled_request_is_not_an_error(traces: Traces) -> None:
+    """Cancelled at shutdown: the span ends, without the server's error on it."""
+    with pytest.raises(asyncio.CancelledError):
+        await call(traces.layer(App(error=asyncio.CancelledError())), scope())
+    (span,) = traces.spans()
+    assert span.status.status_code is StatusCode.UNSET and "error.type" not in (span.attributes or {})
 
 
 async def test_the_query_and_the_client_only_with_details(traces: Traces) -> None:
@@ -220,6 +230,7 @@ async def test_excluded_paths_and_other_protocols_are_not_traced(traces: Traces)
         ("[::1]:9000", ("::1", 9000)),
         ("::1", ("::1", 8000)),
         ("model.example:http", ("model.example", 8000)),
+        ("model.example:\u00b2", ("model.example", 8000)),  # a digit to str.isdigit, not to int
     ],
 )
 def test_the_server_address_and_port_come_from_the_host_header(host: str, expected: tuple[str, int]) -> None:

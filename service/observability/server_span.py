@@ -130,10 +130,11 @@ class ServerSpans:
 
         try:
             await self.app(scope, receive, send_status)
-        except Exception as exc:  # its event is recorded by the request middleware inside, where it can be
-            # (Not BaseException: a cancelled request, at shutdown, is not the server's error; the SDK's use_span
-            # does the same.)
+        except Exception as exc:  # (not BaseException: a cancelled request, at shutdown, is not the server's error)
             error = type(exc).__qualname__
+            # The request middleware inside records what escapes the app; this, what escapes the layers around it.
+            if span.is_recording() and not any(event.name == "exception" for event in getattr(span, "events", ())):
+                span.record_exception(exc)
             raise
         finally:
             context.detach(token)

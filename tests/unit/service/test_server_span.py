@@ -155,7 +155,23 @@ async def test_an_exception_that_escapes_is_an_error_and_still_raised(traces: Tr
         await call(traces.layer(App(error=RuntimeError("boom"))), scope())
     (span,) = traces.spans()
     assert span.status.status_code is StatusCode.ERROR and (span.attributes or {})["error.type"] == "RuntimeError"
+    assert [event.name for event in span.events] == ["exception"]
     assert trace.get_current_span() is trace.INVALID_SPAN  # the request's context is detached
+
+
+async def test_an_exception_recorded_inside_is_not_recorded_twice(traces: Traces) -> None:
+    """The request middleware records what escapes the app, then re-raises it once the answer has started."""
+
+    class Recording(App):
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            error = RuntimeError("boom")
+            trace.get_current_span().record_exception(error)
+            raise error
+
+    with pytest.raises(RuntimeError):
+        await call(traces.layer(Recording()), scope())
+    (span,) = traces.spans()
+    assert [event.name for event in span.events] == ["exception"]
 
 
 async def test_a_cancelled_request_is_not_an_error(traces: Traces) -> None:

@@ -34,7 +34,6 @@ from typing import Any
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
@@ -46,6 +45,7 @@ from service.observability import logging, metrics, tracing
 from service.observability.middleware import ObservabilityMiddleware
 from service.observability.routes import static_paths, static_post_paths
 from service.observability.settings import InstrumentSettings
+from service.observability.wrapping import wrap_stack
 from service.turn_admission import TurnAdmission
 
 __all__ = ["InstrumentSettings", "Instrumentation", "Routes", "app_routes", "instrument"]
@@ -95,7 +95,7 @@ def instrument(
     _without_native_telemetry(app)
     # Admission under plain uvicorn: outside the app's middleware, inside the tracing layers (wrapped before they
     # are), so that every request passes it whether it is sampled or not.
-    _wrap_stack(app, lambda stack: _admission(stack, app.state.instrumentation))
+    wrap_stack(app, lambda stack: _admission(stack, app.state.instrumentation))
     provider = None
     if settings.instrumentation:
         provider = tracing.setup(
@@ -156,21 +156,6 @@ def _admission(stack: ASGIApp, done: Instrumentation) -> ASGIApp:
         done.routes(),
     )
     return TurnAdmission(stack, gate)
-
-
-def _wrap_stack(app: Starlette, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
-    """`wrap` the app's middleware, just inside Starlette's outermost ServerErrorMiddleware (whose 500 answers an
-    exception raised in the wrapping layer)."""
-    build = app.build_middleware_stack
-
-    def build_middleware_stack() -> ASGIApp:
-        stack = build()
-        if isinstance(stack, ServerErrorMiddleware):
-            stack.app = wrap(stack.app)
-            return stack
-        return wrap(stack)
-
-    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
 
 
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]

@@ -41,6 +41,7 @@ from starlette.types import ASGIApp
 from contract import routes
 from service.observability.routes import static_paths
 from service.observability.server_span import Sampling, ServerSpans
+from service.observability.wrapping import wrap_stack
 
 SERVICE_NAME = "insurance-charges"
 #: Scrapes and probes make no traces.
@@ -155,20 +156,13 @@ def setup(
         provider.add_span_processor(BatchSpanProcessor(_exporter(name, endpoint_url)))
     trace.set_tracer_provider(provider)
     tracer = provider.get_tracer("service.observability.server_span")
-    build = app.build_middleware_stack
 
-    def build_middleware_stack() -> ASGIApp:
-        # Outermost, around Starlette's ServerErrorMiddleware: the span covers whatever answers the request.
-        return ServerSpans(
-            build(),
-            tracer,
-            gate,
-            static=static_paths(app.routes),  # (the routes are final once the stack is built)
-            excluded=EXCLUDED_PATHS,
-            details=not redact,
-        )
+    def server_spans(stack: ASGIApp) -> ASGIApp:
+        static = static_paths(app.routes)  # (the routes are final once the stack is built)
+        return ServerSpans(stack, tracer, gate, static=static, excluded=EXCLUDED_PATHS, details=not redact)
 
-    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
+    # Outermost, around Starlette's ServerErrorMiddleware: the span covers whatever answers the request.
+    wrap_stack(app, server_spans, outermost=True)
     return provider
 
 

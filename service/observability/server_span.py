@@ -1,15 +1,17 @@
-"""The server span of a traced request: the head-sampling decision, then one SDK span per sampled request.
+"""The server span of a traced request: the head-sampling decision, then one span per sampled request.
 
 Why not opentelemetry-instrumentation-asgi/-fastapi: on this service's request path they cost about 160 µs per
 sampled request (route matching again for the span name, attribute dictionaries built, cleaned and set twice,
 every header look-up decoding all the headers, OTel metrics for a no-op meter, wrapped send and receive) and a
 layer of coroutines for every request. This layer gives the span the same name and the stable HTTP semantic
 conventions' attributes (`http.request.method`, `url.path`, `http.route`, `http.response.status_code`, ...) for
-a fraction of that (docs/performance.md), with the SDK's own tracer, propagators and span processors.
+a fraction of that (docs/performance.md), with the SDK's own propagators and span processors; a span to be
+recorded is recorded by `recorded_span.SpanRecorder` (that module says why), the others come from the SDK's tracer.
 
 The decision comes first, from OTEL_TRACES_SAMPLER(_ARG) as `Sampling` says: a request that will not be sampled
-costs one look for a `traceparent` header and one random draw, and the app is called as if this layer were not
-there. What reaches the SDK is to be kept (its sampler is always-on, parent-based when the gate is).
+costs one look through its header names for the propagators' (`traceparent`, `tracestate`, `baggage` by default)
+and one random draw, and the app is called as if this layer were not there. A request with propagation headers
+is decided once they are read: a valid parent's sampled flag when the gate is parent-based, the ratio otherwise.
 
 The query string and the client's address are left out unless `details` (SERVICE_TRACE_REQUEST_DETAILS): a span
 outlives the request in a trace store many people read, and both can identify a person.
@@ -23,10 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import context, propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.observability.recorded_span import SpanRecorder
 from service.observability.routes import METHODS
 
 Headers = list[tuple[bytes, bytes]]
@@ -49,17 +53,14 @@ HEADERS = _AsgiHeaders()
 
 @dataclass(frozen=True)
 class Sampling:
-    """The head-sampling decision for a request: `ratio` of the roots; with `parent_based`, every request that
-    carries a `traceparent` goes to the SDK, whose parent-based sampler follows the parent's flag."""
+    """The head-sampling decision for a request: `ratio` of the roots; with `parent_based`, a request whose
+    propagation headers name a valid parent follows the parent's sampled flag instead."""
 
     ratio: float
     parent_based: bool
 
-    def traced(self, headers: Headers) -> bool:
-        if self.parent_based:
-            for name, _ in headers:
-                if name == b"traceparent":
-                    return True
+    def drawn(self) -> bool:
+        """The ratio's draw for a root."""
         return self.ratio >= 1.0 or random.random() < self.ratio
 
 
@@ -80,9 +81,12 @@ def split_host(host: str, default_port: int | None) -> tuple[str, int | None]:
 class ServerSpans:
     """The outermost layer when tracing is on: a SERVER span around the app for the requests `sampling` traces.
 
-    `sampling` None: the SDK's sampler decides for every request (a sampler the gate does not know). `static`: the
-    route templates without parameters (the span's name and `http.route` known at the start); for the others the
-    matched route's template is read from the scope afterwards. `excluded`: paths never traced (scrapes, probes).
+    `sampling` None: the SDK's sampler decides for every request (a sampler the gate does not know). `recorder`:
+    where the sampled spans are recorded (recorded_span.py; the SDK's tracer makes the others, and all of them
+    without a recorder). `static`: the route templates without parameters (the span's name and `http.route` known
+    at the start); for the others the matched route's template is read from the scope afterwards. `excluded`:
+    paths never traced (scrapes, probes). The propagation headers looked for are the global propagator's fields
+    when the layer is made (OTEL_PROPAGATORS).
     """
 
     def __init__(
@@ -94,30 +98,48 @@ class ServerSpans:
         static: Collection[str],
         excluded: Collection[str],
         details: bool = False,
+        recorder: SpanRecorder | None = None,
     ) -> None:
         self.app = app
         self.tracer = tracer
         self.sampling = sampling
+        self.recorder = recorder if sampling is not None else None
         self.static = frozenset(static)
         self.excluded = frozenset(excluded)
         self.details = details
+        self.fields = frozenset(field.lower().encode("latin-1") for field in propagate.get_global_textmap().fields)
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         # Not a coroutine itself: an untraced request awaits the app's coroutine directly (no frame of its own).
         if scope["type"] != "http" or scope["path"] in self.excluded:
             return self.app(scope, receive, send)
-        if self.sampling is not None and not self.sampling.traced(scope["headers"]):
-            return self.app(scope, receive, send)
-        return self._traced(scope, receive, send)
+        sampling = self.sampling
+        if sampling is None:
+            return self._traced(scope, receive, send, True)
+        carried = self._carries(scope["headers"])
+        # A parent-based gate draws for a request with propagation headers only once they name no valid parent.
+        if (carried and sampling.parent_based) or sampling.drawn():
+            return self._traced(scope, receive, send, carried)
+        return self.app(scope, receive, send)
 
-    async def _traced(self, scope: Scope, receive: Receive, send: Send) -> None:
-        parent = propagate.extract(scope["headers"], getter=HEADERS)
+    def _carries(self, headers: Headers) -> bool:
+        fields = self.fields
+        for name, _ in headers:  # noqa: SIM110 (a plain loop: any() over a generator costs a frame a request)
+            if name in fields:
+                return True
+        return False
+
+    async def _traced(self, scope: Scope, receive: Receive, send: Send, carried: bool) -> None:
+        parent = propagate.extract(scope["headers"], getter=HEADERS) if carried else Context()
+        remote = trace.get_current_span(parent).get_span_context()
+        sampling = self.sampling
+        if sampling is not None and sampling.parent_based and carried and not remote.is_valid and not sampling.drawn():
+            await self.app(scope, receive, send)  # a root after all, which the ratio did not draw
+            return
         method = scope["method"]
         known = method if method in METHODS else None
         route = scope["path"] if scope["path"] in self.static else None
-        span = self.tracer.start_span(
-            _name(known, route), parent, kind=SpanKind.SERVER, attributes=self._attributes(scope, known, route)
-        )
+        span = self._start(_name(known, route), parent, remote, self._attributes(scope, known, route))
         token = context.attach(trace.set_span_in_context(span, parent))
         status: int | None = None
         error: str | None = None
@@ -141,6 +163,16 @@ class ServerSpans:
             if span.is_recording():
                 _finish(span, known, route, scope, status, error)
             span.end()
+
+    def _start(self, name: str, parent: Context, remote: SpanContext, attributes: dict[str, Any]) -> trace.Span:
+        """The recorder's span for what is to be recorded, the SDK's for the rest (its sampler decides there)."""
+        recorder, sampling = self.recorder, self.sampling
+        if recorder is not None and sampling is not None:
+            if not remote.is_valid:
+                return recorder.start(name, None, SpanKind.SERVER, attributes)
+            if remote.trace_flags.sampled or not sampling.parent_based:
+                return recorder.start(name, remote, SpanKind.SERVER, attributes)
+        return self.tracer.start_span(name, parent, kind=SpanKind.SERVER, attributes=attributes)
 
     def _attributes(self, scope: Scope, method: str | None, route: str | None) -> dict[str, Any]:
         server = scope.get("server") or (None, None)

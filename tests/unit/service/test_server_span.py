@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider, sampling
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SynchronousMultiSpanProcessor, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.types import Message, Receive, Scope, Send
 
+from service.observability.recorded_span import SpanRecorder
 from service.observability.server_span import Sampling, ServerSpans, split_host
 
 pytestmark = pytest.mark.anyio
@@ -70,22 +72,30 @@ def traceparent(flag: str = "01") -> tuple[bytes, bytes]:
 
 
 class Traces:
-    def __init__(self) -> None:
+    """A provider whose spans are kept in memory; with `recorded`, the layer records the sampled spans itself
+    (recorded_span.py), as `tracing.setup` has it, else the SDK's tracer makes every span."""
+
+    def __init__(self, recorded: bool) -> None:
         self.memory = InMemorySpanExporter()
-        self.provider = TracerProvider(sampler=sampling.ParentBased(sampling.ALWAYS_ON))
+        processor = SynchronousMultiSpanProcessor()
+        self.provider = TracerProvider(
+            sampler=sampling.ParentBased(sampling.ALWAYS_ON), active_span_processor=processor
+        )
         self.provider.add_span_processor(SimpleSpanProcessor(self.memory))
+        ids, resource = self.provider.id_generator, self.provider.resource
+        self.recorder = SpanRecorder(processor, resource, "test", ids, SpanLimits()) if recorded else None
 
     def layer(self, app: App, sampling_: Sampling | None = EVERY_REQUEST, **options: Any) -> ServerSpans:
-        options = {"static": {"/predict"}, "excluded": {"/metrics"}, **options}
+        options = {"static": {"/predict"}, "excluded": {"/metrics"}, "recorder": self.recorder, **options}
         return ServerSpans(app, self.provider.get_tracer("test"), sampling_, **options)
 
     def spans(self) -> tuple[ReadableSpan, ...]:
         return self.memory.get_finished_spans()
 
 
-@pytest.fixture
-def traces() -> Traces:
-    return Traces()
+@pytest.fixture(params=[True, False], ids=["recorded", "sdk"])
+def traces(request: pytest.FixtureRequest) -> Traces:
+    return Traces(recorded=request.param)
 
 
 async def call(layer: ServerSpans, request: Scope) -> list[Message]:
@@ -255,9 +265,41 @@ def test_the_server_address_and_port_come_from_the_host_header(host: str, expect
 
 @pytest.mark.parametrize(("ratio", "drawn"), [(0.0, 0), (1.0, 1000)])
 def test_the_gate_samples_its_ratio_of_roots(ratio: float, drawn: int) -> None:
-    assert sum(Sampling(ratio, True).traced([]) for _ in range(1000)) == drawn
+    assert sum(Sampling(ratio, True).drawn() for _ in range(1000)) == drawn
 
 
-def test_the_gate_sends_a_parented_request_to_the_sdk_only_when_parent_based() -> None:
-    assert Sampling(0.0, True).traced([traceparent("00")])
-    assert not Sampling(0.0, False).traced([traceparent("01")])
+async def test_a_parent_is_followed_only_when_parent_based(traces: Traces) -> None:
+    await call(traces.layer(App(), Sampling(0.0, False)), scope(headers=[traceparent("01")]))
+    assert traces.spans() == ()
+
+
+async def test_a_malformed_parent_makes_a_root_which_the_ratio_decides(traces: Traces) -> None:
+    app = App()
+    await call(traces.layer(app, Sampling(0.0, True)), scope(headers=[(b"traceparent", b"00-not-a-parent-01")]))
+    assert traces.spans() == () and app.calls == 1
+    await call(traces.layer(app, Sampling(1.0, True)), scope(headers=[(b"traceparent", b"00-not-a-parent-01")]))
+    (span,) = traces.spans()
+    assert span.parent is None
+
+
+async def test_the_propagators_fields_are_the_parent_s_headers(traces: Traces, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With another propagator (OTEL_PROPAGATORS), its headers carry the parent, and `traceparent` does not."""
+    monkeypatch.setattr(propagate, "get_global_textmap", lambda: Renamed())
+    layer = traces.layer(App(), Sampling(0.0, True))
+    await call(layer, scope(headers=[traceparent("01")]))
+    assert traces.spans() == ()
+    await call(layer, scope(headers=[(b"x-parent", traceparent("01")[1])]))
+    (span,) = traces.spans()
+    assert span.context.trace_id == PARENT_TRACE
+
+
+class Renamed(TraceContextTextMapPropagator):
+    """W3C trace context under another header name: a propagator whose fields are not `traceparent`."""
+
+    def extract(self, carrier: Any, context: Any = None, getter: Any = None) -> Any:
+        return super().extract({"traceparent": getter.get(carrier, "x-parent") or []}, context)
+
+    @property
+    def fields(self) -> set[str]:
+        return {"x-parent"}
+

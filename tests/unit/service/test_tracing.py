@@ -96,9 +96,9 @@ async def test_an_unsampled_request_goes_straight_to_the_app_and_still_answers_5
     entered: list[str] = []
     traced_path = ServerSpans._traced
 
-    def spy(self: ServerSpans, scope: Any, receive: Any, send: Any) -> Any:
+    def spy(self: ServerSpans, scope: Any, receive: Any, send: Any, carried: bool) -> Any:
         entered.append(scope["path"])
-        return traced_path(self, scope, receive, send)
+        return traced_path(self, scope, receive, send, carried)
 
     monkeypatch.setattr(ServerSpans, "_traced", spy)
     try:

@@ -97,6 +97,12 @@ class Result:
     cpu_us: list[float]  # server CPU µs per request, round by round (less noisy on a shared machine)
     client_us: list[float]  # the load client's CPU µs per request, round by round
 
+    def extend(self, more: Result) -> None:
+        """Add another run's rounds (of new server processes) to these."""
+        self.rps.extend(more.rps)
+        self.cpu_us.extend(more.cpu_us)
+        self.client_us.extend(more.client_us)
+
     @property
     def best_rps(self) -> float:
         return max(self.rps)
@@ -135,9 +141,11 @@ def wrk(target: Target, script: Path, seconds: int, connections: int, cpu: str |
     return float(rps.group(1)), cpu_used / requests * 1e6, client_used / requests * 1e6
 
 
-def measure(targets: dict[str, Target], args: argparse.Namespace, script: Path, cpu: str | None) -> dict[str, Result]:
+def measure(
+    targets: dict[str, Target], args: argparse.Namespace, script: Path, cpu: str | None, warm_up: int = 2
+) -> dict[str, Result]:
     for target in targets.values():
-        wrk(target, script, 2, args.connections, cpu)  # warm-up
+        wrk(target, script, warm_up, args.connections, cpu)  # seconds of load before any is measured
     results = {name: Result([], [], []) for name in targets}
     for round_ in range(args.rounds):
         order = list(targets.items())

@@ -37,8 +37,9 @@ class InstrumentSettings(BaseSettings):
         None,
         ge=0,
         le=1,
-        description="Share of requests traced (a request with a `traceparent` follows its parent's decision); "
-        "unset: `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` decide.",
+        description="Share of requests traced (a request whose propagation headers, `traceparent` by default, name "
+        "a valid parent follows its parent's decision); unset: `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` "
+        "decide.",
     )
     otlp_endpoint: AnyHttpUrl | None = Field(
         None,

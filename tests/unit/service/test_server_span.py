@@ -302,4 +302,3 @@ class Renamed(TraceContextTextMapPropagator):
     @property
     def fields(self) -> set[str]:
         return {"x-parent"}
-

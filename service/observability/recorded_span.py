@@ -4,9 +4,12 @@ Why not the SDK's Span for it: that span is built for any caller in any thread. 
 cleans the attributes on every set, calls every processor's `on_start`, counts itself in the SDK's span metrics
 (a no-op meter here) and, at its end, copies itself into a ReadableSpan. On this service's sampled request that is
 most of what sampling costs beyond not sampling (docs/performance.md). The server span is owned by one request's
-task and needs none of it: its attributes are checked once, at its end, by the same `BoundedAttributes` the SDK
-uses (so the span limits of OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT and OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT apply), and what
-the processors receive is the SDK's ReadableSpan, exported by the SDK's processors and exporters.
+task and needs none of it. Its attributes stay a plain dict while each is a plain value (a str, bool, int or
+float under a string key) within the span limits, which the SDK's cleaning would keep as they are; anything else
+turns them into the SDK's own `BoundedAttributes` at once, which cleans, bounds and counts from then on as the
+SDK's span does (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT), a bad value failing in the
+caller. What the processors receive is the SDK's ReadableSpan, exported by the SDK's processors and exporters.
+Like any object of one task, it takes no lock: a span changed from another thread while it ends is not supported.
 
 What the SDK's Span does that this one does not: processors' `on_start` is not called (the provider that
 `tracing.setup` makes has batch exporters only, for which it does nothing), links are not kept (nothing gives a
@@ -16,6 +19,7 @@ compares what the processors receive from both for the same calls.
 
 from __future__ import annotations
 
+import sys
 import traceback
 from collections.abc import Mapping, Sequence
 from time import time_ns
@@ -23,56 +27,58 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, SpanProcessor
-from opentelemetry.sdk.trace.id_generator import IdGenerator
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util import types
 
 _UNSET = Status(StatusCode.UNSET)
-#: The attribute values that the SDK's cleaning keeps as they are (without a length limit).
+#: The attribute values that the SDK's cleaning keeps as they are (without a length limit; exact types: a subclass,
+#: such as an IntEnum, goes to the SDK's map).
 _PLAIN = frozenset((str, bool, int, float))
+
+
+def _plain(key: object, value: object) -> bool:
+    return type(value) in _PLAIN and type(key) is str and bool(key)
 
 
 class SpanRecorder:
     """Starts recorded spans for the instrumentation scope named `scope` (as the SDK's `get_tracer(scope)` names
-    it), and hands each ended one to `processor`."""
+    it), with `provider`'s id generator and resource (read as each span is made and ended: a forked worker's
+    provider updates its resource), and hands each ended one to `processor`, the provider's own."""
 
-    def __init__(
-        self,
-        processor: SpanProcessor,
-        resource: Resource,
-        scope: str,
-        ids: IdGenerator,
-        limits: SpanLimits,
-    ) -> None:
+    def __init__(self, processor: SpanProcessor, provider: TracerProvider, scope: str, limits: SpanLimits) -> None:
         self.processor = processor
-        self.resource = resource
+        self.provider = provider
         self.scope = InstrumentationScope(scope, "")
-        self.ids = ids
         self.limits = limits
-        random = ids.is_trace_id_random()
-        self._root_flags = TraceFlags(TraceFlags.SAMPLED | (TraceFlags.RANDOM_TRACE_ID if random else 0))
+        #: How many attributes a plain dict may hold (below, a `BoundedAttributes` takes over): none under a
+        #: value length limit, which every string would need checked against.
+        count = limits.max_span_attributes  # (None: no count limit)
+        self.plain_room = 0 if limits.max_span_attribute_length is not None else sys.maxsize if count is None else count
 
     def start(self, name: str, parent: SpanContext | None, kind: SpanKind, attributes: dict[str, Any]) -> RecordedSpan:
-        """A sampled span, the child of `parent` (a valid span context) or a new trace's root (None)."""
+        """A sampled span, the child of `parent` (a valid span context) or a new trace's root (None); it keeps
+        `attributes` (the caller's new dict) as its own."""
+        ids = self.provider.id_generator
         if parent is None:
-            trace_id, flags, state = self.ids.generate_trace_id(), self._root_flags, None
+            random = TraceFlags.RANDOM_TRACE_ID if ids.is_trace_id_random() else 0
+            trace_id, state = ids.generate_trace_id(), None
         else:
             random = TraceFlags.RANDOM_TRACE_ID if parent.trace_flags.random_trace_id else 0
-            trace_id, flags, state = parent.trace_id, TraceFlags(TraceFlags.SAMPLED | random), parent.trace_state
-        context = SpanContext(trace_id, self.ids.generate_span_id(), False, flags, state)
-        return RecordedSpan(self, name, context, parent, kind, attributes)
+            trace_id, state = parent.trace_id, parent.trace_state
+        context = SpanContext(trace_id, ids.generate_span_id(), False, TraceFlags(TraceFlags.SAMPLED | random), state)
+        plain = len(attributes) <= self.plain_room and all(_plain(key, value) for key, value in attributes.items())
+        return RecordedSpan(self, name, context, parent, kind, attributes if plain else self.bounded(attributes))
 
     def end(self, span: RecordedSpan) -> None:
         readable = ReadableSpan(
             span.name,
             span.context,
             span.parent,
-            self.resource,
-            self._checked(span.attributes),
+            self.provider.resource,
+            span.attributes,
             span.events,
             (),
             span.kind,
@@ -83,24 +89,19 @@ class SpanRecorder:
         )
         self.processor.on_end(readable)
 
-    def _checked(self, attributes: dict[str, Any]) -> types.Attributes:
-        """The attributes as the SDK's span would keep them: as they are when each is a plain value and no limit
-        bites (what the SDK's cleaning would leave unchanged), else through the SDK's `BoundedAttributes`."""
+    def bounded(self, attributes: Mapping[str, Any]) -> BoundedAttributes:
+        """The span's attributes from now on: the SDK's map, cleaning and bounding every value set."""
         limits = self.limits
-        count = limits.max_span_attributes  # (None: no limit)
-        if limits.max_span_attribute_length is None and (count is None or len(attributes) <= count):
-            for key, value in attributes.items():
-                if type(value) not in _PLAIN or type(key) is not str or not key:
-                    break
-            else:
-                return attributes
         return BoundedAttributes(
-            limits.max_span_attributes, attributes, immutable=True, max_value_len=limits.max_span_attribute_length
+            limits.max_span_attributes, attributes, immutable=False, max_value_len=limits.max_span_attribute_length
         )
 
     def event(self, name: str, attributes: types.Attributes, timestamp: int | None) -> Event:
+        """An event as the SDK's span makes it: its attributes bounded by the event limits."""
         limits = self.limits
-        bounded = BoundedAttributes(limits.max_event_attributes, attributes, max_value_len=limits.max_attribute_length)
+        bounded = BoundedAttributes(
+            limits.max_event_attributes, attributes, max_value_len=limits.max_attribute_length, immutable=True
+        )
         return Event(name, bounded, timestamp if timestamp is not None else time_ns())
 
 
@@ -118,14 +119,14 @@ class RecordedSpan(trace.Span):
         context: SpanContext,
         parent: SpanContext | None,
         kind: SpanKind,
-        attributes: dict[str, Any],
+        attributes: dict[str, Any] | BoundedAttributes,
     ) -> None:
         self.recorder = recorder
         self.name = name
         self.context = context
         self.parent = parent
         self.kind = kind
-        self.attributes = attributes
+        self.attributes: dict[str, Any] | BoundedAttributes = attributes
         self.events: Sequence[Event] = ()
         self.status = _UNSET
         self.start_time = time_ns()
@@ -138,12 +139,23 @@ class RecordedSpan(trace.Span):
         return self.end_time is None
 
     def set_attribute(self, key: str, value: types.AttributeValue) -> None:
-        if self.end_time is None:
-            self.attributes[key] = value
+        if self.end_time is not None:
+            return
+        attributes = self.attributes
+        if type(attributes) is dict and _plain(key, value):
+            if key in attributes:
+                del attributes[key]  # (set again, it is the newest: the first one out under a count limit)
+            elif len(attributes) >= self.recorder.plain_room:
+                attributes = self.attributes = self.recorder.bounded(attributes)
+            attributes[key] = value
+        else:
+            if type(attributes) is dict:
+                attributes = self.attributes = self.recorder.bounded(attributes)
+            attributes[key] = value
 
     def set_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
-        if self.end_time is None:
-            self.attributes.update(attributes)
+        for key, value in attributes.items():
+            self.set_attribute(key, value)
 
     def update_name(self, name: str) -> None:
         if self.end_time is None:

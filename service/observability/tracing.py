@@ -161,7 +161,7 @@ def setup(
         provider.add_span_processor(BatchSpanProcessor(_exporter(name, endpoint_url)))
     trace.set_tracer_provider(provider)
     tracer = provider.get_tracer(SERVER_SCOPE)
-    recorder = SpanRecorder(processor, provider.resource, SERVER_SCOPE, provider.id_generator, SpanLimits())
+    recorder = SpanRecorder(processor, provider, SERVER_SCOPE, SpanLimits())
 
     def server_spans(stack: ASGIApp) -> ASGIApp:
         static = static_paths(app.routes)  # (the routes are final once the stack is built)

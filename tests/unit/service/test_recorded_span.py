@@ -35,7 +35,7 @@ class Both:
         provider = TracerProvider(active_span_processor=processor, resource=resource, span_limits=limits)
         provider.add_span_processor(SimpleSpanProcessor(self.memory))
         self.tracer = provider.get_tracer("test-scope")
-        self.recorder = SpanRecorder(processor, provider.resource, "test-scope", provider.id_generator, limits)
+        self.recorder = SpanRecorder(processor, provider, "test-scope", limits)
 
     def run(self, calls: Callable[[trace.Span], None], parent: SpanContext | None = None) -> tuple[ReadableSpan, ...]:
         context = trace.set_span_in_context(trace.NonRecordingSpan(parent)) if parent is not None else None
@@ -127,8 +127,9 @@ def test_an_exception_is_an_event_with_the_sdk_s_attributes() -> None:
 def test_values_the_sdk_cleans_are_cleaned() -> None:
     def calls(span: trace.Span) -> None:
         span.set_attribute("sizes", [1, 2])  # a list becomes a tuple
-        span.set_attribute("nothing", None)  # dropped, with a warning
+        span.set_attribute("nothing", None)
         span.set_attribute("", "empty key")  # dropped
+        span.set_attribute(1, "a key not a string")  # type: ignore[arg-type]  # dropped, counted
 
     assert same(calls)["attributes"]["sizes"] == (1, 2)
 
@@ -143,6 +144,37 @@ def test_the_span_limits_apply() -> None:
 
     recorded = same(calls, limits)
     assert recorded["dropped_attributes"] > 0 and recorded["dropped_events"] == 1
+
+
+def test_a_value_changed_after_it_was_set_is_kept_as_it_was_set() -> None:
+    def calls(span: trace.Span) -> None:
+        sizes = [1, 2]
+        span.set_attribute("sizes", sizes)
+        sizes.append(3)
+
+    assert same(calls)["attributes"]["sizes"] == (1, 2)
+
+
+@pytest.mark.parametrize("count", [0, 3, 4])
+def test_an_attribute_set_again_is_the_newest_under_a_count_limit(count: int) -> None:
+    def calls(span: trace.Span) -> None:
+        span.set_attribute("x", 1)
+        span.set_attribute("http.request.method", "GET")  # set again: the oldest is now url.path
+        span.set_attribute("y", 2)
+
+    same(calls, SpanLimits(max_span_attributes=count))
+
+
+def test_a_value_that_cannot_be_cleaned_fails_where_it_is_set() -> None:
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+    def calls(span: trace.Span) -> None:
+        with pytest.raises(RuntimeError):
+            span.set_attribute("odd", Unprintable())  # type: ignore[arg-type]
+
+    assert "odd" not in same(calls)["attributes"]
 
 
 def test_an_ended_span_stays_as_it_ended() -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from opentelemetry import propagate, trace
+from opentelemetry import baggage, propagate, trace
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SynchronousMultiSpanProcessor, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -41,10 +41,12 @@ class App:
         self.status, self.route, self.error = status, route, error
         self.calls = 0
         self.current: trace.Span | None = None
+        self.baggage: dict[str, object] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.calls += 1
         self.current = trace.get_current_span()
+        self.baggage = dict(baggage.get_all())
         if self.route is not None:
             scope["route"] = Route(self.route)
         if self.error is not None:
@@ -82,12 +84,14 @@ class Traces:
             sampler=sampling.ParentBased(sampling.ALWAYS_ON), active_span_processor=processor
         )
         self.provider.add_span_processor(SimpleSpanProcessor(self.memory))
-        ids, resource = self.provider.id_generator, self.provider.resource
-        self.recorder = SpanRecorder(processor, resource, "test", ids, SpanLimits()) if recorded else None
+        # The sampler `tracing.setup` gives a gate that is not parent-based; the same processors.
+        self.always_on = TracerProvider(sampler=sampling.ALWAYS_ON, active_span_processor=processor)
+        self.recorder = SpanRecorder(processor, self.provider, "test", SpanLimits()) if recorded else None
 
     def layer(self, app: App, sampling_: Sampling | None = EVERY_REQUEST, **options: Any) -> ServerSpans:
         options = {"static": {"/predict"}, "excluded": {"/metrics"}, "recorder": self.recorder, **options}
-        return ServerSpans(app, self.provider.get_tracer("test"), sampling_, **options)
+        provider = self.always_on if sampling_ is not None and not sampling_.parent_based else self.provider
+        return ServerSpans(app, provider.get_tracer("test"), sampling_, **options)
 
     def spans(self) -> tuple[ReadableSpan, ...]:
         return self.memory.get_finished_spans()
@@ -271,6 +275,21 @@ def test_the_gate_samples_its_ratio_of_roots(ratio: float, drawn: int) -> None:
 async def test_a_parent_is_followed_only_when_parent_based(traces: Traces) -> None:
     await call(traces.layer(App(), Sampling(0.0, False)), scope(headers=[traceparent("01")]))
     assert traces.spans() == ()
+
+
+async def test_a_gate_that_is_not_parent_based_records_a_child_of_an_unsampled_parent(traces: Traces) -> None:
+    await call(traces.layer(App(), Sampling(1.0, False)), scope(headers=[traceparent("00")]))
+    (span,) = traces.spans()
+    assert span.context.trace_id == PARENT_TRACE and span.context.trace_flags.sampled
+
+
+async def test_baggage_alone_is_no_parent_the_ratio_decides_and_the_app_gets_it(traces: Traces) -> None:
+    app = App()
+    await call(traces.layer(app, Sampling(0.0, True)), scope(headers=[(b"baggage", b"tenant=clinic")]))
+    assert traces.spans() == () and app.calls == 1
+    await call(traces.layer(app, Sampling(1.0, True)), scope(headers=[(b"baggage", b"tenant=clinic")]))
+    (span,) = traces.spans()
+    assert span.parent is None and app.baggage == {"tenant": "clinic"}
 
 
 async def test_a_malformed_parent_makes_a_root_which_the_ratio_decides(traces: Traces) -> None:

@@ -283,22 +283,20 @@ async def test_a_gate_that_is_not_parent_based_records_a_child_of_an_unsampled_p
     assert span.context.trace_id == PARENT_TRACE and span.context.trace_flags.sampled
 
 
-async def test_baggage_alone_is_no_parent_the_ratio_decides_and_the_app_gets_it(traces: Traces) -> None:
+@pytest.mark.parametrize(
+    ("header", "baggage_in_app"),
+    [((b"baggage", b"tenant=clinic"), {"tenant": "clinic"}), ((b"traceparent", b"00-not-a-parent-01"), {})],
+    ids=["baggage alone", "a malformed traceparent"],
+)
+async def test_headers_that_name_no_parent_make_a_root_which_the_ratio_decides(
+    traces: Traces, header: tuple[bytes, bytes], baggage_in_app: dict[str, str]
+) -> None:
     app = App()
-    await call(traces.layer(app, Sampling(0.0, True)), scope(headers=[(b"baggage", b"tenant=clinic")]))
+    await call(traces.layer(app, Sampling(0.0, True)), scope(headers=[header]))
     assert traces.spans() == () and app.calls == 1
-    await call(traces.layer(app, Sampling(1.0, True)), scope(headers=[(b"baggage", b"tenant=clinic")]))
+    await call(traces.layer(app, Sampling(1.0, True)), scope(headers=[header]))
     (span,) = traces.spans()
-    assert span.parent is None and app.baggage == {"tenant": "clinic"}
-
-
-async def test_a_malformed_parent_makes_a_root_which_the_ratio_decides(traces: Traces) -> None:
-    app = App()
-    await call(traces.layer(app, Sampling(0.0, True)), scope(headers=[(b"traceparent", b"00-not-a-parent-01")]))
-    assert traces.spans() == () and app.calls == 1
-    await call(traces.layer(app, Sampling(1.0, True)), scope(headers=[(b"traceparent", b"00-not-a-parent-01")]))
-    (span,) = traces.spans()
-    assert span.parent is None
+    assert span.parent is None and app.baggage == baggage_in_app
 
 
 async def test_the_propagators_fields_are_the_parent_s_headers(traces: Traces, monkeypatch: pytest.MonkeyPatch) -> None:

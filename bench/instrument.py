@@ -15,8 +15,8 @@ Each server on one worker pinned to CPU 0, wrk (Debian package `wrk`) and the si
 wrk with --connections for --seconds, in interleaved rounds, the order reversed every other round (a, b, c, c,
 b, a, ...), so that the machine's drift favours no variant; a ratio is taken within each round and the median of
 the rounds' ratios is the verdict (as bench/overhead.py, whose helpers this uses). The rounds are run in --trials,
-each with three new server processes: two processes of the same variant differ by several percent here (where
-their code and data land in memory), and one process per variant would make that luck part of the verdict. Then
+each with three new server processes: two processes of the same variant differ by several percent here (measured;
+the cause is not settled), and one process per variant would make that luck part of the verdict. Then
 each variant's p99 at 5% of its own capacity (the median of its rounds), on the last trial's servers: wrk with a
 few connections, each pausing between requests so that together they send that rate (at 5% of capacity a request
 seldom waits for the one before it, so this is nearly an open-loop load). Goals: (b)/(a) >= 0.75 and
@@ -48,7 +48,7 @@ VARIANTS = {"bare": "(a) bare FastAPI", "ours": "(b) instrument(app)", "theirs":
 SAMPLE_RATIO = 0.1
 GOALS = (("ours", "bare", 0.75), ("ours", "theirs", 2.0))
 #: Load on each new server before its first measured round: after 2 s, (b)'s first round measured a few percent
-#: below its later ones (a new process's allocator, caches and files still growing).
+#: below its later ones (measured twice; the cause is not settled).
 WARM_UP_SECONDS = 6
 #: The share of a variant's capacity its p99 is measured at, and the connections that send it.
 LOW_LOAD_SHARE = 0.05

@@ -142,16 +142,12 @@ class RecordedSpan(trace.Span):
         if self.end_time is not None:
             return
         attributes = self.attributes
-        if type(attributes) is dict and _plain(key, value):
-            if key in attributes:
-                del attributes[key]  # (set again, it is the newest: the first one out under a count limit)
-            elif len(attributes) >= self.recorder.plain_room:
+        if type(attributes) is dict:
+            if _plain(key, value) and (key in attributes or len(attributes) < self.recorder.plain_room):
+                attributes.pop(key, None)  # (set again, it is the newest: the first one out under a count limit)
+            else:
                 attributes = self.attributes = self.recorder.bounded(attributes)
-            attributes[key] = value
-        else:
-            if type(attributes) is dict:
-                attributes = self.attributes = self.recorder.bounded(attributes)
-            attributes[key] = value
+        attributes[key] = value
 
     def set_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
         for key, value in attributes.items():

@@ -18,7 +18,8 @@ On top of service/http_limits.py (414, 431 while the head arrives), per connecti
   one under the strictest latency objective (a deadline no answer could meet: its 504s would burn the
   availability SLO at any client's will), is refused (400). A client that closes (or half-closes) its
   connection marks its request abandoned;
-- on shutdown, connections still sending a request are closed at once: they hold nothing worth waiting for.
+- on shutdown, connections still sending a request are closed at once: they hold nothing worth waiting for;
+- a response's head and body leave in one send (service/coalescing.py).
 
 It overrides uvicorn's `_start_asgi_task`, `on_*` parser callbacks, `connection_made`, `connection_lost`,
 `eof_received` and `shutdown`, each calling uvicorn's own; tests/unit/service/test_protocol.py fails if uvicorn
@@ -40,6 +41,7 @@ from contract.admission import STRICTEST_LATENCY_SLO_SECONDS
 from contract.durations import parse_duration
 from contract.routes import UNMATCHED
 from service.admission import SERVICE_ROUTES, TIMING, Admission, Gate, Recorder, Routes, Timing, shed_response
+from service.coalescing import CoalescingTransport
 from service.http_limits import LimitedHttpToolsProtocol
 from service.observability.settings import InstrumentSettings
 from service.pacing import Pacer
@@ -119,6 +121,8 @@ class ServiceProtocol(LimitedHttpToolsProtocol):
         if len(self.connections) > self._guards.max_connections:
             transport.close()  # over the cap: nothing read, nothing answered
             return
+        # Every write from here on (the responses', the protocol's own answers) goes through it, in order.
+        self.transport = CoalescingTransport(transport, self.loop)
         state = self.server_state
         if not getattr(state, SWEEPER, False):  # one sweeper per server (its connections), started once
             setattr(state, SWEEPER, True)

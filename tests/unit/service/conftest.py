@@ -62,6 +62,7 @@ class LogCapture:
         self.buffer = io.BytesIO()
 
     def text(self) -> str:
+        service_logging.flush()  # what the loop's turn would write at its end
         return self.buffer.getvalue().decode()
 
     def lines(self) -> list[dict[str, Any]]:

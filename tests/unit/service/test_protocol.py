@@ -45,7 +45,8 @@ SEEN: dict[str, Any] = {}
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
-    """Echoes the body; `x-block: s` blocks the loop, `x-sleep: s` awaits, before answering."""
+    """Echoes the body; `x-block: s` blocks the loop, `x-sleep: s` awaits, before answering; `x-stream: s` awaits
+    between the head and the body."""
     if scope["type"] != "http":
         return
     SEEN["started"] = time.perf_counter()
@@ -58,6 +59,8 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     message = await receive()
     body = message.get("body", b"")
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
+    if b"x-stream" in headers:  # the head now, the body after a while
+        await asyncio.sleep(float(headers[b"x-stream"]))
     await send({"type": "http.response.body", "body": body})
 
 
@@ -328,3 +331,39 @@ def test_a_half_sent_request_does_not_hold_a_shutdown() -> None:
         thread.join(10)
         assert not thread.is_alive()
         assert time.monotonic() - start < 2  # not the 30 s graceful bound
+
+
+def test_a_response_whose_body_comes_later_has_its_head_sent_at_once(address: tuple[str, int]) -> None:
+    """The head is held for its body (one send) only until the end of the loop turn, not until the body comes."""
+    with socket.create_connection(address, timeout=5) as conn:
+        conn.sendall(post(headers=b"x-stream: 1\r\n"))
+        conn.settimeout(0.5)
+        head = read_until(conn, lambda a: a.endswith(b"\r\n\r\n"))
+        assert head.startswith(b"HTTP/1.1 200") and b"content-length: 5" in head
+        conn.settimeout(5)
+        assert read_until(conn, lambda a: a == b"hello") == b"hello"
+
+
+def test_answers_without_a_body_write_are_sent(address: tuple[str, int]) -> None:
+    """A HEAD answer (uvicorn writes no body) and a closing answer leave although nothing follows them."""
+    with socket.create_connection(address, timeout=5) as conn:
+        conn.sendall(b"HEAD " + PREDICT + b" HTTP/1.1\r\nhost: h\r\n\r\n")
+        head = read_until(conn, lambda a: a.endswith(b"\r\n\r\n"))
+        assert head.startswith(b"HTTP/1.1 200") and b"content-length: 0" in head
+        conn.sendall(post(headers=b"connection: close\r\n"))
+        answer = read_until(conn, lambda a: a.endswith(b"hello"))
+        assert answer.startswith(b"HTTP/1.1 200") and b"connection: close" in answer
+        assert conn.recv(1) == b""  # then closed
+
+
+def test_pipelined_answers_keep_their_order(address: tuple[str, int]) -> None:
+    with socket.create_connection(address, timeout=5) as conn:
+        # (not a prediction route: the third waits behind the second's 50 ms, which the Gate would shed)
+        requests = [post(b"/echo", b"one"), post(b"/echo", b"two", b"x-stream: 0.05\r\n"), post(b"/echo", b"three")]
+        conn.sendall(b"".join(requests))
+        answers = read_until(conn, lambda a: a.endswith(b"three"))
+    assert [answer.split(b"\r\n\r\n")[1] for answer in answers.split(b"HTTP/1.1 200 OK\r\n")[1:]] == [
+        b"one",
+        b"two",
+        b"three",
+    ]

@@ -32,7 +32,7 @@ class CoalescingTransport(asyncio.Transport):
         held = self._held
         if held is not None:
             self._held = None
-            self._transport.write(held + data)
+            self._transport.writelines((held, data))  # (uvloop: one send of both buffers, no copy of the body)
             return
         self._held = bytes(data)
         if not self._scheduled:

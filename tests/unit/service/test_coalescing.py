@@ -4,6 +4,7 @@ head and its body, nothing held past the loop turn, order kept, nothing sent to 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 import pytest
 
@@ -21,6 +22,9 @@ class Sent(asyncio.Transport):
     def write(self, data: bytes | bytearray | memoryview) -> None:
         assert not self.closed, "a write after close"
         self.writes.append(bytes(data))
+
+    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
+        self.write(b"".join(list_of_data))  # one send (uvloop's: one system call of several buffers)
 
     def is_closing(self) -> bool:
         return self.closed

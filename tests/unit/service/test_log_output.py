@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import select
 import subprocess
 import sys
 import threading
@@ -75,3 +76,37 @@ loop.close()
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, timeout=60)
     assert out.stdout == b"kept\n"
+
+
+class Pieces(File):
+    """A file that keeps each write apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pieces: list[bytes] = []
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.pieces.append(bytes(data))
+        return super().write(data)
+
+
+@pytest.mark.anyio
+async def test_no_write_is_longer_than_a_pipe_keeps_whole() -> None:
+    """Workers share one stdout pipe: a write over PIPE_BUF could be cut by another worker's, mid-line."""
+    file = Pieces()
+    writer = TurnWriter(file)
+    lines = [b'{"n":%d,"pad":"%s"}' % (n, b"x" * 290) for n in range(40)]  # 12 KB in one turn
+    for line in lines:
+        writer.info(line)
+    assert 0 < len(file.getvalue()) < 12_000  # written before the turn ended: nothing piles up
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert file.getvalue() == b"\n".join(lines) + b"\n"
+    assert all(len(piece) <= select.PIPE_BUF and piece.endswith(b"\n") for piece in file.pieces)
+    assert len(file.pieces) < 10  # batched all the same
+
+
+def test_a_long_line_is_written_whole() -> None:
+    file = Pieces()
+    TurnWriter(file).error(b"x" * 10_000)
+    assert file.pieces == [b"x" * 10_000 + b"\n"]

@@ -13,7 +13,8 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -367,3 +368,44 @@ def test_pipelined_answers_keep_their_order(address: tuple[str, int]) -> None:
         b"two",
         b"three",
     ]
+
+
+class Sends:
+    """The socket's transport, counting the sends asked of it (a write, or a writelines: one system call)."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self.sends: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.sends.append(bytes(data))
+        self._transport.write(data)
+
+    def writelines(self, buffers: Iterable[bytes]) -> None:
+        buffers = list(buffers)
+        self.sends.append(b"".join(buffers))
+        self._transport.writelines(buffers)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+SENDS: list[Sends] = []
+
+
+class Counted(Protocol):
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        SENDS.append(Sends(transport))
+        super().connection_made(SENDS[-1])  # type: ignore[arg-type]
+
+
+def test_a_response_leaves_in_one_send() -> None:
+    SENDS.clear()
+    with contextmanager(serve_in_thread)(app, Counted) as address, socket.create_connection(address, timeout=5) as conn:
+        for _ in range(2):
+            conn.sendall(post(b"/echo"))
+            assert read_answers(conn).endswith(b"hello")
+    (connection,) = SENDS
+    assert len(connection.sends) == 2  # one for each answer, its head and its body
+    for send in connection.sends:
+        assert send.startswith(b"HTTP/1.1 200 OK\r\n") and send.endswith(b"\r\n\r\nhello")
